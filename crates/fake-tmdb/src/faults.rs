@@ -1,0 +1,172 @@
+//! Faults and patches that tests switch on while the server runs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::catalog::Patches;
+use crate::error::ApiError;
+
+/// Faults injected into a running [`FakeTmdb`](crate::FakeTmdb). Every method takes `&self`, so
+/// a test can change them between (or during) requests.
+pub struct Faults {
+    state: Mutex<FaultState>,
+}
+
+/// A batch queued by `fail_next`: the next `remaining` requests get this answer.
+struct Pending {
+    remaining: u32,
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+struct FaultState {
+    error_rate: f64,
+    /// Seeded, so a given error rate fails the same requests on every run.
+    rng: fastrand::Rng,
+    fail_next: VecDeque<Pending>,
+    not_found: HashSet<u64>,
+    malformed: HashSet<u64>,
+    slow: HashMap<u64, Duration>,
+    patches: Patches,
+    changed: BTreeMap<NaiveDate, BTreeSet<u64>>,
+}
+
+impl Faults {
+    pub(crate) fn new(seed: u64) -> Faults {
+        Faults {
+            state: Mutex::new(FaultState {
+                error_rate: 0.0,
+                rng: fastrand::Rng::with_seed(seed ^ 0x6661_756c_7473),
+                fail_next: VecDeque::new(),
+                not_found: HashSet::new(),
+                malformed: HashSet::new(),
+                slow: HashMap::new(),
+                patches: Patches::new(),
+                changed: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, FaultState> {
+        // A test that panicked while holding the lock must not take every later request down.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Answer this fraction of requests (0.0..=1.0) with 503 code 9.
+    pub fn set_error_rate(&self, rate: f64) {
+        self.lock().error_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+    }
+
+    /// The next `count` requests get `status` (429 → code 25, 500 → 11, 502 → 43, 503 → 9,
+    /// 504 → 24), with `Retry-After` when given. Calls queue up behind each other.
+    pub fn fail_next(&self, count: u32, status: u16, retry_after_secs: Option<u64>) {
+        if count > 0 {
+            self.lock().fail_next.push_back(Pending {
+                remaining: count,
+                status,
+                retry_after: retry_after_secs,
+            });
+        }
+    }
+
+    /// This id answers 404 code 34, details and parts alike.
+    pub fn not_found(&self, id: u64) {
+        self.lock().not_found.insert(id);
+    }
+
+    /// This id answers 200 with a truncated, invalid JSON body.
+    pub fn malformed(&self, id: u64) {
+        self.lock().malformed.insert(id);
+    }
+
+    /// Requests for this id (details and parts) wait `delay` longer before the answer.
+    pub fn slow(&self, id: u64, delay: Duration) {
+        self.lock().slow.insert(id, delay);
+    }
+
+    /// Shallow-merges the top-level keys of `patch` (an object) into this movie's details,
+    /// e.g. `{"title": "New"}` or `{"title": null}`. Lists and `similar` show the patched
+    /// summary. A key named after a part (`"credits"`, `"watch/providers"`, …) replaces that
+    /// part instead. Successive patches of one id merge.
+    pub fn patch_movie(&self, id: u64, patch: Value) {
+        if let Value::Object(fields) = patch {
+            self.lock().patches.entry(id).or_default().extend(fields);
+        }
+    }
+
+    /// `/movie/changes` reports this id for `date`, on top of the synthetic changes.
+    pub fn mark_changed(&self, id: u64, date: NaiveDate) {
+        self.lock().changed.entry(date).or_default().insert(id);
+    }
+
+    /// Removes every fault, patch and marked change.
+    pub fn clear(&self) {
+        let mut s = self.lock();
+        s.error_rate = 0.0;
+        s.fail_next.clear();
+        s.not_found.clear();
+        s.malformed.clear();
+        s.slow.clear();
+        s.patches.clear();
+        s.changed.clear();
+    }
+
+    /// The injected failure for this request, if any: `fail_next` first, then the error rate.
+    pub(crate) fn take_injected(&self) -> Option<ApiError> {
+        let mut s = self.lock();
+        if let Some(front) = s.fail_next.front_mut() {
+            let err = ApiError::for_status(front.status, front.retry_after);
+            front.remaining -= 1;
+            if front.remaining == 0 {
+                s.fail_next.pop_front();
+            }
+            return Some(err);
+        }
+        // Draw only when a rate is set, so switching it on later gives the same sequence.
+        let rate = s.error_rate;
+        if rate > 0.0 && s.rng.f64() < rate {
+            return Some(ApiError::service_offline());
+        }
+        None
+    }
+
+    pub(crate) fn is_not_found(&self, id: u64) -> bool {
+        self.lock().not_found.contains(&id)
+    }
+
+    pub(crate) fn is_malformed(&self, id: u64) -> bool {
+        self.lock().malformed.contains(&id)
+    }
+
+    pub(crate) fn slow_for(&self, id: u64) -> Duration {
+        self.lock().slow.get(&id).copied().unwrap_or_default()
+    }
+
+    /// Runs `f` with the current patches. Generation is synchronous, so holding the lock for
+    /// it is brief and never spans an await.
+    pub(crate) fn with_patches<R>(&self, f: impl FnOnce(&Patches) -> R) -> R {
+        f(&self.lock().patches)
+    }
+
+    /// Ids marked changed on a day of `[start, end]`.
+    pub(crate) fn marked_changes(&self, start: NaiveDate, end: NaiveDate) -> BTreeSet<u64> {
+        if start > end {
+            return BTreeSet::new();
+        }
+        let s = self.lock();
+        s.changed
+            .range(start..=end)
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect()
+    }
+}

@@ -1,0 +1,564 @@
+//! The HTTP side: routing, the order of checks, and the hyper accept loop.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{Days, NaiveDate};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::catalog::{self, Catalog, LIST_PAGE_SIZE, PARTS};
+use crate::error::ApiError;
+use crate::faults::Faults;
+use crate::{Counters, FakeTmdbConfig};
+
+/// TMDB refuses pages past 500 on every paged endpoint.
+const MAX_PAGE: u32 = 500;
+const MAX_APPENDS: usize = 20;
+const CHANGES_PAGE_SIZE: usize = 100;
+const MAX_CHANGES_WINDOW_DAYS: i64 = 14;
+
+/// Everything a running server shares between its connections and its owner.
+pub(crate) struct State {
+    pub config: FakeTmdbConfig,
+    pub catalog: Catalog,
+    pub faults: Faults,
+    pub counters: Mutex<Counters>,
+    bucket: Option<Mutex<TokenBucket>>,
+}
+
+impl State {
+    pub(crate) fn new(config: FakeTmdbConfig) -> State {
+        State {
+            catalog: Catalog::build(&config),
+            faults: Faults::new(config.seed),
+            counters: Mutex::new(Counters::default()),
+            bucket: config
+                .rate_limit_rps
+                .map(|rps| Mutex::new(TokenBucket::new(rps))),
+            config,
+        }
+    }
+
+    pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
+        self.counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Token bucket with burst = rate: `rps` requests at once, then `rps` a second.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rps: u32) -> TokenBucket {
+        let rate = f64::from(rps.max(1));
+        TokenBucket {
+            rate,
+            tokens: rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accept loop
+// ---------------------------------------------------------------------------------------------
+
+/// Serves connections until `shutdown` fires (or its sender is dropped). Connection tasks die
+/// with the runtime when the caller drops it.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    eprintln!("fake-tmdb: accept failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req));
+            // Keep-alive is hyper's default; clients reuse connections.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let route = Route::parse(req.uri().path());
+    let query = parse_query(req.uri().query().unwrap_or(""));
+    let reply = answer(&state, &route, &query, req.headers());
+    let mut delay = state.config.latency;
+    if let Some(id) = route.movie_id() {
+        delay += state.faults.slow_for(id);
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    Ok(reply.into_response())
+}
+
+/// A finished answer.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<u64>,
+}
+
+impl Reply {
+    fn ok(value: &Value) -> Reply {
+        Reply {
+            status: 200,
+            body: serde_json::to_vec(value).expect("serialising a JSON value cannot fail"),
+            retry_after: None,
+        }
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header(CONTENT_TYPE, "application/json;charset=utf-8");
+        if let Some(secs) = self.retry_after {
+            builder = builder.header(RETRY_AFTER, secs.to_string());
+        }
+        builder
+            .body(Full::new(Bytes::from(self.body)))
+            .expect("status and headers are valid")
+    }
+}
+
+impl From<ApiError> for Reply {
+    fn from(err: ApiError) -> Reply {
+        Reply {
+            status: err.status,
+            body: err.body(),
+            retry_after: err.retry_after,
+        }
+    }
+}
+
+/// The documented order: count → auth → injected failures / rate limit → route.
+fn answer(state: &State, route: &Route, query: &Query, headers: &HeaderMap) -> Reply {
+    count(state, route);
+    if !authorized(&state.config, query, headers) {
+        return ApiError::unauthorized().into();
+    }
+    if let Some(err) = state.faults.take_injected() {
+        return err.into();
+    }
+    if let Some(bucket) = &state.bucket {
+        let allowed = bucket.lock().unwrap_or_else(|p| p.into_inner()).try_take();
+        if !allowed {
+            return ApiError::rate_limited(Some(1)).into();
+        }
+    }
+    route_request(state, route, query).unwrap_or_else(Reply::from)
+}
+
+fn count(state: &State, route: &Route) {
+    let mut c = state.counters();
+    c.total += 1;
+    if let Some(template) = route.template() {
+        *c.by_endpoint.entry(template).or_default() += 1;
+    }
+    if let Some(id) = route.movie_id() {
+        *c.by_movie.entry(id).or_default() += 1;
+    }
+}
+
+fn authorized(config: &FakeTmdbConfig, query: &Query, headers: &HeaderMap) -> bool {
+    if query.get("api_key").is_some_and(|k| *k == config.api_key) {
+        return true;
+    }
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let value = value.trim();
+    // The scheme name is case-insensitive in HTTP.
+    value.len() > 7
+        && value[..7].eq_ignore_ascii_case("bearer ")
+        && value[7..].trim() == config.bearer_token
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    Details(u64),
+    Part(u64, &'static str),
+    Popular,
+    NowPlaying,
+    Trending(String),
+    Changes,
+    Configuration,
+    Unknown,
+}
+
+impl Route {
+    fn parse(path: &str) -> Route {
+        let Some(rest) = path.strip_prefix("/3/") else {
+            return Route::Unknown;
+        };
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        match segments.as_slice() {
+            ["configuration"] => Route::Configuration,
+            ["movie", "popular"] => Route::Popular,
+            ["movie", "now_playing"] => Route::NowPlaying,
+            ["movie", "changes"] => Route::Changes,
+            ["trending", "movie", window] => Route::Trending((*window).to_string()),
+            ["movie", id, part @ ..] => {
+                let Ok(id) = id.parse::<u64>() else {
+                    return Route::Unknown;
+                };
+                if part.is_empty() {
+                    return Route::Details(id);
+                }
+                let joined = part.join("/");
+                PARTS
+                    .iter()
+                    .find(|p| **p == joined)
+                    .map_or(Route::Unknown, |p| Route::Part(id, p))
+            }
+            _ => Route::Unknown,
+        }
+    }
+
+    /// The endpoint template counted in `Counters::by_endpoint`.
+    fn template(&self) -> Option<String> {
+        Some(match self {
+            Route::Details(_) => "/movie/{id}".to_string(),
+            Route::Part(_, part) => format!("/movie/{{id}}/{part}"),
+            Route::Popular => "/movie/popular".to_string(),
+            Route::NowPlaying => "/movie/now_playing".to_string(),
+            Route::Trending(_) => "/trending/movie/{window}".to_string(),
+            Route::Changes => "/movie/changes".to_string(),
+            Route::Configuration => "/configuration".to_string(),
+            Route::Unknown => return None,
+        })
+    }
+
+    fn movie_id(&self) -> Option<u64> {
+        match self {
+            Route::Details(id) | Route::Part(id, _) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, ApiError> {
+    let cfg = &state.config;
+    let cat = &state.catalog;
+    match route {
+        Route::Details(id) => {
+            let append = parse_append(query)?;
+            movie_reply(state, *id, |patches| {
+                catalog::details(cfg, *id, &append, patches)
+            })
+        }
+        Route::Part(id, part) => {
+            let page = parse_page(query)?;
+            movie_reply(state, *id, |patches| {
+                let mut value = catalog::part(cfg, *id, part, patches)?;
+                if let Value::Object(map) = &mut value {
+                    if *part == "similar" {
+                        // `similar` has a single page: later pages are empty, as past the end.
+                        if page > 1 {
+                            map.insert("page".into(), json!(page));
+                            map.insert("results".into(), json!([]));
+                        }
+                    } else {
+                        // Standalone parts name their movie; appended ones don't.
+                        map.insert("id".into(), json!(id));
+                    }
+                }
+                Some(value)
+            })
+        }
+        Route::Popular => Ok(Reply::ok(&Value::Object(list_page(
+            state,
+            &cat.popular,
+            parse_page(query)?,
+            false,
+        )))),
+        Route::NowPlaying => {
+            let mut page = list_page(state, &cat.now_playing, parse_page(query)?, false);
+            let (minimum, maximum) = cat.now_playing_dates;
+            page.insert(
+                "dates".into(),
+                json!({"maximum": maximum.to_string(), "minimum": minimum.to_string()}),
+            );
+            Ok(Reply::ok(&Value::Object(page)))
+        }
+        Route::Trending(window) => {
+            let ids = match window.as_str() {
+                "day" => &cat.trending_day,
+                "week" => &cat.trending_week,
+                _ => return Err(ApiError::not_found()),
+            };
+            Ok(Reply::ok(&Value::Object(list_page(
+                state,
+                ids,
+                parse_page(query)?,
+                true,
+            ))))
+        }
+        Route::Changes => changes(state, query),
+        Route::Configuration => Ok(Reply::ok(&catalog::configuration())),
+        Route::Unknown => Err(ApiError::not_found()),
+    }
+}
+
+/// Shared by details and parts: 404 for unknown or `not_found` ids, truncated JSON for
+/// `malformed` ones.
+fn movie_reply(
+    state: &State,
+    id: u64,
+    build: impl FnOnce(&catalog::Patches) -> Option<Value>,
+) -> Result<Reply, ApiError> {
+    if state.faults.is_not_found(id) {
+        return Err(ApiError::not_found());
+    }
+    let value = state
+        .faults
+        .with_patches(build)
+        .ok_or_else(ApiError::not_found)?;
+    let mut reply = Reply::ok(&value);
+    if state.faults.is_malformed(id) {
+        // Cutting the document in half always leaves an unclosed object.
+        reply.body.truncate(reply.body.len() / 2);
+    }
+    Ok(reply)
+}
+
+fn list_page(state: &State, ids: &[u64], page: u32, trending: bool) -> Map<String, Value> {
+    let total_pages = ids.len().div_ceil(LIST_PAGE_SIZE).min(MAX_PAGE as usize);
+    let start = (page as usize - 1) * LIST_PAGE_SIZE;
+    let results: Vec<Value> = state.faults.with_patches(|patches| {
+        ids.iter()
+            .skip(start)
+            .take(LIST_PAGE_SIZE)
+            .filter_map(|id| catalog::summary(&state.config, *id, patches))
+            .map(|mut summary| {
+                if trending && let Value::Object(map) = &mut summary {
+                    map.insert("media_type".into(), json!("movie"));
+                }
+                summary
+            })
+            .collect()
+    });
+    let mut out = Map::new();
+    out.insert("page".into(), json!(page));
+    out.insert("results".into(), Value::Array(results));
+    out.insert("total_pages".into(), json!(total_pages));
+    out.insert("total_results".into(), json!(ids.len()));
+    out
+}
+
+fn changes(state: &State, query: &Query) -> Result<Reply, ApiError> {
+    let cfg = &state.config;
+    let date = |key: &str| query.get(key).map(|s| parse_date(s)).transpose();
+    // Default window: the last day, as TMDB's "last 24 hours".
+    let end = date("end_date")?.unwrap_or(cfg.reference_date);
+    let start =
+        date("start_date")?.unwrap_or_else(|| end.checked_sub_days(Days::new(1)).unwrap_or(end));
+    if end < start || (end - start).num_days() > MAX_CHANGES_WINDOW_DAYS {
+        return Err(ApiError::invalid_date_range());
+    }
+    let page = parse_page(query)?;
+
+    let mut ids = catalog::changed_between(cfg, start, end);
+    ids.extend(state.faults.marked_changes(start, end));
+    let total = ids.len();
+    let results: Vec<Value> = state.faults.with_patches(|patches| {
+        ids.iter()
+            .skip((page as usize - 1) * CHANGES_PAGE_SIZE)
+            .take(CHANGES_PAGE_SIZE)
+            .map(|id| {
+                // Ids outside the catalog can be marked changed (say, a deleted movie).
+                let adult = catalog::patched_details(cfg, *id, patches)
+                    .and_then(|d| d.get("adult").cloned())
+                    .unwrap_or(Value::Bool(false));
+                json!({ "id": id, "adult": adult })
+            })
+            .collect()
+    });
+    Ok(Reply::ok(&json!({
+        "results": results,
+        "page": page,
+        "total_pages": total.div_ceil(CHANGES_PAGE_SIZE),
+        "total_results": total,
+    })))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query parameters
+// ---------------------------------------------------------------------------------------------
+
+type Query = HashMap<String, String>;
+
+fn parse_query(raw: &str) -> Query {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding; clients may encode `/` and `,` in
+/// `append_to_response`.
+fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_page(query: &Query) -> Result<u32, ApiError> {
+    match query.get("page") {
+        None => Ok(1),
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(page) if (1..=MAX_PAGE).contains(&page) => Ok(page),
+            _ => Err(ApiError::invalid_page()),
+        },
+    }
+}
+
+fn parse_append(query: &Query) -> Result<Vec<&str>, ApiError> {
+    let parts: Vec<&str> = query
+        .get("append_to_response")
+        .map(|raw| {
+            raw.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if parts.len() > MAX_APPENDS {
+        return Err(ApiError::too_many_appends());
+    }
+    Ok(parts)
+}
+
+/// `YYYY-MM-DD`; a full timestamp is cut to its date, as TMDB accepts both.
+fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
+    let day = raw
+        .get(..10)
+        .filter(|_| raw.len() == 10 || raw[10..].starts_with(['T', ' ']));
+    day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(ApiError::invalid_date_range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/3/movie/550"), Route::Details(550));
+        assert_eq!(Route::parse("/3/movie/550/"), Route::Details(550));
+        assert_eq!(
+            Route::parse("/3/movie/550/watch/providers"),
+            Route::Part(550, "watch/providers")
+        );
+        assert_eq!(
+            Route::parse("/3/movie/550/credits"),
+            Route::Part(550, "credits")
+        );
+        assert_eq!(Route::parse("/3/movie/550/reviews"), Route::Unknown);
+        assert_eq!(Route::parse("/3/movie/popular"), Route::Popular);
+        assert_eq!(
+            Route::parse("/3/trending/movie/day"),
+            Route::Trending("day".into())
+        );
+        assert_eq!(Route::parse("/movie/550"), Route::Unknown);
+        assert_eq!(Route::parse("/3/movie/abc"), Route::Unknown);
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query(
+            "append_to_response=credits%2Cwatch%2Fproviders&language=en-US&x=%zz&y=a+b%",
+        );
+        assert_eq!(q["append_to_response"], "credits,watch/providers");
+        assert_eq!(q["language"], "en-US");
+        assert_eq!(q["x"], "%zz");
+        assert_eq!(q["y"], "a b%");
+    }
+
+    #[test]
+    fn dates_and_pages() {
+        assert!(parse_date("2024-01-31").is_ok());
+        assert!(parse_date("2024-01-31T10:00:00Z").is_ok());
+        assert!(parse_date("2024-13-01").is_err());
+        assert!(parse_date("yesterday").is_err());
+        let page = |p: &str| parse_page(&parse_query(&format!("page={p}")));
+        assert_eq!(page("500"), Ok(500));
+        assert!(page("0").is_err() && page("501").is_err() && page("x").is_err());
+    }
+}

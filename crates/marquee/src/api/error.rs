@@ -1,0 +1,47 @@
+//! The one place errors become HTTP: `{"error": {"code": "...", "message": "..."}}`.
+
+use http::StatusCode;
+use serde_json::json;
+
+use super::json_response;
+use crate::error::Error;
+use crate::ports::HttpResponse;
+use crate::tmdb::TmdbError;
+
+pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
+    match error {
+        Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Gone { .. } | Error::Tmdb(TmdbError::NotFound) => (StatusCode::NOT_FOUND, "gone"),
+        Error::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "rejected"),
+        Error::Busy { .. } => (StatusCode::CONFLICT, "ingest_in_progress"),
+        Error::LeaseLost { .. } => (StatusCode::CONFLICT, "lease_lost"),
+        Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        Error::Tmdb(TmdbError::Unauthorized { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_unauthorized"),
+        Error::Tmdb(TmdbError::Malformed { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_bad_response"),
+        Error::Tmdb(TmdbError::Rejected { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_rejected"),
+        Error::Tmdb(TmdbError::Exhausted { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "tmdb_unavailable"),
+        Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database_error"),
+        Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "configuration_error"),
+    }
+}
+
+/// The response for an error. Database details stay in the log: they can name tables and
+/// values that callers have no business seeing.
+pub fn error_response(function: &str, error: &Error) -> HttpResponse {
+    let (status, code) = status_and_code(error);
+    let message = match error {
+        Error::Db(_) => "the database is unavailable or refused the operation".to_owned(),
+        other => other.to_string(),
+    };
+    if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
+        crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
+    }
+    let mut response = json_response(status, &json!({"error": {"code": code, "message": message}}));
+    if matches!(error, Error::Busy { .. }) {
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+    }
+    response
+}

@@ -1,0 +1,106 @@
+//! Request → pipeline → response, one function per route.
+
+use http::StatusCode;
+use serde_json::{Value as Json, json};
+
+use super::{Handler, MAX_BODY_BYTES, Params, json_response, require_admin};
+use crate::app::App;
+use crate::db::cards;
+use crate::domain::card::if_none_match;
+use crate::error::{Error, Result};
+use crate::pipeline::ingest::{self, Outcome};
+use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
+
+pub async fn handle<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, handler: Handler, params: &Params, request: HttpRequest) -> Result<HttpResponse> {
+    match handler {
+        Handler::IngestMovie => ingest_movie(app, request).await,
+        Handler::WorkCard => work_card(app, params, request).await,
+    }
+}
+
+/// The body as JSON: 413 when too large, 400 when not a JSON object.
+fn json_body(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
+    let body = request.body();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    match serde_json::from_slice::<Json>(body) {
+        Ok(Json::Object(map)) => Ok(map),
+        Ok(_) => Err(Error::BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(Error::BadRequest(format!("the body is not valid JSON: {e}"))),
+    }
+}
+
+/// A TMDB id: a positive integer (a JSON number, or a string of digits as the old callers sent).
+pub fn parse_tmdb_id(value: Option<&Json>, field: &str) -> Result<i64> {
+    let invalid = || Error::BadRequest(format!("`{field}` must be a positive integer TMDB id"));
+    let id = match value {
+        None | Some(Json::Null) => return Err(Error::BadRequest(format!("`{field}` is required"))),
+        Some(Json::Number(n)) => n.as_i64().ok_or_else(invalid)?,
+        Some(Json::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i64>().map_err(|_| invalid())?,
+        Some(_) => return Err(invalid()),
+    };
+    if (1..=i32::MAX as i64).contains(&id) { Ok(id) } else { Err(invalid()) }
+}
+
+fn optional_bool(body: &serde_json::Map<String, Json>, field: &str) -> Result<bool> {
+    match body.get(field) {
+        None | Some(Json::Null) => Ok(false),
+        Some(Json::Bool(b)) => Ok(*b),
+        Some(_) => Err(Error::BadRequest(format!("`{field}` must be true or false"))),
+    }
+}
+
+async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+    require_admin(app, &request)?;
+    let body = json_body(&request)?;
+    let tmdb_id = parse_tmdb_id(body.get("tmdb_id"), "tmdb_id")?;
+    let force = optional_bool(&body, "force_refresh")?;
+    let (status, work_id, card, etag, changes) = match ingest::ingest_movie(app, tmdb_id, force).await? {
+        Outcome::Cached { work_id, card, etag } => ("cached", work_id, card, etag, Json::Object(Default::default())),
+        Outcome::Ingested { work_id, card, changes } => ("ingested", work_id, card.payload, card.etag, Json::Object(changes)),
+    };
+    let mut response = json_response(StatusCode::OK, &json!({"status": status, "tmdb_id": tmdb_id, "work_id": work_id, "changes": changes, "card": card}));
+    response.headers_mut().insert(http::header::ETAG, etag.parse().expect("etags are hex in quotes"));
+    Ok(response)
+}
+
+async fn work_card<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, params: &Params, request: HttpRequest) -> Result<HttpResponse> {
+    let raw = params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| Json::String(v.clone()));
+    let tmdb_id = parse_tmdb_id(raw.as_ref(), "tmdb_id")?;
+    let conn = app.db.connect().await?;
+    let card = cards::by_tmdb_id(&conn, tmdb_id).await?.ok_or_else(|| Error::NotFound(format!("movie {tmdb_id} is not in the catalog")))?;
+    if card.status == "gone" {
+        return Err(Error::Gone { tmdb_id });
+    }
+    let etag: http::HeaderValue = card.etag.parse().expect("etags are hex in quotes");
+    let not_modified = request
+        .headers()
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| if_none_match(v, &card.etag));
+    let mut response = if not_modified {
+        http::Response::builder().status(StatusCode::NOT_MODIFIED).body(Vec::new()).expect("valid")
+    } else {
+        json_response(StatusCode::OK, &card.payload)
+    };
+    let headers = response.headers_mut();
+    headers.insert(http::header::ETAG, etag);
+    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmdb_ids_must_be_positive_integers() {
+        assert_eq!(parse_tmdb_id(Some(&json!(550)), "tmdb_id").unwrap(), 550);
+        assert_eq!(parse_tmdb_id(Some(&json!("550")), "tmdb_id").unwrap(), 550);
+        for bad in [json!(-1), json!(0), json!(1.5), json!("abc"), json!("-5"), json!(true), json!([1]), json!(1e12)] {
+            assert!(matches!(parse_tmdb_id(Some(&bad), "tmdb_id"), Err(Error::BadRequest(_))), "{bad}");
+        }
+        assert!(matches!(parse_tmdb_id(None, "tmdb_id"), Err(Error::BadRequest(m)) if m.contains("required")));
+    }
+}

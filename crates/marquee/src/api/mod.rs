@@ -1,0 +1,138 @@
+//! HTTP: the routing table (route → handler), shared by the Spin components and the native
+//! server, and the handlers that decode requests, call the pipeline and encode responses.
+
+mod error;
+mod handlers;
+
+use http::{Method, StatusCode};
+use serde_json::Value as Json;
+use subtle::ConstantTimeEq;
+
+pub use error::{error_response, status_and_code};
+
+use crate::app::App;
+use crate::config::Config;
+use crate::error::Error;
+use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse, Settings};
+
+/// Request bodies above this are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    IngestMovie,
+    WorkCard,
+}
+
+#[derive(Debug)]
+pub struct Route {
+    /// The Spin component serving it (its `[component.<name>]` in `spin.toml`).
+    pub component: &'static str,
+    pub method: Method,
+    /// Spin route syntax: `:name` matches one path segment.
+    pub path: &'static str,
+    pub handler: Handler,
+}
+
+/// Every route Marquee serves. `spin.toml` and the native server are checked against it.
+pub static ROUTES: &[Route] = &[
+    Route { component: "ingest-movie", method: Method::POST, path: "/functions/v1/ingest-movie", handler: Handler::IngestMovie },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", handler: Handler::WorkCard },
+];
+
+/// Path parameters captured by `:name` segments.
+pub type Params = Vec<(&'static str, String)>;
+
+fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
+    let mut params = Vec::new();
+    let mut want = pattern.trim_matches('/').split('/');
+    let mut got = path.trim_matches('/').split('/');
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with(':') && !g.is_empty() => params.push((&w[1..], g.to_owned())),
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for a request: 404 for an unknown path, 405 for a known path and wrong method.
+pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Params), Error> {
+    let mut path_known = false;
+    for r in ROUTES {
+        if let Some(params) = match_path(r.path, path) {
+            if r.method == method {
+                return Ok((r, params));
+            }
+            path_known = true;
+        }
+    }
+    Err(if path_known { Error::MethodNotAllowed } else { Error::NotFound(format!("no route for {path}")) })
+}
+
+/// Entry point of a component or the native server: routes, reads configuration, builds the
+/// invocation's [`App`] and handles. `only` restricts a component to its own handler. The
+/// route's component names the function in logs and `tmdb_api_logs`.
+pub async fn serve<S, D, H, C>(settings: &S, db: D, http: H, clock: C, only: Option<Handler>, request: HttpRequest) -> HttpResponse
+where
+    S: Settings,
+    D: Database,
+    H: HttpClient,
+    C: Clock,
+{
+    let (route, params) = match route(request.method(), request.uri().path()) {
+        Ok((r, _)) if only.is_some_and(|h| h != r.handler) => return error_response("marquee", &Error::NotFound(format!("no route for {}", request.uri().path()))),
+        Ok(found) => found,
+        Err(e) => return error_response("marquee", &e),
+    };
+    let function = route.component;
+    let config = match Config::load(settings).await {
+        Ok(c) => c,
+        Err(e) => return error_response(function, &e.into()),
+    };
+    let app = App { db, http, clock, config, function };
+    handlers::handle(&app, route.handler, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &Json) -> HttpResponse {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string().into_bytes())
+        .expect("static response parts are valid")
+}
+
+/// `Authorization: Bearer <admin token>`, compared in constant time.
+pub(crate) fn require_admin<D, H, C>(app: &App<D, H, C>, request: &HttpRequest) -> Result<(), Error> {
+    let Some(expected) = &app.config.admin_token else {
+        return Err(crate::config::ConfigError("`admin_token` is not set; admin routes are closed".into()).into());
+    };
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_with_parameters_and_report_405() {
+        let (r, params) = route(&Method::GET, "/api/works/550").unwrap();
+        assert_eq!(r.handler, Handler::WorkCard);
+        assert_eq!(params, vec![("tmdb_id", "550".to_owned())]);
+        assert!(matches!(route(&Method::GET, "/functions/v1/ingest-movie"), Err(Error::MethodNotAllowed)));
+        assert!(matches!(route(&Method::GET, "/api/works/"), Err(Error::NotFound(_))));
+        assert!(matches!(route(&Method::GET, "/api/works/1/2"), Err(Error::NotFound(_))));
+    }
+}

@@ -1,0 +1,137 @@
+//! Typed configuration, read once per invocation from the [`Settings`] port.
+//!
+//! Setting names are the Spin variable names (lower snake case); the native adapter reads the
+//! same names upper-cased from the environment (`tmdb_token` ← `TMDB_TOKEN`).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::ports::Settings;
+
+/// A secret value: never printed, never serialised.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the TMDB client authenticates.
+#[derive(Clone, Debug)]
+pub enum TmdbAuth {
+    /// v4 "API Read Access Token", sent as `Authorization: Bearer`. Preferred: keeps the secret
+    /// out of URLs.
+    Bearer(Secret),
+    /// v3 key, sent as the `api_key` query parameter.
+    ApiKey(Secret),
+}
+
+#[derive(Clone, Debug)]
+pub struct TmdbConfig {
+    pub base_url: String,
+    /// `None` when neither a token nor a key is configured: reading the catalog still works,
+    /// calling TMDB fails with a configuration error.
+    pub auth: Option<TmdbAuth>,
+    pub language: String,
+    pub rate_limit_rps: u32,
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+    /// Cap of one backoff wait (also caps how long a `Retry-After` is honoured).
+    pub max_backoff: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub tmdb: TmdbConfig,
+    pub admin_token: Option<Secret>,
+    /// Wall-time budget of one invocation.
+    pub time_budget: Duration,
+    /// How long `ingest-movie` waits for another invocation's in-flight ingest of the same movie.
+    pub ingest_wait: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+pub const DEFAULT_TMDB_BASE_URL: &str = "https://api.themoviedb.org/3";
+
+/// Every setting Marquee reads, with its default (`None`: no default) and whether it is secret.
+/// `spin.toml`'s `[variables]` and the README's table are checked against this list.
+pub const SETTINGS: &[(&str, Option<&str>, bool)] = &[
+    ("database_url", None, true),
+    ("admin_token", None, true),
+    ("tmdb_token", Some(""), true),
+    ("tmdb_api_key", Some(""), true),
+    ("tmdb_base_url", Some(DEFAULT_TMDB_BASE_URL), false),
+    ("tmdb_language", Some("en-US"), false),
+    ("tmdb_rate_limit_rps", Some("40"), false),
+    ("tmdb_max_in_flight", Some("20"), false),
+    ("tmdb_timeout_ms", Some("10000"), false),
+    ("tmdb_max_attempts", Some("5"), false),
+    ("time_budget_ms", Some("20000"), false),
+    ("ingest_wait_ms", Some("30000"), false),
+];
+
+fn default_of(name: &str) -> &'static str {
+    SETTINGS.iter().find(|(n, ..)| *n == name).and_then(|(_, d, _)| *d).unwrap_or("")
+}
+
+async fn read(settings: &impl Settings, name: &str) -> String {
+    match settings.get(name).await {
+        Some(v) if !v.trim().is_empty() => v.trim().to_owned(),
+        _ => default_of(name).to_owned(),
+    }
+}
+
+async fn number<T: std::str::FromStr + PartialOrd + From<u8>>(settings: &impl Settings, name: &str) -> Result<T, ConfigError> {
+    let raw = read(settings, name).await;
+    match raw.parse::<T>() {
+        Ok(v) if v > T::from(0) => Ok(v),
+        _ => Err(ConfigError(format!("`{name}` must be a positive integer, got {raw:?}"))),
+    }
+}
+
+impl Config {
+    pub async fn load(settings: &impl Settings) -> Result<Config, ConfigError> {
+        let token = read(settings, "tmdb_token").await;
+        let api_key = read(settings, "tmdb_api_key").await;
+        let auth = match (token.is_empty(), api_key.is_empty()) {
+            (false, _) => Some(TmdbAuth::Bearer(Secret::new(token))),
+            (true, false) => Some(TmdbAuth::ApiKey(Secret::new(api_key))),
+            (true, true) => None,
+        };
+        let base_url = read(settings, "tmdb_base_url").await.trim_end_matches('/').to_owned();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(ConfigError(format!("`tmdb_base_url` must be an http(s) URL, got {base_url:?}")));
+        }
+        let admin_token = Some(read(settings, "admin_token").await).filter(|t| !t.is_empty()).map(Secret::new);
+        Ok(Config {
+            tmdb: TmdbConfig {
+                base_url,
+                auth,
+                language: read(settings, "tmdb_language").await,
+                rate_limit_rps: number(settings, "tmdb_rate_limit_rps").await?,
+                max_in_flight: number::<u32>(settings, "tmdb_max_in_flight").await? as usize,
+                request_timeout: Duration::from_millis(number(settings, "tmdb_timeout_ms").await?),
+                max_attempts: number(settings, "tmdb_max_attempts").await?,
+                max_backoff: Duration::from_secs(10),
+            },
+            admin_token,
+            time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),
+            ingest_wait: Duration::from_millis(number(settings, "ingest_wait_ms").await?),
+        })
+    }
+}

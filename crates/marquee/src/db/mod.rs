@@ -1,0 +1,8 @@
+//! SQL, one module per table group. Parameters are always bound.
+
+pub mod api_logs;
+pub mod cards;
+pub mod catalog;
+pub mod migrate;
+pub mod tmdb_config;
+pub mod works;

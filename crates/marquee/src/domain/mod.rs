@@ -1,0 +1,7 @@
+//! Pure decisions: no I/O here.
+
+pub mod card;
+pub mod images;
+pub mod movie;
+pub mod score;
+pub mod staleness;

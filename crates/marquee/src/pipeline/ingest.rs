@@ -1,0 +1,202 @@
+//! `ingest-movie`: ingest or refresh one movie and return its card.
+//!
+//! Fresh and complete → the stored card, no TMDB call. Being ingested elsewhere → wait (up to
+//! `ingest_wait`) for that result. Otherwise take the lease, make one TMDB request, and write
+//! everything in one transaction.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::app::App;
+use crate::db::{api_logs, cards, catalog, tmdb_config, works};
+use crate::domain::card::{self, Card};
+use crate::domain::movie::{self, MovieRecord};
+use crate::domain::score::{self, RatingInput};
+use crate::domain::staleness;
+use crate::error::{Error, Result};
+use crate::log;
+use crate::ports::{Clock, Connection, Database, HttpClient, transaction};
+use crate::tmdb::types::{ImageConfiguration, MovieDetails};
+use crate::tmdb::{TmdbClient, TmdbError};
+
+/// How often a waiting invocation looks at the other one's progress.
+const WAIT_POLL: Duration = Duration::from_millis(200);
+/// A lease outlives the invocation's budget by this much, so a slow but live ingest keeps it.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Served from `work_cards_cache` without calling TMDB.
+    Cached { work_id: i64, card: Json, etag: String },
+    /// Fetched and written now. `changes` is the change-log entry (empty on a first ingest or
+    /// when nothing tracked changed).
+    Ingested { work_id: i64, card: Card, changes: serde_json::Map<String, Json> },
+}
+
+pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb_id: i64, force: bool) -> Result<Outcome> {
+    let started = app.clock.now();
+    let conn = app.db.connect().await?;
+    if !force {
+        if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
+            return Ok(cached);
+        }
+    }
+    let owner = lease_owner();
+    let wait_until = started + app.config.ingest_wait.min(app.config.time_budget);
+    let claim = loop {
+        if let Some(claim) = works::claim(&conn, tmdb_id, &owner, app.config.time_budget + LEASE_MARGIN, force).await? {
+            break claim;
+        }
+        // Not claimed: either it is fresh now (another invocation just finished) or someone
+        // holds a live lease.
+        if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
+            return Ok(cached);
+        }
+        if let Some(state) = works::lookup(&conn, tmdb_id).await? {
+            if state.status == "gone" && !state.lease_live {
+                return Err(Error::Gone { tmdb_id });
+            }
+        }
+        if app.clock.now() >= wait_until {
+            return Err(Error::Busy { tmdb_id, waited_ms: (app.clock.now() - started).num_milliseconds().max(0) as u128 });
+        }
+        app.clock.sleep(WAIT_POLL).await;
+    };
+
+    if app.config.tmdb.auth.is_none() {
+        works::abandon(&conn, &claim, &owner).await?;
+        return Err(crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into());
+    }
+    let tmdb = TmdbClient::new(&app.http, &app.clock, &app.config.tmdb).with_deadline(app.deadline(started));
+    let result = fetch_and_store(app, &conn, &tmdb, &claim, &owner, tmdb_id).await;
+    if let Err(e) = api_logs::insert_batch(&conn, app.function, &tmdb.take_calls()).await {
+        log::event("warn", app.function, "could not write tmdb_api_logs", serde_json::json!({"error": e.to_string()}));
+    }
+    result
+}
+
+/// The stored card when the movie is complete and not stale.
+async fn fresh_card(conn: &impl Connection, tmdb_id: i64) -> Result<Option<Outcome>> {
+    let Some(state) = works::lookup(conn, tmdb_id).await? else { return Ok(None) };
+    if state.status != "complete" || state.stale || state.lease_live {
+        return Ok(None);
+    }
+    let Some(stored) = cards::by_tmdb_id(conn, tmdb_id).await? else { return Ok(None) };
+    works::count_request(conn, stored.work_id).await?;
+    Ok(Some(Outcome::Cached { work_id: stored.work_id, card: stored.payload, etag: stored.etag }))
+}
+
+async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    conn: &D::Conn,
+    tmdb: &TmdbClient<'_, H, C>,
+    claim: &works::Claim,
+    owner: &str,
+    tmdb_id: i64,
+) -> Result<Outcome> {
+    let fetched = async {
+        let images = image_configuration(conn, tmdb).await?;
+        let (details, raw) = tmdb.movie(tmdb_id).await?;
+        Ok::<_, Error>((images, details, raw))
+    }
+    .await;
+    let (images, details, raw) = match fetched {
+        Ok(f) => f,
+        Err(Error::Tmdb(TmdbError::NotFound)) => {
+            transaction(conn, async |c| {
+                works::mark_refused(c, claim.work_id, owner, "gone", tmdb_id, "not_found", "TMDB answered 404", app.function).await
+            })
+            .await?;
+            return Err(Error::Gone { tmdb_id });
+        }
+        Err(e @ Error::Tmdb(TmdbError::Unauthorized { .. })) => {
+            // Our credentials are wrong: nothing about the movie is known, so nothing is written.
+            works::abandon(conn, claim, owner).await?;
+            return Err(e);
+        }
+        Err(e) => {
+            works::mark_failed(conn, claim.work_id, owner, &e.to_string()).await?;
+            return Err(e);
+        }
+    };
+    let record = match movie::normalize(&details, &images) {
+        Ok(record) => record,
+        Err(rejection) => {
+            let reason = rejection.reason();
+            transaction(conn, async |c| {
+                works::mark_refused(c, claim.work_id, owner, "rejected", tmdb_id, reason, "refused by the catalog policy", app.function).await
+            })
+            .await?;
+            return Err(Error::Rejected { tmdb_id, reason });
+        }
+    };
+    match store_record(conn, app.function, app.clock.now(), claim.work_id, owner, &record, &raw, &images).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            if !matches!(e, Error::LeaseLost { .. }) {
+                let _ = works::mark_failed(conn, claim.work_id, owner, &e.to_string()).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes a fetched, admitted movie: score, card, staleness and the change-log entry, all in one
+/// transaction that first proves the lease is still ours. Returns the change-log entry.
+#[allow(clippy::too_many_arguments)]
+pub async fn store_record(
+    conn: &impl Connection,
+    function: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    work_id: i64,
+    owner: &str,
+    record: &MovieRecord,
+    raw: &Json,
+    images: &ImageConfiguration,
+) -> Result<Outcome> {
+    let rating = RatingInput { source: "TMDB", value_0_100: record.vote_average.unwrap_or(0.0) * 10.0, votes: record.vote_count };
+    let score = score::aggregate(&[rating]);
+    let card = card::build(work_id, record, &score);
+    let next_refresh_at = staleness::next_refresh_at(record.release_date, now);
+    let changes = transaction(conn, async |c| {
+        let previous = catalog::lock_for_write(c, work_id, owner).await?.ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
+        // A first ingest has nothing to compare with: no change-log entry.
+        let changes = match previous.and_then(|raw| serde_json::from_value::<MovieDetails>(raw).ok()) {
+            Some(old) => movie::normalize(&old, images).map(|old| movie::changes(&old.tracked, &record.tracked)).unwrap_or_default(),
+            None => serde_json::Map::new(),
+        };
+        catalog::write_movie(c, &catalog::WriteMovie {
+            work_id,
+            lease_owner: owner,
+            record,
+            raw,
+            score: &score,
+            card: &card,
+            changes: &changes,
+            refreshed_at: now,
+            next_refresh_at,
+            function,
+        })
+        .await?;
+        Ok::<_, Error>(changes)
+    })
+    .await?;
+    Ok(Outcome::Ingested { work_id, card, changes })
+}
+
+/// TMDB's image configuration: from the database cache, else one `/configuration` call.
+async fn image_configuration<H: HttpClient, C: Clock>(conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) -> Result<ImageConfiguration> {
+    if let Some(cached) = tmdb_config::cached(conn).await? {
+        return Ok(cached.images);
+    }
+    let fresh = tmdb.configuration().await?;
+    tmdb_config::store(conn, &fresh).await?;
+    Ok(fresh.images)
+}
+
+/// A random id for this invocation's leases.
+pub fn lease_owner() -> String {
+    let mut rng = fastrand::Rng::new();
+    (0..16).map(|_| rng.alphanumeric()).collect()
+}

@@ -1,0 +1,3 @@
+//! What the functions do, step by step, over the ports.
+
+pub mod ingest;

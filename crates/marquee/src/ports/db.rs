@@ -1,0 +1,242 @@
+//! The database port: `query`/`execute` over a small closed set of value types.
+//!
+//! The set is the intersection of what `spin_sdk::pg` (host: tokio-postgres 0.7) can bind and
+//! decode and what the native adapter supports. Both adapters map every [`Value`] to the same
+//! Rust type on the wire, so a statement the Spin host would reject fails natively too.
+
+use std::rc::Rc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde_json::Value as Json;
+
+/// A parameter or column value. Timestamps are UTC and timezone-less on purpose: the Spin host
+/// cannot read or bind `timestamptz`, so SQL converts with `AT TIME ZONE 'UTC'`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float64(f64),
+    Text(String),
+    Date(NaiveDate),
+    /// A `timestamp` (without time zone) holding a UTC instant.
+    DateTime(NaiveDateTime),
+    Jsonb(Json),
+    /// A `numeric`, as its decimal text.
+    Decimal(String),
+    ArrayInt32(Vec<Option<i32>>),
+    ArrayInt64(Vec<Option<i64>>),
+    ArrayText(Vec<Option<String>>),
+    /// A column type the Spin host cannot hand over (e.g. `timestamptz`, `json`): reading it fails.
+    Unsupported(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database connection failed: {0}")]
+    Connect(String),
+    /// The server rejected the statement; `code` is the SQLSTATE when known.
+    #[error("database error{}: {message}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Query { code: Option<String>, message: String },
+    #[error("column `{0}` not found in result")]
+    MissingColumn(String),
+    #[error("column `{column}`: expected {expected}, found {found}")]
+    Decode { column: String, expected: &'static str, found: String },
+}
+
+impl DbError {
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            DbError::Query { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// One result row: values by column position, looked up by name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Rc<[String]>,
+    values: Vec<Value>,
+}
+
+impl Row {
+    pub fn new(columns: Rc<[String]>, values: Vec<Value>) -> Self {
+        Self { columns, values }
+    }
+
+    pub fn value(&self, column: &str) -> Result<&Value, DbError> {
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.values.get(i))
+            .ok_or_else(|| DbError::MissingColumn(column.to_owned()))
+    }
+
+    pub fn get<T: FromValue>(&self, column: &str) -> Result<T, DbError> {
+        T::from_value(self.value(column)?).map_err(|found| DbError::Decode {
+            column: column.to_owned(),
+            expected: T::EXPECTED,
+            found,
+        })
+    }
+}
+
+/// Decoding a column value into a Rust type; strict like the Spin SDK's `Decode`.
+pub trait FromValue: Sized {
+    const EXPECTED: &'static str;
+    /// On mismatch, returns a description of what was found.
+    fn from_value(value: &Value) -> Result<Self, String>;
+}
+
+fn found(value: &Value) -> String {
+    match value {
+        Value::Unsupported(ty) => format!("unsupported type {ty}"),
+        other => format!("{other:?}").chars().take(60).collect(),
+    }
+}
+
+macro_rules! from_value {
+    ($ty:ty, $expected:literal, $variant:ident) => {
+        impl FromValue for $ty {
+            const EXPECTED: &'static str = $expected;
+            fn from_value(value: &Value) -> Result<Self, String> {
+                match value {
+                    Value::$variant(v) => Ok(v.clone()),
+                    other => Err(found(other)),
+                }
+            }
+        }
+    };
+}
+
+from_value!(bool, "bool", Bool);
+from_value!(i16, "int2", Int16);
+from_value!(i32, "int4", Int32);
+from_value!(i64, "int8", Int64);
+from_value!(f64, "float8", Float64);
+from_value!(String, "text", Text);
+from_value!(NaiveDate, "date", Date);
+from_value!(NaiveDateTime, "timestamp", DateTime);
+from_value!(Json, "jsonb", Jsonb);
+from_value!(Vec<Option<i64>>, "int8[]", ArrayInt64);
+from_value!(Vec<Option<String>>, "text[]", ArrayText);
+
+impl<T: FromValue> FromValue for Option<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_value(value: &Value) -> Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+macro_rules! into_value {
+    ($ty:ty, $variant:ident) => {
+        impl From<$ty> for Value {
+            fn from(v: $ty) -> Self {
+                Value::$variant(v)
+            }
+        }
+    };
+}
+into_value!(bool, Bool);
+into_value!(i32, Int32);
+into_value!(i64, Int64);
+into_value!(f64, Float64);
+into_value!(String, Text);
+into_value!(NaiveDate, Date);
+into_value!(NaiveDateTime, DateTime);
+into_value!(Json, Jsonb);
+into_value!(Vec<Option<i64>>, ArrayInt64);
+into_value!(Vec<Option<String>>, ArrayText);
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<chrono::DateTime<chrono::Utc>> for Value {
+    fn from(v: chrono::DateTime<chrono::Utc>) -> Self {
+        Value::DateTime(v.naive_utc())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One physical connection. Statements on it run in order, so `BEGIN … COMMIT` is a real
+/// transaction. One statement per call (the Spin host prepares each).
+#[allow(async_fn_in_trait)]
+pub trait Connection {
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+}
+
+/// Where connections come from. Concurrent work in one invocation takes one connection each.
+#[allow(async_fn_in_trait)]
+pub trait Database {
+    type Conn: Connection;
+    async fn connect(&self) -> Result<Self::Conn, DbError>;
+}
+
+/// Runs `body` inside `BEGIN … COMMIT`; any error rolls back before it is returned, so a
+/// connection is never left (or pooled) inside an open transaction.
+pub async fn transaction<C, T, E>(conn: &C, body: impl AsyncFnOnce(&C) -> Result<T, E>) -> Result<T, E>
+where
+    C: Connection,
+    E: From<DbError>,
+{
+    conn.execute("BEGIN", &[]).await?;
+    match body(conn).await {
+        Ok(value) => match conn.execute("COMMIT", &[]).await {
+            Ok(_) => Ok(value),
+            Err(e) => {
+                let _ = conn.execute("ROLLBACK", &[]).await;
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            // The rollback's own failure is secondary to the error being reported.
+            let _ = conn.execute("ROLLBACK", &[]).await;
+            Err(e)
+        }
+    }
+}
+
+/// Wraps a connection and counts statements, for the statement-count figures of benchmarks and
+/// the constant-statements test.
+pub struct CountingConnection<C> {
+    inner: C,
+    count: std::cell::Cell<u64>,
+}
+
+impl<C> CountingConnection<C> {
+    pub fn new(inner: C) -> Self {
+        Self { inner, count: std::cell::Cell::new(0) }
+    }
+    pub fn statements(&self) -> u64 {
+        self.count.get()
+    }
+    pub fn reset(&self) {
+        self.count.set(0)
+    }
+}
+
+impl<C: Connection> Connection for CountingConnection<C> {
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.count.set(self.count.get() + 1);
+        self.inner.query(sql, params).await
+    }
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.count.set(self.count.get() + 1);
+        self.inner.execute(sql, params).await
+    }
+}

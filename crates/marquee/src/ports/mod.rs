@@ -1,0 +1,11 @@
+//! The library's only doors to the world. Adapters (Spin, native) implement these traits.
+
+mod clock;
+mod config;
+mod db;
+mod http;
+
+pub use clock::{Clock, system_now};
+pub use config::Settings;
+pub use db::{Connection, CountingConnection, Database, DbError, FromValue, Row, Value, transaction};
+pub use self::http::{HttpClient, HttpRequest, HttpResponse, TransportError};

@@ -1,0 +1,11 @@
+//! `ingest-movie`: ingests or refreshes one movie and returns its card.
+//! Thin by design: everything happens in the `marquee` library.
+
+use marquee::api::Handler;
+use spin_sdk::http::{IntoResponse, Request};
+use spin_sdk::http_service;
+
+#[http_service]
+async fn handle(request: Request) -> impl IntoResponse {
+    marquee_spin::serve(Handler::IngestMovie, request).await
+}
