@@ -5,6 +5,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The same server URL with another database name (`postgres://u:p@h:5432/db?x=y`).
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{database}?{q}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
 #[derive(Debug)]
 pub struct LocalPostgres {
     pub dir: PathBuf,
@@ -20,6 +34,15 @@ fn bindir() -> Result<PathBuf, String> {
         return Ok(newest);
     }
     which("initdb").map(|p| p.parent().unwrap().to_path_buf()).ok_or_else(|| "PostgreSQL server binaries not found: install the `postgresql` package (apt-get install postgresql) or set DATABASE_URL".into())
+}
+
+/// `preferred` if nothing listens there, else a port the system picks.
+fn free_port(preferred: u16) -> Result<u16, String> {
+    if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return Ok(preferred);
+    }
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|e| e.to_string())?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 fn which(program: &str) -> Option<PathBuf> {
@@ -47,7 +70,8 @@ impl LocalPostgres {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Starts (or reuses, when already running) the cluster in `dir` on `port`.
+    /// Starts (or reuses, when already running) the cluster in `dir`, on `port` when that is
+    /// free (another checkout's cluster may hold it), else on any free port.
     pub fn start(dir: &Path, port: u16) -> Result<LocalPostgres, String> {
         let bin = bindir()?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -68,6 +92,7 @@ impl LocalPostgres {
         }
         let status = run(&bin.join("pg_ctl"), &["-D", &data_s, "status"])?;
         if !status.status.success() {
+            let port = free_port(port)?;
             let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", dir.display());
             let log = dir.join("postgres.log").to_string_lossy().to_string();
             let out = run(&bin.join("pg_ctl"), &["-D", &data_s, "-l", &log, "-o", &options, "-w", "-t", "60", "start"])?;
@@ -82,5 +107,17 @@ impl LocalPostgres {
             .and_then(|pid| pid.lines().nth(3).and_then(|l| l.trim().parse().ok()))
             .unwrap_or(port);
         Ok(LocalPostgres { dir, port })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_replaced_keeping_credentials_and_options() {
+        assert_eq!(with_database("postgres://u:p@h:5432/app?sslmode=require", "x"), "postgres://u:p@h:5432/x?sslmode=require");
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(with_database("postgresql://u@h/", "x"), "postgresql://u@h/x");
     }
 }

@@ -14,7 +14,7 @@ use marquee::db::migrate;
 use marquee::pipeline::ingest::{self, Outcome};
 use marquee::ports::Database;
 use marquee_cli::bench;
-use marquee_cli::localpg::LocalPostgres;
+use marquee_cli::localpg::{LocalPostgres, with_database};
 use marquee_cli::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 use marquee_cli::server::Server;
 
@@ -140,7 +140,8 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Bench { what: BenchCommand::Write { movies } } => {
-            let url = database_url(&settings)?;
+            let url = scratch_database(&database_url(&settings)?, "marquee_bench").await?;
+            eprintln!("benchmarking in a scratch database: {}", url.rsplit('/').next().unwrap_or_default());
             run_migrations(&url).await?;
             let figures = bench::write(&NativeDb::new(url), movies).await?;
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -157,6 +158,16 @@ async fn run(command: Command) -> Result<(), String> {
         }
         Command::Demo { ids } => demo(settings, &ids).await,
     }
+}
+
+/// A new, empty database on the server of `url` (dropped first if it exists), so benchmarks
+/// never touch the catalog itself.
+async fn scratch_database(url: &str, name: &str) -> Result<String, String> {
+    let admin = NativeDb::new(url).connect().await.map_err(|e| e.to_string())?;
+    for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+        marquee::ports::Connection::execute(&admin, &sql, &[]).await.map_err(|e| e.to_string())?;
+    }
+    Ok(with_database(url, name))
 }
 
 async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i64], force: bool) -> Result<(), String> {

@@ -216,11 +216,9 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
 
     fn request(&self, call: &Call<'_>) -> Result<crate::ports::HttpRequest, http::Error> {
         let mut query: Vec<(&str, &str)> = call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut builder = http::Request::get("").header(http::header::ACCEPT, "application/json");
+        let mut bearer = None;
         match &self.config.auth {
-            Some(TmdbAuth::Bearer(token)) => {
-                builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {}", token.expose()));
-            }
+            Some(TmdbAuth::Bearer(token)) => bearer = Some(format!("Bearer {}", token.expose())),
             Some(TmdbAuth::ApiKey(key)) => query.push(("api_key", key.expose())),
             None => {}
         }
@@ -231,7 +229,11 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             url.push('=');
             url.push_str(&encode_query_value(v));
         }
-        builder.uri(url).body(Vec::new())
+        let mut builder = http::Request::get(url).header(http::header::ACCEPT, "application/json");
+        if let Some(value) = bearer {
+            builder = builder.header(http::header::AUTHORIZATION, value);
+        }
+        builder.body(Vec::new())
     }
 
     /// Removes the credential from any text that could reach a log or an error body.

@@ -1,0 +1,39 @@
+//! `GET /api/works/{tmdb_id}`: the stored card with an ETag, and 304 on `If-None-Match`.
+
+use marquee_tests::{TestApp, error_code};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_card_has_an_etag_and_if_none_match_gives_304() {
+    let app = TestApp::start().await;
+    let ingested = app.ingest(json!({"tmdb_id": 550})).await;
+    assert_eq!(ingested.status, 200);
+
+    let card = app.request(Method::GET, "/api/works/550", None, None, &[]).await;
+    assert_eq!(card.status, 200, "{}", card.text);
+    assert_eq!(card.body, ingested.body["card"]);
+    let etag = card.headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, ingested.headers["etag"].to_str().unwrap());
+    assert!(card.body["attribution"][0].as_str().unwrap().contains("TMDB"));
+
+    let not_modified = app.request(Method::GET, "/api/works/550", None, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.text.is_empty());
+    assert_eq!(not_modified.headers["etag"].to_str().unwrap(), etag);
+
+    let other = app.request(Method::GET, "/api/works/550", None, None, &[("if-none-match", "\"0000\"")]).await;
+    assert_eq!(other.status, 200);
+    assert_eq!(app.fake.counters().by_endpoint.get("/movie/{id}"), Some(&1), "reading cards never calls TMDB");
+}
+
+#[tokio::test]
+async fn unknown_and_invalid_ids_are_json_errors() {
+    let app = TestApp::start().await;
+    let missing = app.request(Method::GET, "/api/works/12345", None, None, &[]).await;
+    assert_eq!((missing.status, error_code(&missing)), (404, "not_found"));
+    let invalid = app.request(Method::GET, "/api/works/abc", None, None, &[]).await;
+    assert_eq!((invalid.status, error_code(&invalid)), (400, "invalid_request"));
+    let nowhere = app.request(Method::GET, "/nowhere", None, None, &[]).await;
+    assert_eq!((nowhere.status, error_code(&nowhere)), (404, "not_found"));
+}
