@@ -61,6 +61,8 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 /// One test's world: its database, a fake TMDB and Marquee's native server.
 pub struct TestApp {
     pub db_url: String,
+    /// The settings the server runs with.
+    pub settings: NativeSettings,
     pub fake: FakeTmdb,
     pub server: Server,
     pub http: reqwest::Client,
@@ -89,9 +91,10 @@ impl TestApp {
             .with("admin_token", ADMIN_TOKEN)
             .with("tmdb_base_url", fake.base_url())
             .with("tmdb_token", token);
-        let server = Server::start("127.0.0.1:0".parse().unwrap(), settings(base)).expect("start server");
+        let settings = settings(base);
+        let server = Server::start("127.0.0.1:0".parse().unwrap(), settings.clone()).expect("start server");
         let db = connect(&db_url).await;
-        TestApp { db_url, fake, server, http: reqwest::Client::new(), db }
+        TestApp { db_url, settings, fake, server, http: reqwest::Client::new(), db }
     }
 
     pub async fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<String>, headers: &[(&str, &str)]) -> Response {
@@ -116,6 +119,18 @@ impl TestApp {
     /// `POST /functions/v1/ingest-movie` with the admin token.
     pub async fn ingest(&self, body: Json) -> Response {
         self.request(reqwest::Method::POST, "/functions/v1/ingest-movie", Some(ADMIN_TOKEN), Some(body.to_string()), &[]).await
+    }
+
+    /// The library itself, natively, with the server's settings: for steps no route exposes
+    /// on its own (e.g. draining the queue).
+    pub async fn library(&self, function: &'static str) -> marquee::App<NativeDb, marquee_cli::native::NativeHttp, marquee_cli::native::SystemClock> {
+        let config = marquee::config::Config::load(&self.settings).await.expect("valid settings");
+        marquee::App { db: NativeDb::new(&self.db_url), http: Default::default(), clock: marquee_cli::native::SystemClock, config, function }
+    }
+
+    /// `POST` a JSON body to a route with the admin token.
+    pub async fn post(&self, path: &str, body: Json) -> Response {
+        self.request(reqwest::Method::POST, path, Some(ADMIN_TOKEN), Some(body.to_string()), &[]).await
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

@@ -6,7 +6,7 @@ use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
 use marquee::pipeline::ingest::{self, Outcome};
-use marquee::ports::{CountingConnection, Database, system_now};
+use marquee::ports::{MeteredConnection, Database, system_now};
 use marquee::tmdb::types::{APPENDED_PARTS, ImageConfiguration, MovieDetails};
 use marquee_cli::native::NativeDb;
 use marquee_tests::{connect, fresh_database};
@@ -19,12 +19,12 @@ async fn statements_for(url: &str, id: u64, cast: usize, crew: usize) -> u64 {
     assert_eq!(details.credits.cast.len(), cast);
     let images = ImageConfiguration { secure_base_url: "https://image.tmdb.org/t/p/".into(), ..Default::default() };
     let record = movie::normalize(&details, &images).unwrap();
-    let conn = CountingConnection::new(NativeDb::new(url).connect().await.unwrap());
+    let conn = MeteredConnection::new(NativeDb::new(url).connect().await.unwrap());
     let claim = works::claim(&conn, id as i64, "test", Duration::from_secs(60), true).await.unwrap().unwrap();
-    conn.reset();
+    conn.meter().reset();
     let outcome = ingest::store_record(&conn, "test", system_now(), claim.work_id, "test", &record, &raw, &images).await.unwrap();
     assert!(matches!(outcome, Outcome::Ingested { .. }));
-    conn.statements()
+    conn.meter().statements()
 }
 
 #[tokio::test]

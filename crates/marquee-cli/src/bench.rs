@@ -6,7 +6,7 @@ use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
 use marquee::pipeline::ingest;
-use marquee::ports::{CountingConnection, Database};
+use marquee::ports::{MeteredConnection, Database};
 use marquee::tmdb::types::{ImageConfiguration, MovieDetails};
 
 use crate::native::NativeDb;
@@ -38,7 +38,7 @@ fn image_configuration() -> ImageConfiguration {
 pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String> {
     let config = FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
     let images = image_configuration();
-    let conn = CountingConnection::new(db.connect().await.map_err(|e| e.to_string())?);
+    let conn = MeteredConnection::new(db.connect().await.map_err(|e| e.to_string())?);
     let owner = ingest::lease_owner();
     let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
     let mut figures = WriteFigures { movies, first_ingest: vec![], refresh: vec![], statements_per_movie: 0, cast: 0, crew: 0, keywords: 0, images: 0, provider_offers: 0 };
@@ -48,11 +48,11 @@ pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String>
             let details: MovieDetails = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
             let record = movie::normalize(&details, &images).map_err(|r| format!("movie {id} rejected: {}", r.reason()))?;
             let claim = works::claim(&conn, id as i64, &owner, Duration::from_secs(60), true).await.map_err(|e| e.to_string())?.ok_or("could not claim")?;
-            conn.reset();
+            conn.meter().reset();
             let started = Instant::now();
             ingest::store_record(&conn, "bench", marquee::ports::system_now(), claim.work_id, &owner, &record, &raw, &images).await.map_err(|e| e.to_string())?;
             let elapsed = started.elapsed();
-            figures.statements_per_movie = figures.statements_per_movie.max(conn.statements());
+            figures.statements_per_movie = figures.statements_per_movie.max(conn.meter().statements());
             if pass == 0 {
                 figures.first_ingest.push(elapsed);
                 figures.cast = details.credits.cast.len();
@@ -76,4 +76,75 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
 
 pub fn mean(samples: &[Duration]) -> Duration {
     if samples.is_empty() { Duration::ZERO } else { samples.iter().sum::<Duration>() / samples.len() as u32 }
+}
+
+pub struct IngestFigures {
+    pub mode: &'static str,
+    pub movies_ingested: u64,
+    pub wall: Duration,
+    pub tmdb_calls: u64,
+    pub db_busy: Duration,
+    pub db_statements: u64,
+    pub rps: u32,
+}
+
+impl IngestFigures {
+    /// The rate-limit bound: no run can be faster than its calls at `rps`.
+    pub fn bound(&self) -> Duration {
+        Duration::from_secs_f64(self.tmdb_calls as f64 / self.rps as f64)
+    }
+}
+
+/// Ingests `movies` movies against the in-process fake TMDB (`latency` per response) and the
+/// PostgreSQL database at `url`: by scheduled ingest (3 lists × 5 pages) when they fit in the
+/// lists, else by batch ingest of ids (queue + drain).
+pub async fn ingest(url: &str, movies: usize, latency: Duration, rps: u32, scheduled_mode: bool) -> Result<IngestFigures, String> {
+    use marquee::pipeline::{batch, scheduled};
+    use marquee::ports::MeteredDatabase;
+
+    let fake_config = FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
+    let token = fake_config.bearer_token.clone();
+    let fake = fake_tmdb::FakeTmdb::start(fake_config).map_err(|e| e.to_string())?;
+    let settings = crate::native::NativeSettings::default()
+        .with("database_url", url)
+        .with("tmdb_base_url", fake.base_url())
+        .with("tmdb_token", token)
+        .with("tmdb_rate_limit_rps", rps.to_string())
+        .with("time_budget_ms", "3600000");
+    let config = marquee::config::Config::load(&settings).await.map_err(|e| e.to_string())?;
+    let app = marquee::App { db: MeteredDatabase::new(NativeDb::new(url)), http: crate::native::NativeHttp::default(), clock: crate::native::SystemClock, config, function: "bench" };
+    let started = Instant::now();
+    let ingested = if scheduled_mode {
+        let request = scheduled::ScheduledRequest {
+            source: scheduled::Source::All,
+            max_movies: movies,
+            trigger_type: "manual".into(),
+            pages_per_source: 5,
+            language: None,
+            region: None,
+            dry_run: false,
+            budget: None,
+        };
+        let report = scheduled::scheduled_ingest(&app, &request).await.map_err(|e| e.to_string())?;
+        report.counts.movies_ingested as u64
+    } else {
+        let mut ingested = 0;
+        let ids: Vec<i64> = (1..=movies as i64).collect();
+        for chunk in ids.chunks(batch::MAX_IDS) {
+            let request = batch::BatchRequest { mode: batch::BatchMode::Ids(chunk.to_vec()), trigger_type: "manual".into(), budget: None };
+            let report = batch::batch_ingest(&app, &request).await.map_err(|e| e.to_string())?;
+            ingested += report.drain.map_or(0, |d| d.ingested);
+        }
+        ingested
+    };
+    let wall = started.elapsed();
+    Ok(IngestFigures {
+        mode: if scheduled_mode { "scheduled-ingest (3 lists x 5 pages)" } else { "batch-ingest (ids, queue + drain)" },
+        movies_ingested: ingested,
+        wall,
+        tmdb_calls: fake.counters().total,
+        db_busy: app.db.meter().busy(),
+        db_statements: app.db.meter().statements(),
+        rps,
+    })
 }

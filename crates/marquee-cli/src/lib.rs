@@ -4,4 +4,5 @@
 pub mod bench;
 pub mod localpg;
 pub mod native;
+pub mod ops;
 pub mod server;

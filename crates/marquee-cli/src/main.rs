@@ -12,8 +12,8 @@ use marquee::App;
 use marquee::config::Config;
 use marquee::db::migrate;
 use marquee::pipeline::ingest::{self, Outcome};
-use marquee::ports::Database;
-use marquee_cli::bench;
+use marquee::ports::{Clock, Database};
+use marquee_cli::{bench, ops};
 use marquee_cli::localpg::{LocalPostgres, with_database};
 use marquee_cli::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 use marquee_cli::server::Server;
@@ -65,6 +65,31 @@ enum Command {
         #[arg(default_values_t = [550_i64, 603, 680, 13, 155])]
         ids: Vec<i64>,
     },
+    /// Look at and work the refresh queue.
+    Queue {
+        #[command(subcommand)]
+        what: QueueCommand,
+    },
+    /// Stripe webhook tools.
+    Stripe {
+        #[command(subcommand)]
+        what: StripeCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeCommand {
+    /// Print a `Stripe-Signature` header value for the event JSON on stdin, signed as Stripe signs.
+    Sign {
+        /// The endpoint's signing secret (whsec_…).
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Unix seconds to sign with (default: now).
+        #[arg(long)]
+        timestamp: Option<i64>,
+    },
+    /// Apply a stored event again (DATABASE_URL), e.g. one stored as `failed`.
+    Replay { event_id: String },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +102,60 @@ enum IngestCommand {
         #[arg(long)]
         force: bool,
     },
+    /// What `POST /functions/v1/scheduled-ingest` does: lists, dedupe, skip fresh, ingest, queue the rest.
+    Scheduled {
+        /// popular, now_playing, trending or all.
+        #[arg(long, default_value = "all")]
+        source: String,
+        #[arg(long, default_value_t = 20)]
+        max_movies: i64,
+        #[arg(long, default_value_t = 5)]
+        pages_per_source: i64,
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Fetch the lists and report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Time budget (default: TIME_BUDGET_MS).
+        #[arg(long)]
+        budget_ms: Option<i64>,
+    },
+    /// What `POST /functions/v1/batch-ingest` does: queue ids (or a page of the catalog) and drain.
+    Batch {
+        /// TMDB ids, comma-separated.
+        #[arg(long, value_delimiter = ',', conflicts_with = "mode")]
+        ids: Vec<i64>,
+        /// reingest or reproject.
+        #[arg(long)]
+        mode: Option<String>,
+        /// Reingest filter: all, stale, failed or schema_outdated.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long)]
+        cursor: Option<i64>,
+        #[arg(long)]
+        limit: Option<i64>,
+        /// Follow `next_cursor` until the catalog is done.
+        #[arg(long)]
+        all_pages: bool,
+        #[arg(long)]
+        budget_ms: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Counts by state.
+    Status,
+    /// Ingest due rows until the queue is empty or the budget is spent.
+    Drain {
+        #[arg(long, default_value_t = 300)]
+        budget_secs: u64,
+    },
+    /// Requeue dead rows (all, or the given TMDB ids).
+    RetryFailed { ids: Vec<i64> },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +164,20 @@ enum BenchCommand {
     Write {
         #[arg(long, default_value_t = 200)]
         movies: usize,
+    },
+    /// Scheduled or batch ingest against the in-process fake TMDB and real PostgreSQL.
+    Ingest {
+        #[arg(long, default_value_t = 20)]
+        movies: usize,
+        /// Fake TMDB latency per response.
+        #[arg(long, default_value_t = 30)]
+        latency_ms: u64,
+        /// Marquee's TMDB rate limit.
+        #[arg(long, default_value_t = 40)]
+        rps: u32,
+        /// scheduled (default up to 300 movies) or batch.
+        #[arg(long)]
+        mode: Option<String>,
     },
 }
 
@@ -157,6 +250,60 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Demo { ids } => demo(settings, &ids).await,
+        Command::Ingest { what: IngestCommand::Scheduled { source, max_movies, pages_per_source, language, region, dry_run, budget_ms } } => {
+            let body = serde_json::json!({"source": source, "max_movies": max_movies, "pages_per_source": pages_per_source,
+                "language": language, "region": region, "dry_run": dry_run, "budget_ms": budget_ms, "trigger_type": "manual"});
+            ops::scheduled_ingest(&with_budget(settings, budget_ms), body.as_object().cloned().unwrap_or_default()).await
+        }
+        Command::Ingest { what: IngestCommand::Batch { ids, mode, filter, cursor, limit, all_pages, budget_ms } } => {
+            let mut body = serde_json::json!({"mode": mode, "filter": filter, "cursor": cursor, "limit": limit, "budget_ms": budget_ms});
+            if !ids.is_empty() {
+                body["tmdb_ids"] = serde_json::json!(ids);
+            }
+            let body = body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
+            ops::batch_ingest(&with_budget(settings, budget_ms), body, all_pages).await
+        }
+        Command::Queue { what: QueueCommand::Status } => ops::queue_status(&settings).await,
+        Command::Queue { what: QueueCommand::Drain { budget_secs } } => ops::queue_drain(&settings, Duration::from_secs(budget_secs)).await,
+        Command::Queue { what: QueueCommand::RetryFailed { ids } } => ops::retry_failed(&settings, &ids).await,
+        Command::Bench { what: BenchCommand::Ingest { movies, latency_ms, rps, mode } } => {
+            let scheduled = match mode.as_deref() {
+                None => movies <= 300,
+                Some("scheduled") => true,
+                Some("batch") => false,
+                Some(other) => return Err(format!("--mode must be scheduled or batch, got {other}")),
+            };
+            let url = scratch_database(&database_url(&settings)?, "marquee_bench").await?;
+            run_migrations(&url).await?;
+            let f = bench::ingest(&url, movies, Duration::from_millis(latency_ms), rps, scheduled).await?;
+            let secs = |d: Duration| d.as_secs_f64();
+            println!("bench ingest: {} — {} movies ingested, fake TMDB latency {latency_ms} ms, rate limit {rps} rps", f.mode, f.movies_ingested);
+            println!("wall time: {:.2} s", secs(f.wall));
+            println!("TMDB calls: {} ({:.2} per movie, lists and /configuration included)", f.tmdb_calls, f.tmdb_calls as f64 / f.movies_ingested.max(1) as f64);
+            println!("DB time: {:.1} ms per movie ({} statements, {:.1} per movie; summed over concurrent connections)",
+                secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64, f.db_statements, f.db_statements as f64 / f.movies_ingested.max(1) as f64);
+            println!("rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}", secs(f.bound()), secs(f.wall) / secs(f.bound()).max(1e-9));
+            Ok(())
+        }
+        Command::Stripe { what } => stripe(&settings, what).await,
+    }
+}
+
+async fn stripe(settings: &NativeSettings, what: StripeCommand) -> Result<(), String> {
+    match what {
+        StripeCommand::Sign { secret, timestamp } => {
+            let mut payload = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut payload).map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+            let timestamp = timestamp.unwrap_or_else(|| marquee::ports::system_now().timestamp());
+            println!("{}", marquee::billing::signature::header_value(&secret, timestamp, &payload));
+            Ok(())
+        }
+        StripeCommand::Replay { event_id } => {
+            let conn = NativeDb::new(database_url(settings)?).connect().await.map_err(|e| e.to_string())?;
+            let receipt = marquee::billing::replay(&conn, &event_id).await.map_err(|e| e.to_string())?;
+            println!("{}", serde_json::json!({"event_id": receipt.event_id, "status": receipt.status, "applied": receipt.applied, "error": receipt.error}));
+            Ok(())
+        }
     }
 }
 
@@ -170,15 +317,25 @@ async fn scratch_database(url: &str, name: &str) -> Result<String, String> {
     Ok(with_database(url, name))
 }
 
+/// An explicit `--budget-ms` on the command line also lifts the configured invocation budget:
+/// a command-line run is not bound by the platform's request limit.
+fn with_budget(settings: NativeSettings, budget_ms: Option<i64>) -> NativeSettings {
+    match budget_ms {
+        Some(ms) => settings.with("time_budget_ms", ms.to_string()),
+        None => settings,
+    }
+}
+
 async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i64], force: bool) -> Result<(), String> {
     let config = Config::load(settings).await.map_err(|e| e.to_string())?;
     let app = App { db, http: NativeHttp::default(), clock: SystemClock, config, function: "marquee-cli" };
     let progress = ProgressBar::new(ids.len() as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
     let mut failures = 0;
     let mut lines = Vec::new();
+    let tmdb = app.tmdb(app.clock.now() + Duration::from_secs(24 * 3600));
     for &id in ids {
         progress.set_message(format!("movie {id}"));
-        match ingest::ingest_movie(&app, id, force).await {
+        match ingest::ingest_movie(&app, &tmdb, id, force).await {
             Ok(outcome) => {
                 let (how, card) = match &outcome {
                     Outcome::Cached { card, .. } => ("cached", card.clone()),

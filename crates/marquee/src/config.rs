@@ -60,6 +60,9 @@ pub struct Config {
     pub time_budget: Duration,
     /// How long `ingest-movie` waits for another invocation's in-flight ingest of the same movie.
     pub ingest_wait: Duration,
+    /// Stripe webhook signing secrets (`whsec_…`), any of which may sign a delivery; empty: the
+    /// Stripe route refuses every delivery.
+    pub stripe_webhook_secrets: Vec<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,7 @@ pub const SETTINGS: &[(&str, Option<&str>, bool)] = &[
     ("tmdb_max_attempts", Some("5"), false),
     ("time_budget_ms", Some("20000"), false),
     ("ingest_wait_ms", Some("30000"), false),
+    ("stripe_webhook_secrets", Some(""), true),
 ];
 
 fn default_of(name: &str) -> &'static str {
@@ -132,6 +136,7 @@ impl Config {
             admin_token,
             time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),
             ingest_wait: Duration::from_millis(number(settings, "ingest_wait_ms").await?),
+            stripe_webhook_secrets: read(settings, "stripe_webhook_secrets").await.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
         })
     }
 }

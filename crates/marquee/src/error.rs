@@ -1,5 +1,6 @@
 //! The library's error type. Mapped to HTTP once, in [`crate::api::error`].
 
+use crate::billing::BillingError;
 use crate::config::ConfigError;
 use crate::ports::DbError;
 use crate::tmdb::TmdbError;
@@ -30,6 +31,18 @@ pub enum Error {
     Db(#[from] DbError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Stripe signatures and events, quotas. Its database errors become [`Error::Db`].
+    #[error(transparent)]
+    Billing(BillingError),
+}
+
+impl From<BillingError> for Error {
+    fn from(e: BillingError) -> Self {
+        match e {
+            BillingError::Db(db) => Error::Db(db),
+            other => Error::Billing(other),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,6 +4,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::json_response;
+use crate::billing::BillingError;
 use crate::error::Error;
 use crate::ports::HttpResponse;
 use crate::tmdb::TmdbError;
@@ -25,6 +26,12 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::Tmdb(TmdbError::Exhausted { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "tmdb_unavailable"),
         Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database_error"),
         Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "configuration_error"),
+        Error::Billing(BillingError::Signature(_)) => (StatusCode::BAD_REQUEST, "invalid_signature"),
+        Error::Billing(BillingError::InvalidEvent(_)) => (StatusCode::BAD_REQUEST, "invalid_event"),
+        Error::Billing(BillingError::EventNotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Billing(BillingError::UnknownQuota(_)) => (StatusCode::BAD_REQUEST, "unknown_quota"),
+        Error::Billing(BillingError::InvalidAmount(_)) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::Billing(BillingError::Db(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "database_error"),
     }
 }
 
@@ -33,7 +40,7 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
 pub fn error_response(function: &str, error: &Error) -> HttpResponse {
     let (status, code) = status_and_code(error);
     let message = match error {
-        Error::Db(_) => "the database is unavailable or refused the operation".to_owned(),
+        Error::Db(_) | Error::Billing(BillingError::Db(_)) => "the database is unavailable or refused the operation".to_owned(),
         other => other.to_string(),
     };
     if status.is_server_error() || status == StatusCode::BAD_GATEWAY {

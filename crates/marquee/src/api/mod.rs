@@ -3,6 +3,7 @@
 
 mod error;
 mod handlers;
+pub mod requests;
 
 use http::{Method, StatusCode};
 use serde_json::Value as Json;
@@ -21,7 +22,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handler {
     IngestMovie,
+    ScheduledIngest,
+    BatchIngest,
     WorkCard,
+    StripeWebhook,
 }
 
 #[derive(Debug)]
@@ -37,7 +41,10 @@ pub struct Route {
 /// Every route Marquee serves. `spin.toml` and the native server are checked against it.
 pub static ROUTES: &[Route] = &[
     Route { component: "ingest-movie", method: Method::POST, path: "/functions/v1/ingest-movie", handler: Handler::IngestMovie },
+    Route { component: "scheduled-ingest", method: Method::POST, path: "/functions/v1/scheduled-ingest", handler: Handler::ScheduledIngest },
+    Route { component: "batch-ingest", method: Method::POST, path: "/functions/v1/batch-ingest", handler: Handler::BatchIngest },
     Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", handler: Handler::WorkCard },
+    Route { component: "stripe-webhook", method: Method::POST, path: "/functions/v1/stripe-webhook", handler: Handler::StripeWebhook },
 ];
 
 /// Path parameters captured by `:name` segments.

@@ -16,6 +16,8 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "catalog", sql: include_str!("../../../../migrations/0001_catalog.sql") },
     Migration { version: 2, description: "operations", sql: include_str!("../../../../migrations/0002_operations.sql") },
+    Migration { version: 3, description: "billing", sql: include_str!("../../../../migrations/0003_billing.sql") },
+    Migration { version: 4, description: "queue_and_runs", sql: include_str!("../../../../migrations/0004_queue_and_runs.sql") },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

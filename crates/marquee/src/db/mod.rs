@@ -1,8 +1,11 @@
 //! SQL, one module per table group. Parameters are always bound.
 
 pub mod api_logs;
+pub mod billing;
 pub mod cards;
 pub mod catalog;
 pub mod migrate;
+pub mod queue;
+pub mod runs;
 pub mod tmdb_config;
 pub mod works;

@@ -23,3 +23,9 @@ pub async fn store(conn: &impl Connection, config: &TmdbConfiguration) -> Result
     .await?;
     Ok(())
 }
+
+/// The cached configuration whatever its age (for work that must not call TMDB).
+pub async fn cached_any_age(conn: &impl Connection) -> Result<Option<TmdbConfiguration>, DbError> {
+    let rows = conn.query("SELECT payload FROM tmdb_configuration_cache WHERE id = 1", &[]).await?;
+    Ok(rows.first().and_then(|r| r.get::<serde_json::Value>("payload").ok()).and_then(|p| serde_json::from_value(p).ok()))
+}

@@ -121,3 +121,68 @@ pub async fn count_request(conn: &impl Connection, work_id: i64) -> Result<(), D
     conn.execute("UPDATE works SET request_count = request_count + 1 WHERE work_id = $1", &[work_id.into()]).await?;
     Ok(())
 }
+
+/// Of `tmdb_ids`, those that need no ingest now: complete and fresh (current schema), or known
+/// to be gone or rejected. One query for the whole candidate list.
+pub async fn settled_among(conn: &impl Connection, tmdb_ids: &[i64]) -> Result<std::collections::HashSet<i64>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT tmdb_id FROM works
+             WHERE tmdb_id = ANY($1)
+               AND ((ingestion_status = 'complete' AND next_refresh_at > now() AND schema_version >= $2)
+                    OR ingestion_status IN ('gone', 'rejected'))",
+            &[crate::ports::Value::ArrayInt64(tmdb_ids.iter().map(|i| Some(*i)).collect()), SCHEMA_VERSION.into()],
+        )
+        .await?;
+    rows.iter().map(|r| r.get::<i64>("tmdb_id")).collect()
+}
+
+/// Which catalog rows `batch-ingest`'s reingest mode pages through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Stale,
+    Failed,
+    SchemaOutdated,
+}
+
+impl Filter {
+    pub fn parse(s: &str) -> Option<Filter> {
+        match s {
+            "all" => Some(Filter::All),
+            "stale" => Some(Filter::Stale),
+            "failed" => Some(Filter::Failed),
+            "schema_outdated" => Some(Filter::SchemaOutdated),
+            _ => None,
+        }
+    }
+}
+
+/// One page of `(work_id, tmdb_id)` after `cursor` (a `work_id`: stable while rows are added).
+pub async fn page(conn: &impl Connection, filter: Filter, cursor: i64, limit: i64) -> Result<Vec<(i64, i64)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT work_id, tmdb_id FROM works
+             WHERE work_id > $1 AND CASE $3
+                WHEN 'all' THEN ingestion_status IN ('complete', 'failed')
+                WHEN 'stale' THEN ingestion_status = 'complete' AND (next_refresh_at <= now() OR schema_version < $4)
+                WHEN 'failed' THEN ingestion_status = 'failed'
+                ELSE ingestion_status = 'complete' AND schema_version < $4 END
+             ORDER BY work_id LIMIT $2",
+            &[cursor.into(), limit.into(), format!("{filter:?}").to_lowercase().replace("schemaoutdated", "schema_outdated").into(), SCHEMA_VERSION.into()],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?))).collect()
+}
+
+/// One page of stored raw responses after `cursor`, for re-deriving without TMDB.
+pub async fn raw_page(conn: &impl Connection, cursor: i64, limit: i64) -> Result<Vec<(i64, i64, serde_json::Value)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT w.work_id, w.tmdb_id, r.payload FROM works w JOIN works_raw r ON r.work_id = w.work_id
+             WHERE w.work_id > $1 AND w.ingestion_status = 'complete' ORDER BY w.work_id LIMIT $2",
+            &[cursor.into(), limit.into()],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?, r.get("payload")?))).collect()
+}

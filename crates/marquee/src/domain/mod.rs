@@ -1,5 +1,6 @@
 //! Pure decisions: no I/O here.
 
+pub mod backoff;
 pub mod card;
 pub mod images;
 pub mod movie;

@@ -34,7 +34,9 @@ pub enum Outcome {
     Ingested { work_id: i64, card: Card, changes: serde_json::Map<String, Json> },
 }
 
-pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb_id: i64, force: bool) -> Result<Outcome> {
+/// Ingests one movie with `tmdb`, the invocation's TMDB client (one rate limiter for every
+/// movie of the invocation). Writes the client's pending call log when done.
+pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>, tmdb_id: i64, force: bool) -> Result<Outcome> {
     let started = app.clock.now();
     let conn = app.db.connect().await?;
     if !force {
@@ -43,7 +45,8 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
         }
     }
     let owner = lease_owner();
-    let wait_until = started + app.config.ingest_wait.min(app.config.time_budget);
+    // Wait for another invocation's result, but never past this invocation's deadline.
+    let wait_until = tmdb.deadline().map_or(started + app.config.ingest_wait, |d| d.min(started + app.config.ingest_wait));
     let claim = loop {
         if let Some(claim) = works::claim(&conn, tmdb_id, &owner, app.config.time_budget + LEASE_MARGIN, force).await? {
             break claim;
@@ -68,12 +71,18 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
         works::abandon(&conn, &claim, &owner).await?;
         return Err(crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into());
     }
-    let tmdb = TmdbClient::new(&app.http, &app.clock, &app.config.tmdb).with_deadline(app.deadline(started));
-    let result = fetch_and_store(app, &conn, &tmdb, &claim, &owner, tmdb_id).await;
-    if let Err(e) = api_logs::insert_batch(&conn, app.function, &tmdb.take_calls()).await {
-        log::event("warn", app.function, "could not write tmdb_api_logs", serde_json::json!({"error": e.to_string()}));
-    }
+    let result = fetch_and_store(app, &conn, tmdb, &claim, &owner, tmdb_id).await;
+    flush_api_logs(app, &conn, tmdb).await;
     result
+}
+
+/// Writes the TMDB calls logged so far to `tmdb_api_logs`, in one statement. A failure here is
+/// logged, never fatal: the catalog matters more than its call log.
+pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) {
+    let calls = tmdb.take_calls();
+    if let Err(e) = api_logs::insert_batch(conn, app.function, &calls).await {
+        log::event("warn", app.function, "could not write tmdb_api_logs", serde_json::json!({"error": e.to_string(), "calls": calls.len()}));
+    }
 }
 
 /// The stored card when the movie is complete and not stale.
@@ -185,14 +194,23 @@ pub async fn store_record(
     Ok(Outcome::Ingested { work_id, card, changes })
 }
 
-/// TMDB's image configuration: from the database cache, else one `/configuration` call.
-async fn image_configuration<H: HttpClient, C: Clock>(conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) -> Result<ImageConfiguration> {
-    if let Some(cached) = tmdb_config::cached(conn).await? {
-        return Ok(cached.images);
+/// TMDB's image configuration: known to this invocation, else from the database cache, else
+/// one `/configuration` call. Runs that ingest concurrently ask once before they start, so
+/// their movies do not each fetch it.
+pub async fn image_configuration<H: HttpClient, C: Clock>(conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) -> Result<ImageConfiguration> {
+    if let Some(known) = tmdb.known_images() {
+        return Ok(known);
     }
-    let fresh = tmdb.configuration().await?;
-    tmdb_config::store(conn, &fresh).await?;
-    Ok(fresh.images)
+    let images = match tmdb_config::cached(conn).await? {
+        Some(cached) => cached.images,
+        None => {
+            let fresh = tmdb.configuration().await?;
+            tmdb_config::store(conn, &fresh).await?;
+            fresh.images
+        }
+    };
+    tmdb.remember_images(images.clone());
+    Ok(images)
 }
 
 /// A random id for this invocation's leases.

@@ -1,3 +1,7 @@
 //! What the functions do, step by step, over the ports.
 
+pub mod batch;
+pub mod batch_work;
+pub mod drain;
 pub mod ingest;
+pub mod scheduled;

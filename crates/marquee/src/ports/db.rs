@@ -211,32 +211,80 @@ where
     }
 }
 
-/// Wraps a connection and counts statements, for the statement-count figures of benchmarks and
-/// the constant-statements test.
-pub struct CountingConnection<C> {
-    inner: C,
-    count: std::cell::Cell<u64>,
+/// Statement count and time spent waiting on the database, shared by every connection of a
+/// [`MeteredDatabase`]: the figures of benchmarks and of the constant-statements test.
+#[derive(Debug, Default)]
+pub struct DbMeter {
+    statements: std::cell::Cell<u64>,
+    busy: std::cell::Cell<std::time::Duration>,
 }
 
-impl<C> CountingConnection<C> {
-    pub fn new(inner: C) -> Self {
-        Self { inner, count: std::cell::Cell::new(0) }
-    }
+impl DbMeter {
     pub fn statements(&self) -> u64 {
-        self.count.get()
+        self.statements.get()
+    }
+    /// Summed over connections: concurrent statements each count their own wait.
+    pub fn busy(&self) -> std::time::Duration {
+        self.busy.get()
     }
     pub fn reset(&self) {
-        self.count.set(0)
+        self.statements.set(0);
+        self.busy.set(std::time::Duration::ZERO);
+    }
+    fn record(&self, started: std::time::Instant) {
+        self.statements.set(self.statements.get() + 1);
+        self.busy.set(self.busy.get() + started.elapsed());
     }
 }
 
-impl<C: Connection> Connection for CountingConnection<C> {
+/// A connection that reports to a [`DbMeter`].
+pub struct MeteredConnection<C> {
+    inner: C,
+    meter: Rc<DbMeter>,
+}
+
+impl<C> MeteredConnection<C> {
+    pub fn new(inner: C) -> Self {
+        Self { inner, meter: Rc::default() }
+    }
+    pub fn meter(&self) -> &DbMeter {
+        &self.meter
+    }
+}
+
+impl<C: Connection> Connection for MeteredConnection<C> {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        self.count.set(self.count.get() + 1);
-        self.inner.query(sql, params).await
+        let started = std::time::Instant::now();
+        let result = self.inner.query(sql, params).await;
+        self.meter.record(started);
+        result
     }
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        self.count.set(self.count.get() + 1);
-        self.inner.execute(sql, params).await
+        let started = std::time::Instant::now();
+        let result = self.inner.execute(sql, params).await;
+        self.meter.record(started);
+        result
+    }
+}
+
+/// A database whose connections all report to one [`DbMeter`].
+pub struct MeteredDatabase<D> {
+    inner: D,
+    meter: Rc<DbMeter>,
+}
+
+impl<D> MeteredDatabase<D> {
+    pub fn new(inner: D) -> Self {
+        Self { inner, meter: Rc::default() }
+    }
+    pub fn meter(&self) -> &DbMeter {
+        &self.meter
+    }
+}
+
+impl<D: Database> Database for MeteredDatabase<D> {
+    type Conn = MeteredConnection<D::Conn>;
+    async fn connect(&self) -> Result<Self::Conn, DbError> {
+        Ok(MeteredConnection { inner: self.inner.connect().await?, meter: self.meter.clone() })
     }
 }

@@ -7,5 +7,5 @@ mod http;
 
 pub use clock::{Clock, system_now};
 pub use config::Settings;
-pub use db::{Connection, CountingConnection, Database, DbError, FromValue, Row, Value, transaction};
+pub use db::{Connection, Database, DbError, DbMeter, FromValue, MeteredConnection, MeteredDatabase, Row, Value, transaction};
 pub use self::http::{HttpClient, HttpRequest, HttpResponse, TransportError};

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use futures::future::{Either, select};
 use serde::de::DeserializeOwned;
 
-use super::backoff;
 use super::ratelimit::RateLimiter;
-use super::types::{APPENDED_PARTS, MovieDetails, TmdbConfiguration, TmdbErrorBody};
+use super::types::{APPENDED_PARTS, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration, TmdbErrorBody};
 use crate::config::{TmdbAuth, TmdbConfig};
+use crate::domain::backoff::Backoff;
 use crate::ports::{Clock, HttpClient};
 
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -63,6 +63,10 @@ pub struct TmdbClient<'a, H, C> {
     rng: RefCell<fastrand::Rng>,
     /// No retry wait may end after this instant (the invocation's budget).
     deadline: Option<DateTime<Utc>>,
+    /// Every attempt made, for run logs and benchmarks.
+    attempts_made: std::cell::Cell<u64>,
+    /// TMDB's image configuration once known in this invocation.
+    images: RefCell<Option<ImageConfiguration>>,
 }
 
 enum Attempt {
@@ -81,12 +85,31 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             calls: RefCell::new(Vec::new()),
             rng: RefCell::new(fastrand::Rng::new()),
             deadline: None,
+            attempts_made: std::cell::Cell::new(0),
+            images: RefCell::new(None),
         }
     }
 
     pub fn with_deadline(mut self, deadline: DateTime<Utc>) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+
+    pub fn known_images(&self) -> Option<ImageConfiguration> {
+        self.images.borrow().clone()
+    }
+
+    pub fn remember_images(&self, images: ImageConfiguration) {
+        *self.images.borrow_mut() = Some(images);
+    }
+
+    pub fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.deadline
+    }
+
+    /// HTTP requests sent to TMDB so far (retries included).
+    pub fn requests_made(&self) -> u64 {
+        self.attempts_made.get()
     }
 
     /// Takes the calls logged so far (to be written to `tmdb_api_logs` in one batch).
@@ -109,6 +132,16 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let raw = self.get_json(&call).await?;
         let details = parse(&call, raw.clone())?;
         Ok((details, raw))
+    }
+
+    /// One page of a movie list (popular, now playing, trending this week).
+    pub async fn list(&self, list: MovieList, page: u32, language: &str, region: Option<&str>) -> Result<ListPage, TmdbError> {
+        let mut query = vec![("language", language.to_owned()), ("page", page.to_string())];
+        if let (Some(region), true) = (region, list != MovieList::TrendingWeek) {
+            query.push(("region", region.to_owned()));
+        }
+        let call = Call { endpoint: list.endpoint(), path: list.endpoint().to_owned(), query, tmdb_id: None };
+        parse(&call, self.get_json(&call).await?)
     }
 
     pub async fn configuration(&self) -> Result<TmdbConfiguration, TmdbError> {
@@ -145,6 +178,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             Err(e) => return Attempt::Fail(TmdbError::Rejected { status: 0, code: 0, message: self.redact(&e.to_string()) }),
         };
         let permit = self.limiter.acquire(self.clock).await;
+        self.attempts_made.set(self.attempts_made.get() + 1);
         let started = self.clock.now();
         let send = std::pin::pin!(self.http.send(request));
         let timeout = std::pin::pin!(self.clock.sleep(self.config.request_timeout));
@@ -157,14 +191,14 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let latency_ms = (self.clock.now() - started).num_milliseconds();
         let mut log = ApiCall { endpoint: call.endpoint, tmdb_id: call.tmdb_id, status: None, latency_ms, attempt, error: None, at: started };
         let unit = self.rng.borrow_mut().f64();
-        let cap = self.config.max_backoff;
+        let backoff = self.backoff();
 
         let outcome = match sent {
             None => {
                 let why = format!("no answer within {} ms", self.config.request_timeout.as_millis());
-                Attempt::Retry { wait: backoff::delay(attempt, cap, unit), why }
+                Attempt::Retry { wait: backoff.delay(attempt, unit), why }
             }
-            Some(Err(e)) => Attempt::Retry { wait: backoff::delay(attempt, cap, unit), why: self.redact(&e.0) },
+            Some(Err(e)) => Attempt::Retry { wait: backoff.delay(attempt, unit), why: self.redact(&e.0) },
             Some(Ok(response)) => {
                 let status = response.status().as_u16();
                 log.status = Some(status);
@@ -183,7 +217,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     fn classify(&self, call: &Call<'_>, attempt: u32, status: u16, response: &crate::ports::HttpResponse, unit: f64) -> Attempt {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
-        let cap = self.config.max_backoff;
+        let backoff = self.backoff();
         match status {
             200..=299 => match serde_json::from_slice(body) {
                 Ok(json) => Attempt::Done(json),
@@ -201,12 +235,12 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
-                let wait = backoff::after_throttle(retry_after, attempt, cap, unit);
+                let wait = backoff.after_throttle(retry_after, attempt, unit);
                 // Everyone in this invocation backs off, not just this request.
                 self.limiter.pause_until(self.clock.now() + wait);
                 Attempt::Retry { wait, why: "HTTP 429 rate limited".into() }
             }
-            500 | 502 | 503 | 504 => Attempt::Retry { wait: backoff::delay(attempt, cap, unit), why: format!("HTTP {status}") },
+            500 | 502 | 503 | 504 => Attempt::Retry { wait: backoff.delay(attempt, unit), why: format!("HTTP {status}") },
             _ => {
                 let b = error_body();
                 Attempt::Fail(TmdbError::Rejected { status, code: b.status_code, message: self.redact(&b.status_message) })
@@ -234,6 +268,10 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             builder = builder.header(http::header::AUTHORIZATION, value);
         }
         builder.body(Vec::new())
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff { cap: self.config.max_backoff, ..Backoff::TMDB }
     }
 
     /// Removes the credential from any text that could reach a log or an error body.

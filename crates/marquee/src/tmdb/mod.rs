@@ -1,6 +1,5 @@
 //! Talking to TMDB (see `tmdb-contract.md`).
 
-pub mod backoff;
 mod client;
 mod ratelimit;
 pub mod types;

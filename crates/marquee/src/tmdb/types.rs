@@ -228,6 +228,43 @@ pub struct Provider {
     pub display_priority: Option<i32>,
 }
 
+/// The lists scheduled ingest reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovieList {
+    Popular,
+    NowPlaying,
+    TrendingWeek,
+}
+
+impl MovieList {
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            MovieList::Popular => "/movie/popular",
+            MovieList::NowPlaying => "/movie/now_playing",
+            MovieList::TrendingWeek => "/trending/movie/week",
+        }
+    }
+
+    /// The name callers use (`source` of scheduled-ingest).
+    pub fn name(self) -> &'static str {
+        match self {
+            MovieList::Popular => "popular",
+            MovieList::NowPlaying => "now_playing",
+            MovieList::TrendingWeek => "trending",
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ListPage {
+    pub page: u32,
+    pub results: Vec<MovieSummary>,
+    pub total_pages: u32,
+    pub total_results: u64,
+}
+
 /// `GET /configuration`: only the image part is used.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct TmdbConfiguration {

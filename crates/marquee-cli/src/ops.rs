@@ -1,0 +1,115 @@
+//! Operator commands over the library, natively: scheduled and batch ingest, and the queue.
+//! Requests go through the same validation as the HTTP routes.
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use marquee::App;
+use marquee::api::requests;
+use marquee::config::Config;
+use marquee::db::queue;
+use marquee::pipeline::{batch, drain, scheduled};
+use marquee::ports::{Clock, Database};
+use serde_json::{Map, Value as Json};
+
+use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
+
+pub type NativeApp = App<NativeDb, NativeHttp, SystemClock>;
+
+pub async fn native_app(settings: &NativeSettings, function: &'static str) -> Result<NativeApp, String> {
+    let url = settings.value("database_url").ok_or("DATABASE_URL is not set")?;
+    let config = Config::load(settings).await.map_err(|e| e.to_string())?;
+    Ok(App { db: NativeDb::new(url), http: NativeHttp::default(), clock: SystemClock, config, function })
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string_pretty(value).expect("reports serialise"));
+}
+
+fn bar(len: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]").expect("template"));
+    bar.set_message(message.to_owned());
+    bar
+}
+
+/// `marquee ingest scheduled`: the body is what the route would receive.
+pub async fn scheduled_ingest(settings: &NativeSettings, body: Map<String, Json>) -> Result<(), String> {
+    let request = requests::scheduled(&body).map_err(|e| e.to_string())?;
+    let app = native_app(settings, "marquee-cli").await?;
+    let spinner = ProgressBar::new_spinner().with_message("reading TMDB lists and ingesting");
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let report = scheduled::scheduled_ingest(&app, &request).await;
+    spinner.finish_and_clear();
+    let report = report.map_err(|e| e.to_string())?;
+    print_json(&report);
+    Ok(())
+}
+
+/// `marquee ingest batch`: one request, or with `all_pages` every page of a reingest or
+/// reprojection until the cursor runs out.
+pub async fn batch_ingest(settings: &NativeSettings, mut body: Map<String, Json>, all_pages: bool) -> Result<(), String> {
+    let app = native_app(settings, "marquee-cli").await?;
+    let progress = bar(0, "pages");
+    loop {
+        let request = requests::batch(&body).map_err(|e| e.to_string())?;
+        let report = batch::batch_ingest(&app, &request).await.map_err(|e| e.to_string())?;
+        progress.inc_length(1);
+        progress.inc(1);
+        let next = report.next_cursor;
+        progress.suspend(|| print_json(&report));
+        match next {
+            Some(cursor) if all_pages => {
+                body.insert("cursor".into(), cursor.into());
+            }
+            _ => break,
+        }
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+pub async fn queue_status(settings: &NativeSettings) -> Result<(), String> {
+    let app = native_app(settings, "marquee-cli").await?;
+    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
+    print_json(&queue::status(&conn).await.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// Drains due rows for up to `budget`, in slices of the configured invocation budget, with a
+/// progress bar over the rows that were due at the start.
+pub async fn queue_drain(settings: &NativeSettings, budget: Duration) -> Result<(), String> {
+    let app = native_app(settings, "marquee-cli").await?;
+    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
+    let due = queue::status(&conn).await.map_err(|e| e.to_string())?.due;
+    let progress = bar(due.max(0) as u64, "rows");
+    let ends = app.clock.now() + budget;
+    let (mut ingested, mut failed, mut fresh) = (0, 0, 0);
+    while app.clock.now() < ends {
+        let deadline = (app.clock.now() + app.config.time_budget).min(ends);
+        let tmdb = app.tmdb(deadline);
+        let report = drain::drain(&app, &tmdb, deadline).await.map_err(|e| e.to_string())?;
+        ingested += report.ingested;
+        failed += report.failed;
+        fresh += report.fresh;
+        progress.inc(report.ingested + report.failed + report.fresh);
+        if let Some(fatal) = report.fatal {
+            progress.finish_and_clear();
+            return Err(fatal.to_string());
+        }
+        if report.claimed == 0 {
+            break;
+        }
+    }
+    progress.finish_and_clear();
+    let status = queue::status(&conn).await.map_err(|e| e.to_string())?;
+    println!("drained: {ingested} ingested, {fresh} already fresh, {failed} failed attempts; queue now: {} queued ({} due), {} failed", status.queued, status.due, status.failed);
+    Ok(())
+}
+
+pub async fn retry_failed(settings: &NativeSettings, ids: &[i64]) -> Result<(), String> {
+    let app = native_app(settings, "marquee-cli").await?;
+    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
+    let n = queue::retry_failed(&conn, if ids.is_empty() { None } else { Some(ids) }).await.map_err(|e| e.to_string())?;
+    println!("requeued {n} failed row(s)");
+    Ok(())
+}

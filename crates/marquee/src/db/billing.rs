@@ -1,0 +1,203 @@
+//! Billing tables: `stripe_webhook_events`, `customers`, `subscriptions`, `invoices`,
+//! `stripe_prices`, `subscription_tier(_quota)` and `quota_usage`.
+//!
+//! Every state write is one conditional upsert: it applies only when the event's version
+//! `(created, rank, event id)` is greater than the row's (ids compare bytewise, `COLLATE "C"`),
+//! and never to a deleted row; concurrent writers serialise on the row lock and the condition
+//! is re-checked against the row they waited for. Returns whether the row changed.
+
+use chrono::NaiveDateTime;
+use serde_json::Value as Json;
+
+use crate::billing::events::{CheckoutCompleted, CustomerChange, Event, InvoiceChange, SubscriptionChange};
+use crate::ports::{Connection, DbError, Value};
+
+/// Records a delivery unless its event id is already stored; `Some(row id)` when it is new.
+/// `ON CONFLICT DO NOTHING`: of concurrent deliveries of one event exactly one inserts (the
+/// others wait for it on the unique index and then see the conflict).
+pub async fn insert_event(conn: &impl Connection, event: &Event, status: &str, error: Option<&str>) -> Result<Option<i64>, DbError> {
+    let object_id = event.object.get("id").and_then(Json::as_str).map(str::to_owned);
+    let rows = conn
+        .query(
+            "INSERT INTO stripe_webhook_events (event_id, type, created, livemode, object_id, payload, status, error, processed_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $7 = 'failed' THEN NULL ELSE now() END)
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING id",
+            &[event.id.as_str().into(), event.kind.as_str().into(), event.created.into(), event.livemode.into(), object_id.into(),
+              Value::Jsonb(event.payload.clone()), status.into(), error.map(str::to_owned).into()],
+        )
+        .await?;
+    rows.first().map(|r| r.get("id")).transpose()
+}
+
+pub async fn mark_applied(conn: &impl Connection, row_id: i64, applied: bool) -> Result<(), DbError> {
+    conn.execute("UPDATE stripe_webhook_events SET applied = $2 WHERE id = $1", &[row_id.into(), applied.into()]).await?;
+    Ok(())
+}
+
+/// A stored event's payload, locked for a replay.
+pub async fn stored_payload(conn: &impl Connection, event_id: &str) -> Result<Option<Json>, DbError> {
+    let rows = conn.query("SELECT payload FROM stripe_webhook_events WHERE event_id = $1 FOR UPDATE", &[event_id.into()]).await?;
+    rows.first().map(|r| r.get("payload")).transpose()
+}
+
+pub async fn record_replay(conn: &impl Connection, event_id: &str, status: &str, applied: bool, error: Option<&str>) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE stripe_webhook_events
+            SET status = $2, applied = applied OR $3, error = $4, replays = replays + 1,
+                processed_at = CASE WHEN $2 = 'failed' THEN processed_at ELSE now() END
+          WHERE event_id = $1",
+        &[event_id.into(), status.into(), applied.into(), error.map(str::to_owned).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn apply_customer(conn: &impl Connection, c: &CustomerChange, created: i64, rank: i32, event_id: &str) -> Result<bool, DbError> {
+    let n = conn
+        .execute(
+            "INSERT INTO customers AS cur (customer_id, email, name, deleted, deleted_at, last_event_created, last_event_rank, last_event_id)
+             VALUES ($1, $2, $3, $4, CASE WHEN $4 THEN to_timestamp($5::bigint) END, $5::bigint, $6, $7)
+             ON CONFLICT (customer_id) DO UPDATE
+                SET email = EXCLUDED.email, name = EXCLUDED.name, deleted = EXCLUDED.deleted, deleted_at = EXCLUDED.deleted_at,
+                    last_event_created = EXCLUDED.last_event_created, last_event_rank = EXCLUDED.last_event_rank,
+                    last_event_id = EXCLUDED.last_event_id, updated_at = now()
+                WHERE NOT cur.deleted
+                  AND (cur.last_event_created, cur.last_event_rank, cur.last_event_id COLLATE \"C\")
+                    < (EXCLUDED.last_event_created, EXCLUDED.last_event_rank, EXCLUDED.last_event_id COLLATE \"C\")",
+            &[c.customer_id.as_str().into(), c.email.clone().into(), c.name.clone().into(), c.deleted.into(), created.into(), rank.into(), event_id.into()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn apply_subscription(conn: &impl Connection, s: &SubscriptionChange, created: i64, rank: i32, event_id: &str) -> Result<bool, DbError> {
+    let n = conn
+        .execute(
+            "INSERT INTO subscriptions AS cur (subscription_id, customer_id, status, price_id, tier, current_period_start, current_period_end,
+                                               cancel_at_period_end, deleted, deleted_at, last_event_created, last_event_rank, last_event_id)
+             VALUES ($1, $2, $3, $4, COALESCE((SELECT p.tier FROM stripe_prices p WHERE p.price_id = $4), 'free'),
+                     to_timestamp($5::float8), to_timestamp($6::float8), $7, $8, CASE WHEN $8 THEN to_timestamp($9::bigint) END,
+                     $9::bigint, $10, $11)
+             ON CONFLICT (subscription_id) DO UPDATE
+                SET customer_id = EXCLUDED.customer_id, status = EXCLUDED.status, price_id = EXCLUDED.price_id, tier = EXCLUDED.tier,
+                    current_period_start = EXCLUDED.current_period_start, current_period_end = EXCLUDED.current_period_end,
+                    cancel_at_period_end = EXCLUDED.cancel_at_period_end, deleted = EXCLUDED.deleted, deleted_at = EXCLUDED.deleted_at,
+                    last_event_created = EXCLUDED.last_event_created, last_event_rank = EXCLUDED.last_event_rank,
+                    last_event_id = EXCLUDED.last_event_id, updated_at = now()
+                WHERE NOT cur.deleted
+                  AND (cur.last_event_created, cur.last_event_rank, cur.last_event_id COLLATE \"C\")
+                    < (EXCLUDED.last_event_created, EXCLUDED.last_event_rank, EXCLUDED.last_event_id COLLATE \"C\")",
+            &[s.subscription_id.as_str().into(), s.customer_id.as_str().into(), s.status.as_str().into(), s.price_id.clone().into(),
+              s.current_period_start.map(|t| t as f64).into(), s.current_period_end.map(|t| t as f64).into(), s.cancel_at_period_end.into(),
+              s.deleted.into(), created.into(), rank.into(), event_id.into()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Links a Stripe customer to the caller's own reference (set once) and fills in a missing
+/// email; the customer's other fields stay with the customer events.
+pub async fn apply_checkout(conn: &impl Connection, c: &CheckoutCompleted) -> Result<bool, DbError> {
+    let n = conn
+        .execute(
+            "INSERT INTO customers AS cur (customer_id, email, client_reference_id) VALUES ($1, $2, $3)
+             ON CONFLICT (customer_id) DO UPDATE
+                SET email = COALESCE(cur.email, EXCLUDED.email),
+                    client_reference_id = COALESCE(cur.client_reference_id, EXCLUDED.client_reference_id), updated_at = now()
+                WHERE NOT cur.deleted
+                  AND (cur.email IS DISTINCT FROM COALESCE(cur.email, EXCLUDED.email)
+                       OR cur.client_reference_id IS DISTINCT FROM COALESCE(cur.client_reference_id, EXCLUDED.client_reference_id))",
+            &[c.customer_id.as_str().into(), c.email.clone().into(), c.client_reference_id.clone().into()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// The latest outcome of an invoice; inside one second `paid` wins over `payment_failed`.
+pub async fn apply_invoice(conn: &impl Connection, i: &InvoiceChange, created: i64, event_id: &str) -> Result<bool, DbError> {
+    let n = conn
+        .execute(
+            "INSERT INTO invoices AS cur (invoice_id, customer_id, subscription_id, status, amount_paid, amount_due, currency, last_event_created, last_event_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (invoice_id) DO UPDATE
+                SET customer_id = EXCLUDED.customer_id, subscription_id = EXCLUDED.subscription_id, status = EXCLUDED.status,
+                    amount_paid = EXCLUDED.amount_paid, amount_due = EXCLUDED.amount_due, currency = EXCLUDED.currency,
+                    last_event_created = EXCLUDED.last_event_created, last_event_id = EXCLUDED.last_event_id, updated_at = now()
+                WHERE (cur.last_event_created, cur.status = 'paid', cur.last_event_id COLLATE \"C\")
+                    < (EXCLUDED.last_event_created, EXCLUDED.status = 'paid', EXCLUDED.last_event_id COLLATE \"C\")",
+            &[i.invoice_id.as_str().into(), i.customer_id.as_str().into(), i.subscription_id.clone().into(), i.outcome.into(),
+              i.amount_paid.into(), i.amount_due.into(), i.currency.clone().into(), created.into(), event_id.into()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// What a customer is entitled to for one quota: the tier of its best live subscription
+/// (`active`, `trialing` or `past_due`, not deleted), or `free`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entitlement {
+    pub tier: String,
+    pub monthly_limit: i64,
+    pub period_start: Option<NaiveDateTime>,
+    pub period_end: Option<NaiveDateTime>,
+}
+
+pub async fn entitlement(conn: &impl Connection, customer_id: &str, quota: &str) -> Result<Option<Entitlement>, DbError> {
+    let rows = conn
+        .query(
+            "WITH best AS (
+                SELECT s.tier, s.current_period_start, s.current_period_end
+                  FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
+                 WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')
+                 ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST
+                 LIMIT 1)
+             SELECT q.tier, q.monthly_limit,
+                    (SELECT current_period_start AT TIME ZONE 'UTC' FROM best) AS period_start,
+                    (SELECT current_period_end AT TIME ZONE 'UTC' FROM best) AS period_end
+               FROM subscription_tier_quota q
+              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')",
+            &[customer_id.into(), quota.into()],
+        )
+        .await?;
+    rows.first()
+        .map(|r| Ok(Entitlement { tier: r.get("tier")?, monthly_limit: r.get("monthly_limit")?, period_start: r.get("period_start")?, period_end: r.get("period_end")? }))
+        .transpose()
+}
+
+pub async fn usage(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime) -> Result<i64, DbError> {
+    let rows = conn
+        .query(
+            "SELECT used FROM quota_usage WHERE customer_id = $1 AND quota = $2 AND period_start = ($3::timestamp AT TIME ZONE 'UTC')",
+            &[customer_id.into(), quota.into(), period_start.into()],
+        )
+        .await?;
+    Ok(rows.first().map(|r| r.get::<i64>("used")).transpose()?.unwrap_or(0))
+}
+
+/// Makes sure the period's usage row exists (a no-op when it does).
+pub async fn ensure_usage_row(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime, period_end: NaiveDateTime) -> Result<(), DbError> {
+    conn.execute(
+        "INSERT INTO quota_usage (customer_id, quota, period_start, period_end)
+         VALUES ($1, $2, ($3::timestamp AT TIME ZONE 'UTC'), ($4::timestamp AT TIME ZONE 'UTC'))
+         ON CONFLICT (customer_id, quota, period_start) DO NOTHING",
+        &[customer_id.into(), quota.into(), period_start.into(), period_end.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds `amount` unless that would pass `limit`: one conditional UPDATE, so concurrent
+/// increments serialise on the row lock and each re-checks the condition. `Some(used)` when
+/// granted.
+pub async fn try_increment(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime, amount: i64, limit: i64) -> Result<Option<i64>, DbError> {
+    let rows = conn
+        .query(
+            "UPDATE quota_usage SET used = used + $4, updated_at = now()
+              WHERE customer_id = $1 AND quota = $2 AND period_start = ($3::timestamp AT TIME ZONE 'UTC') AND used + $4 <= $5
+              RETURNING used",
+            &[customer_id.into(), quota.into(), period_start.into(), amount.into(), limit.into()],
+        )
+        .await?;
+    rows.first().map(|r| r.get("used")).transpose()
+}

@@ -1,0 +1,164 @@
+//! `batch-ingest`: queue a list of ids, or page through the catalog (reingest), then drain the
+//! queue within the budget; or re-derive everything from stored raw responses (reproject)
+//! without calling TMDB.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::drain::{DrainReport, drain};
+use super::ingest::{self, flush_api_logs, lease_owner};
+use crate::app::App;
+use crate::db::{queue, runs, tmdb_config, works};
+use crate::domain::movie;
+use crate::error::{Error, Result};
+use crate::ports::{Clock, Database, HttpClient, transaction};
+use crate::tmdb::types::MovieDetails;
+
+/// Most ids one request may name.
+pub const MAX_IDS: usize = 1000;
+/// Most catalog rows one reingest/reproject page may cover.
+pub const MAX_PAGE: i64 = 10_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchMode {
+    Ids(Vec<i64>),
+    Reingest { filter: works::Filter, cursor: i64, limit: i64 },
+    Reproject { cursor: i64, limit: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRequest {
+    pub mode: BatchMode,
+    pub trigger_type: String,
+    pub budget: Option<Duration>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchReport {
+    pub run_id: String,
+    pub status: &'static str,
+    pub mode: &'static str,
+    /// Rows newly added to the queue by this request.
+    pub queued: u64,
+    /// Reingest/reproject: pass this back as `cursor` for the next page; `null` when done.
+    pub next_cursor: Option<i64>,
+    /// Reproject: movies re-derived from their stored response.
+    pub reprojected: u64,
+    pub drain: Option<DrainReport>,
+    /// Rows still waiting in the queue after this request.
+    pub remaining: i64,
+    pub tmdb_calls: u64,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &BatchRequest) -> Result<BatchReport> {
+    let started = app.clock.now();
+    let deadline = started + request.budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
+    let conn = app.db.connect().await?;
+    let mode = match request.mode {
+        BatchMode::Ids(_) => "ids",
+        BatchMode::Reingest { .. } => "reingest",
+        BatchMode::Reproject { .. } => "reproject",
+    };
+    let run_id = format!("run-{}", lease_owner());
+    runs::start(&conn, &run_id, app.function, &format!("batch:{mode}"), &request.trigger_type).await?;
+    let tmdb = app.tmdb(deadline);
+    let mut report = BatchReport { run_id, status: "succeeded", mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
+
+    let result: Result<()> = async {
+        match &request.mode {
+            BatchMode::Ids(ids) => {
+                report.queued = queue::enqueue(&conn, ids, queue::Reason::Batch, 5).await?;
+            }
+            BatchMode::Reingest { filter, cursor, limit } => {
+                let page = works::page(&conn, *filter, *cursor, *limit).await?;
+                report.next_cursor = (page.len() as i64 == *limit).then(|| page.last().map(|(w, _)| *w)).flatten();
+                let ids: Vec<i64> = page.iter().map(|(_, t)| *t).collect();
+                let reason = if *filter == works::Filter::Stale { queue::Reason::Stale } else { queue::Reason::Manual };
+                report.queued = queue::enqueue(&conn, &ids, reason, 1).await?;
+            }
+            BatchMode::Reproject { cursor, limit } => {
+                let (done, next) = reproject(app, &conn, *cursor, *limit, deadline).await?;
+                report.reprojected = done;
+                report.next_cursor = next;
+                return Ok(());
+            }
+        }
+        let drained = drain(app, &tmdb, deadline).await?;
+        let fatal = drained.fatal.as_ref().map(|e| e.to_string());
+        report.drain = Some(drained);
+        match fatal {
+            Some(message) => Err(Error::Tmdb(crate::tmdb::TmdbError::Unauthorized { code: 7, message })),
+            None => Ok(()),
+        }
+    }
+    .await;
+
+    report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
+    report.tmdb_calls = tmdb.requests_made();
+    report.duration_ms = (app.clock.now() - started).num_milliseconds();
+    let counts = counts_of(&report);
+    if let Err(e) = &result {
+        report.status = "failed";
+        report.error = Some(e.to_string());
+    } else if counts.movies_failed > 0 || report.remaining > 0 || report.next_cursor.is_some() {
+        report.status = "partial";
+    }
+    flush_api_logs(app, &conn, &tmdb).await;
+    runs::finish(&conn, &report.run_id, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
+    result.map(|()| report)
+}
+
+fn counts_of(report: &BatchReport) -> runs::RunCounts {
+    let d = report.drain.as_ref();
+    runs::RunCounts {
+        movies_checked: d.map_or(report.reprojected as i64, |d| d.claimed as i64),
+        movies_skipped: d.map_or(0, |d| d.fresh as i64),
+        movies_ingested: d.map_or(report.reprojected as i64, |d| d.ingested as i64),
+        movies_failed: d.map_or(0, |d| d.failed as i64),
+        movies_queued: report.queued as i64,
+        tmdb_calls: report.tmdb_calls as i64,
+        ingested_titles: d.map(|d| d.ingested_titles.clone()).unwrap_or_default(),
+        failed_titles: d.map(|d| d.failed_titles.clone()).unwrap_or_default(),
+    }
+}
+
+/// Re-derives meta, facts, score and card from each stored raw response (no TMDB call), under
+/// the same lease and transaction as an ingest. Needs TMDB's image configuration in the cache.
+async fn reproject<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    conn: &D::Conn,
+    cursor: i64,
+    limit: i64,
+    deadline: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, Option<i64>)> {
+    let images = tmdb_config::cached_any_age(conn)
+        .await?
+        .ok_or_else(|| Error::BadRequest("no TMDB image configuration is cached yet: ingest one movie first".into()))?
+        .images;
+    let page = works::raw_page(conn, cursor, limit).await?;
+    let owner = lease_owner();
+    let mut done = 0;
+    let mut last = None;
+    for (work_id, tmdb_id, raw) in &page {
+        if app.clock.now() >= deadline {
+            return Ok((done, last));
+        }
+        let Some(claim) = works::claim(conn, *tmdb_id, &owner, app.config.time_budget, true).await? else { continue };
+        let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
+        match stored.map(|d| movie::normalize(&d, &images)) {
+            Ok(Ok(record)) => {
+                ingest::store_record(conn, app.function, app.clock.now(), claim.work_id, &owner, &record, raw, &images).await?;
+                done += 1;
+            }
+            Ok(Err(rejection)) => {
+                transaction(conn, async |c| works::mark_refused(c, claim.work_id, &owner, "rejected", *tmdb_id, rejection.reason(), "refused on reprojection", app.function).await).await?;
+            }
+            Err(e) => works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?,
+        }
+        last = Some(*work_id);
+    }
+    Ok((done, if page.len() as i64 == limit { last } else { None }))
+}

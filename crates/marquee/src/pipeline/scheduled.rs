@@ -1,0 +1,237 @@
+//! `scheduled-ingest`: read TMDB's lists, dedupe, skip what is fresh, ingest the rest up to
+//! `max_movies` within the time budget, and queue whatever did not fit — never drop it.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::batch_work::{Job, JobResult, is_fatal, run_jobs, start_margin};
+use super::ingest::{flush_api_logs, lease_owner};
+use crate::app::App;
+use crate::db::{queue, runs, works};
+use crate::error::{Error, Result};
+use crate::ports::{Clock, Database, HttpClient};
+use crate::tmdb::types::{MovieList, MovieSummary};
+
+/// Which lists to read (`source` in the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Popular,
+    NowPlaying,
+    Trending,
+    All,
+}
+
+impl Source {
+    pub fn parse(s: &str) -> Option<Source> {
+        match s {
+            "popular" => Some(Source::Popular),
+            "now_playing" => Some(Source::NowPlaying),
+            "trending" => Some(Source::Trending),
+            "all" => Some(Source::All),
+            _ => None,
+        }
+    }
+
+    pub fn lists(self) -> Vec<MovieList> {
+        match self {
+            Source::Popular => vec![MovieList::Popular],
+            Source::NowPlaying => vec![MovieList::NowPlaying],
+            Source::Trending => vec![MovieList::TrendingWeek],
+            Source::All => vec![MovieList::Popular, MovieList::NowPlaying, MovieList::TrendingWeek],
+        }
+    }
+
+    /// The run log's `source` (the old code wrote "mixed" for all lists).
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::All => "mixed",
+            other => other.lists()[0].name(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledRequest {
+    pub source: Source,
+    pub max_movies: usize,
+    pub trigger_type: String,
+    pub pages_per_source: u32,
+    pub language: Option<String>,
+    pub region: Option<String>,
+    pub dry_run: bool,
+    pub budget: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub tmdb_id: i64,
+    pub title: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduledReport {
+    /// Empty for a dry run (nothing is logged).
+    pub run_id: String,
+    pub status: &'static str,
+    pub source: &'static str,
+    pub trigger_type: String,
+    pub dry_run: bool,
+    #[serde(flatten)]
+    pub counts: runs::RunCounts,
+    /// Dry run: what a real run would ingest, in order (before the budget is applied).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_ingest: Vec<Candidate>,
+    /// List pages that could not be read (the run goes on with the others).
+    pub list_errors: Vec<String>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// Interleaves the lists by rank (1st of each list, then 2nd, …) and keeps each movie's first
+/// appearance, so `max_movies` takes the top of every list.
+pub fn dedupe_by_rank(pages: Vec<(usize, u32, Vec<MovieSummary>)>) -> Vec<MovieSummary> {
+    let mut ranked: Vec<(u64, usize, MovieSummary)> = pages
+        .into_iter()
+        .flat_map(|(list, page, results)| results.into_iter().enumerate().map(move |(pos, m)| ((page as u64 - 1) * 20 + pos as u64, list, m)))
+        .collect();
+    ranked.sort_by_key(|(rank, list, _)| (*rank, *list));
+    let mut seen = HashSet::new();
+    ranked.into_iter().filter(|(_, _, m)| seen.insert(m.id)).map(|(_, _, m)| m).collect()
+}
+
+fn label(m: &MovieSummary) -> String {
+    let year = m.release_date.as_deref().and_then(|d| d.get(..4)).filter(|y| y.chars().all(|c| c.is_ascii_digit()));
+    let title = m.title.as_deref().unwrap_or("?");
+    year.map_or_else(|| title.to_owned(), |y| format!("{title} ({y})"))
+}
+
+pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &ScheduledRequest) -> Result<ScheduledReport> {
+    let started = app.clock.now();
+    let budget = request.budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
+    let deadline = started + budget;
+    let conn = app.db.connect().await?;
+    let run_id = if request.dry_run { String::new() } else { format!("run-{}", lease_owner()) };
+    if !request.dry_run {
+        runs::start(&conn, &run_id, app.function, request.source.label(), &request.trigger_type).await?;
+    }
+    let tmdb = app.tmdb(deadline);
+    let mut report = ScheduledReport {
+        run_id,
+        status: "succeeded",
+        source: request.source.label(),
+        trigger_type: request.trigger_type.clone(),
+        dry_run: request.dry_run,
+        counts: runs::RunCounts::default(),
+        would_ingest: Vec::new(),
+        list_errors: Vec::new(),
+        duration_ms: 0,
+        error: None,
+    };
+    let result = run(app, &conn, &tmdb, request, deadline, &mut report).await;
+    report.counts.tmdb_calls = tmdb.requests_made() as i64;
+    report.duration_ms = (app.clock.now() - started).num_milliseconds();
+    if let Err(e) = &result {
+        report.status = "failed";
+        report.error = Some(e.to_string());
+    }
+    if !request.dry_run {
+        flush_api_logs(app, &conn, &tmdb).await;
+        runs::finish(&conn, &report.run_id, report.status, &report.counts, report.duration_ms, report.error.as_deref()).await?;
+    }
+    result.map(|()| report)
+}
+
+async fn run<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    conn: &D::Conn,
+    tmdb: &crate::tmdb::TmdbClient<'_, H, C>,
+    request: &ScheduledRequest,
+    deadline: chrono::DateTime<chrono::Utc>,
+    report: &mut ScheduledReport,
+) -> Result<()> {
+    let language = request.language.as_deref().unwrap_or(&app.config.tmdb.language);
+    let lists = request.source.lists();
+    let pages: Vec<(usize, u32)> = (0..lists.len()).flat_map(|l| (1..=request.pages_per_source).map(move |p| (l, p))).collect();
+    // All pages at once: the client's rate limiter paces them.
+    let fetched = futures::future::join_all(pages.iter().map(|&(l, p)| tmdb.list(lists[l], p, language, request.region.as_deref()))).await;
+    let mut read = Vec::new();
+    for (&(l, p), page) in pages.iter().zip(fetched) {
+        match page {
+            Ok(page) => read.push((l, p, page.results)),
+            Err(e) => {
+                let e = Error::from(e);
+                if is_fatal(&e) {
+                    return Err(e);
+                }
+                report.list_errors.push(format!("{} page {p}: {e}", lists[l].name()));
+            }
+        }
+    }
+    let unique = dedupe_by_rank(read);
+    report.counts.movies_checked = unique.len() as i64;
+    let ids: Vec<i64> = unique.iter().map(|m| m.id).collect();
+    let settled = works::settled_among(conn, &ids).await?;
+    report.counts.movies_skipped = settled.len() as i64;
+    let candidates: Vec<&MovieSummary> = unique.iter().filter(|m| !settled.contains(&m.id)).take(request.max_movies).collect();
+    if request.dry_run {
+        report.would_ingest = candidates.iter().map(|m| Candidate { tmdb_id: m.id, title: label(m) }).collect();
+        return Ok(());
+    }
+
+    let jobs: Vec<Job> = candidates.iter().map(|m| Job { tmdb_id: m.id, force: false, label: Some(label(m)) }).collect();
+    let budget = (deadline - app.clock.now()).to_std().unwrap_or_default();
+    let results = run_jobs(app, tmdb, &jobs, app.config.tmdb.max_in_flight, deadline - start_margin(budget)).await;
+    let mut not_started = Vec::new();
+    let mut fatal = None;
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            JobResult::Ingested { title } => {
+                report.counts.movies_ingested += 1;
+                report.counts.ingested_titles.push(title);
+            }
+            JobResult::Fresh => report.counts.movies_skipped += 1,
+            JobResult::NotStarted => not_started.push(job.tmdb_id),
+            JobResult::Failed(e) if is_fatal(&e) => {
+                not_started.push(job.tmdb_id);
+                fatal = Some(e);
+            }
+            JobResult::Failed(e) => {
+                report.counts.movies_failed += 1;
+                report.counts.failed_titles.push(format!("{}: {e}", job.label.clone().unwrap_or_else(|| job.tmdb_id.to_string())));
+            }
+        }
+    }
+    // Whatever did not fit is queued for the next drain, never dropped.
+    queue::enqueue(conn, &not_started, queue::Reason::Scheduled, 0).await?;
+    report.counts.movies_queued = not_started.len() as i64;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    if report.counts.movies_failed > 0 || report.counts.movies_queued > 0 || !report.list_errors.is_empty() {
+        report.status = "partial";
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(id: i64) -> MovieSummary {
+        MovieSummary { id, ..Default::default() }
+    }
+
+    #[test]
+    fn lists_interleave_by_rank_and_keep_first_appearances() {
+        let pages = vec![
+            (0, 1, vec![m(1), m(2), m(3)]),
+            (1, 1, vec![m(2), m(4)]),
+            (2, 1, vec![m(5), m(1)]),
+            (0, 2, vec![m(9)]),
+        ];
+        let ids: Vec<i64> = dedupe_by_rank(pages).iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1, 2, 5, 4, 3, 9]);
+    }
+}
