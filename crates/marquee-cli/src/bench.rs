@@ -148,3 +148,56 @@ pub async fn ingest(url: &str, movies: usize, latency: Duration, rps: u32, sched
         rps,
     })
 }
+
+pub struct RefreshFigures {
+    pub works: i64,
+    pub stale: i64,
+    pub fill: Duration,
+    /// (time, rows queued) per run; the queue is emptied between runs.
+    pub runs: Vec<(Duration, u64)>,
+    pub plan: String,
+}
+
+/// Fills `works` synthetic catalog rows (inserted directly, no TMDB), `stale` of them due, and
+/// times the daily refresh's stale selection and queueing.
+pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures, String> {
+    use marquee::db::sync;
+    use marquee::ports::Connection;
+    let conn = NativeDb::new(url).connect().await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    // Spread release dates over 40 years; every `works / stale`-th row is due, the rest are not.
+    conn.execute(
+        "INSERT INTO works (tmdb_id, title, release_date, ingestion_status, schema_version, last_refreshed_at, next_refresh_at)
+         SELECT g, 'Movie ' || g, date '2026-01-01' - (g % 14600)::int, 'complete', $3,
+                now() - interval '1 day',
+                CASE WHEN g % ($1::int8 / $2::int8) = 0 AND g / ($1::int8 / $2::int8) <= $2::int8 THEN now() - interval '1 hour' ELSE now() + interval '10 days' END
+         FROM generate_series(1::int8, $1::int8) AS g",
+        &[works.into(), stale.into(), marquee::domain::staleness::SCHEMA_VERSION.into()],
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    conn.execute("ANALYZE works", &[]).await.map_err(|e| e.to_string())?;
+    let fill = started.elapsed();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let queued = sync::queue_stale(&conn, stale, false).await.map_err(|e| e.to_string())?;
+        runs.push((t.elapsed(), queued));
+    }
+    conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;
+    let plan = conn
+        .query(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT tmdb_id, work_id FROM works
+             WHERE ingestion_status = 'complete' AND (next_refresh_at <= now() OR schema_version < $1)
+             ORDER BY release_date DESC NULLS LAST, work_id LIMIT $2",
+            &[marquee::domain::staleness::SCHEMA_VERSION.into(), stale.into()],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter_map(|r| r.get::<String>("QUERY PLAN").ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Ok(RefreshFigures { works, stale, fill, runs, plan })
+}

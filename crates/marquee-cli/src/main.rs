@@ -65,6 +65,23 @@ enum Command {
         #[arg(default_values_t = [550_i64, 603, 680, 13, 155])]
         ids: Vec<i64>,
     },
+    /// What `POST /functions/v1/daily-refresh` does: changed and stale movies, queued and drained.
+    Refresh {
+        /// Time budget, e.g. 60s or 5m.
+        #[arg(long, default_value = "60s")]
+        budget: humantime::Duration,
+        /// Most stale movies to queue.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: i64,
+        /// Read the changes feed and count; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Sync cursors.
+    Sync {
+        #[command(subcommand)]
+        what: SyncCommand,
+    },
     /// Look at and work the refresh queue.
     Queue {
         #[command(subcommand)]
@@ -146,6 +163,12 @@ enum IngestCommand {
 }
 
 #[derive(Subcommand)]
+enum SyncCommand {
+    /// The changes-feed cursor, how many movies are stale, and the queue.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum QueueCommand {
     /// Counts by state.
     Status,
@@ -178,6 +201,13 @@ enum BenchCommand {
         /// scheduled (default up to 300 movies) or batch.
         #[arg(long)]
         mode: Option<String>,
+    },
+    /// Selecting and queueing the stale movies of a large synthetic catalog.
+    Refresh {
+        #[arg(long, default_value_t = 1_000_000)]
+        works: i64,
+        #[arg(long, default_value_t = 10_000)]
+        stale: i64,
     },
 }
 
@@ -262,6 +292,23 @@ async fn run(command: Command) -> Result<(), String> {
             }
             let body = body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             ops::batch_ingest(&with_budget(settings, budget_ms), body, all_pages).await
+        }
+        Command::Refresh { budget, batch_size, dry_run } => {
+            let ms = Duration::from(budget).as_millis() as i64;
+            let body = serde_json::json!({"budget_ms": ms, "batch_size": batch_size, "dry_run": dry_run});
+            ops::daily_refresh(&with_budget(settings, Some(ms)), body.as_object().cloned().unwrap_or_default()).await
+        }
+        Command::Sync { what: SyncCommand::Status } => ops::sync_status(&settings).await,
+        Command::Bench { what: BenchCommand::Refresh { works, stale } } => {
+            let url = scratch_database(&database_url(&settings)?, "marquee_bench").await?;
+            run_migrations(&url).await?;
+            let f = bench::refresh(&url, works, stale).await?;
+            println!("bench refresh: {} works, {} stale (catalog filled in {:.1} s)", f.works, f.stale, f.fill.as_secs_f64());
+            for (i, t) in f.runs.iter().enumerate() {
+                println!("select + queue the stale movies, run {}: {:.1} ms, {} queued", i + 1, t.0.as_secs_f64() * 1000.0, t.1);
+            }
+            println!("query plan:\n{}", f.plan);
+            Ok(())
         }
         Command::Queue { what: QueueCommand::Status } => ops::queue_status(&settings).await,
         Command::Queue { what: QueueCommand::Drain { budget_secs } } => ops::queue_drain(&settings, Duration::from_secs(budget_secs)).await,

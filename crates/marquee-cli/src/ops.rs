@@ -7,8 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use marquee::App;
 use marquee::api::requests;
 use marquee::config::Config;
-use marquee::db::queue;
-use marquee::pipeline::{batch, drain, scheduled};
+use marquee::db::{queue, sync};
+use marquee::pipeline::{batch, drain, refresh, scheduled};
 use marquee::ports::{Clock, Database};
 use serde_json::{Map, Value as Json};
 
@@ -111,5 +111,26 @@ pub async fn retry_failed(settings: &NativeSettings, ids: &[i64]) -> Result<(), 
     let conn = app.db.connect().await.map_err(|e| e.to_string())?;
     let n = queue::retry_failed(&conn, if ids.is_empty() { None } else { Some(ids) }).await.map_err(|e| e.to_string())?;
     println!("requeued {n} failed row(s)");
+    Ok(())
+}
+
+/// `marquee refresh`: what `POST /functions/v1/daily-refresh` does.
+pub async fn daily_refresh(settings: &NativeSettings, body: Map<String, Json>) -> Result<(), String> {
+    let request = requests::refresh(&body).map_err(|e| e.to_string())?;
+    let app = native_app(settings, "marquee-cli").await?;
+    let spinner = ProgressBar::new_spinner().with_message("reading the changes feed, queueing and draining");
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let report = refresh::daily_refresh(&app, &request).await;
+    spinner.finish_and_clear();
+    print_json(&report.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+pub async fn sync_status(settings: &NativeSettings) -> Result<(), String> {
+    let app = native_app(settings, "marquee-cli").await?;
+    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
+    let states = sync::all(&conn).await.map_err(|e| e.to_string())?;
+    let stale = sync::count_stale(&conn).await.map_err(|e| e.to_string())?;
+    print_json(&serde_json::json!({"sync_state": states, "stale_movies": stale, "queue": queue::status(&conn).await.map_err(|e| e.to_string())?}));
     Ok(())
 }

@@ -16,6 +16,7 @@ pub async fn handle<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, ha
         Handler::IngestMovie => ingest_movie(app, request).await,
         Handler::ScheduledIngest => scheduled_ingest(app, request).await,
         Handler::BatchIngest => batch_ingest(app, request).await,
+        Handler::DailyRefresh => daily_refresh(app, request).await,
         Handler::WorkCard => work_card(app, params, request).await,
         Handler::StripeWebhook => stripe_webhook(app, request).await,
     }
@@ -99,6 +100,13 @@ async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, 
     require_admin(app, &request)?;
     let parsed = super::requests::batch(&json_body(&request)?)?;
     let report = crate::pipeline::batch::batch_ingest(app, &parsed).await?;
+    Ok(json_response(StatusCode::OK, &serde_json::to_value(&report).expect("reports serialise")))
+}
+
+async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+    require_admin(app, &request)?;
+    let parsed = super::requests::refresh(&json_body_or_empty(&request)?)?;
+    let report = crate::pipeline::refresh::daily_refresh(app, &parsed).await?;
     Ok(json_response(StatusCode::OK, &serde_json::to_value(&report).expect("reports serialise")))
 }
 

@@ -24,6 +24,7 @@ pub enum Handler {
     IngestMovie,
     ScheduledIngest,
     BatchIngest,
+    DailyRefresh,
     WorkCard,
     StripeWebhook,
 }
@@ -43,6 +44,7 @@ pub static ROUTES: &[Route] = &[
     Route { component: "ingest-movie", method: Method::POST, path: "/functions/v1/ingest-movie", handler: Handler::IngestMovie },
     Route { component: "scheduled-ingest", method: Method::POST, path: "/functions/v1/scheduled-ingest", handler: Handler::ScheduledIngest },
     Route { component: "batch-ingest", method: Method::POST, path: "/functions/v1/batch-ingest", handler: Handler::BatchIngest },
+    Route { component: "daily-refresh", method: Method::POST, path: "/functions/v1/daily-refresh", handler: Handler::DailyRefresh },
     Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", handler: Handler::WorkCard },
     Route { component: "stripe-webhook", method: Method::POST, path: "/functions/v1/stripe-webhook", handler: Handler::StripeWebhook },
 ];

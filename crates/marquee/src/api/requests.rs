@@ -9,6 +9,7 @@ use super::handlers::parse_tmdb_id;
 use crate::db::works::Filter;
 use crate::error::{Error, Result};
 use crate::pipeline::batch::{BatchMode, BatchRequest, MAX_IDS, MAX_PAGE};
+use crate::pipeline::refresh::RefreshRequest;
 use crate::pipeline::scheduled::{ScheduledRequest, Source};
 
 type Body = Map<String, Json>;
@@ -115,6 +116,15 @@ pub fn batch(body: &Body) -> Result<BatchRequest> {
     Ok(BatchRequest { mode, trigger_type: trigger_type(body)?, budget: budget(body)? })
 }
 
+pub fn refresh(body: &Body) -> Result<RefreshRequest> {
+    Ok(RefreshRequest {
+        budget: budget(body)?,
+        batch_size: int(body, "batch_size", 1, 100_000)?.unwrap_or(1000),
+        dry_run: boolean(body, "dry_run")?,
+        trigger_type: trigger_type(body)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +146,15 @@ mod tests {
                     json!({"max_movies": "20"}), json!({"pages_per_source": 501}), json!({"trigger_type": "cron"}), json!({"language": "english"}),
                     json!({"region": "usa"}), json!({"dry_run": "yes"}), json!({"budget_ms": 0})] {
             assert!(matches!(scheduled(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_fields_are_validated() {
+        let r = refresh(&body(json!({}))).unwrap();
+        assert_eq!((r.batch_size, r.dry_run, r.budget), (1000, false, None));
+        for bad in [json!({"batch_size": 0}), json!({"batch_size": 1e9}), json!({"budget_ms": -5}), json!({"dry_run": "no"})] {
+            assert!(matches!(refresh(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
         }
     }
 

@@ -18,10 +18,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, description: "operations", sql: include_str!("../../../../migrations/0002_operations.sql") },
     Migration { version: 3, description: "billing", sql: include_str!("../../../../migrations/0003_billing.sql") },
     Migration { version: 4, description: "queue_and_runs", sql: include_str!("../../../../migrations/0004_queue_and_runs.sql") },
+    Migration { version: 5, description: "sync_state", sql: include_str!("../../../../migrations/0005_sync_state.sql") },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.
-const MIGRATION_LOCK: i64 = 0x6d61_7271_7565_65; // "marquee"
+const MIGRATION_LOCK: i64 = 0x006d_6172_7175_6565; // "marquee" in ASCII
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {

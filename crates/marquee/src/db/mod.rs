@@ -7,5 +7,6 @@ pub mod catalog;
 pub mod migrate;
 pub mod queue;
 pub mod runs;
+pub mod sync;
 pub mod tmdb_config;
 pub mod works;

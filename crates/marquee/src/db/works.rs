@@ -95,9 +95,20 @@ pub async fn mark_failed(conn: &impl Connection, work_id: i64, owner: &str, erro
     Ok(())
 }
 
-/// Marks the movie `gone` (TMDB 404) or `rejected` (adult, untitled) and records why in
-/// `rejected_works`, in one transaction the caller opens.
-pub async fn mark_refused(conn: &impl Connection, work_id: i64, owner: &str, status: &str, tmdb_id: i64, reason: &str, detail: &str, function: &str) -> Result<(), DbError> {
+/// Why a movie is refused: the status it gets and what `rejected_works` records.
+pub struct Refusal<'a> {
+    /// `gone` (TMDB 404) or `rejected` (adult, untitled).
+    pub status: &'static str,
+    pub tmdb_id: i64,
+    pub reason: &'a str,
+    pub detail: &'a str,
+    pub function: &'a str,
+}
+
+/// Marks the movie `gone` or `rejected` and records why in `rejected_works`; call inside a
+/// transaction.
+pub async fn mark_refused(conn: &impl Connection, work_id: i64, owner: &str, refusal: &Refusal<'_>) -> Result<(), DbError> {
+    let Refusal { status, tmdb_id, reason, detail, function } = *refusal;
     conn.execute(
         "UPDATE works SET ingestion_status = $3, gone_at = CASE WHEN $3 = 'gone' THEN now() ELSE gone_at END,
                 last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = now()

@@ -154,7 +154,8 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
                 done += 1;
             }
             Ok(Err(rejection)) => {
-                transaction(conn, async |c| works::mark_refused(c, claim.work_id, &owner, "rejected", *tmdb_id, rejection.reason(), "refused on reprojection", app.function).await).await?;
+                let refusal = works::Refusal { status: "rejected", tmdb_id: *tmdb_id, reason: rejection.reason(), detail: "refused on reprojection", function: app.function };
+                transaction(conn, async |c| works::mark_refused(c, claim.work_id, &owner, &refusal).await).await?;
             }
             Err(e) => works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?,
         }

@@ -39,10 +39,8 @@ pub enum Outcome {
 pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>, tmdb_id: i64, force: bool) -> Result<Outcome> {
     let started = app.clock.now();
     let conn = app.db.connect().await?;
-    if !force {
-        if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
-            return Ok(cached);
-        }
+    if !force && let Some(cached) = fresh_card(&conn, tmdb_id).await? {
+        return Ok(cached);
     }
     let owner = lease_owner();
     // Wait for another invocation's result, but never past this invocation's deadline.
@@ -56,10 +54,11 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
         if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
             return Ok(cached);
         }
-        if let Some(state) = works::lookup(&conn, tmdb_id).await? {
-            if state.status == "gone" && !state.lease_live {
-                return Err(Error::Gone { tmdb_id });
-            }
+        if let Some(state) = works::lookup(&conn, tmdb_id).await?
+            && state.status == "gone"
+            && !state.lease_live
+        {
+            return Err(Error::Gone { tmdb_id });
         }
         if app.clock.now() >= wait_until {
             return Err(Error::Busy { tmdb_id, waited_ms: (app.clock.now() - started).num_milliseconds().max(0) as u128 });
@@ -113,10 +112,8 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
     let (images, details, raw) = match fetched {
         Ok(f) => f,
         Err(Error::Tmdb(TmdbError::NotFound)) => {
-            transaction(conn, async |c| {
-                works::mark_refused(c, claim.work_id, owner, "gone", tmdb_id, "not_found", "TMDB answered 404", app.function).await
-            })
-            .await?;
+            let refusal = works::Refusal { status: "gone", tmdb_id, reason: "not_found", detail: "TMDB answered 404", function: app.function };
+            transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
             return Err(Error::Gone { tmdb_id });
         }
         Err(e @ Error::Tmdb(TmdbError::Unauthorized { .. })) => {
@@ -133,10 +130,8 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
         Ok(record) => record,
         Err(rejection) => {
             let reason = rejection.reason();
-            transaction(conn, async |c| {
-                works::mark_refused(c, claim.work_id, owner, "rejected", tmdb_id, reason, "refused by the catalog policy", app.function).await
-            })
-            .await?;
+            let refusal = works::Refusal { status: "rejected", tmdb_id, reason, detail: "refused by the catalog policy", function: app.function };
+            transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
             return Err(Error::Rejected { tmdb_id, reason });
         }
     };

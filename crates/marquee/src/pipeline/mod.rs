@@ -4,4 +4,5 @@ pub mod batch;
 pub mod batch_work;
 pub mod drain;
 pub mod ingest;
+pub mod refresh;
 pub mod scheduled;

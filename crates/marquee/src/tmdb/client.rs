@@ -8,7 +8,7 @@ use futures::future::{Either, select};
 use serde::de::DeserializeOwned;
 
 use super::ratelimit::RateLimiter;
-use super::types::{APPENDED_PARTS, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration, TmdbErrorBody};
+use super::types::{APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration, TmdbErrorBody};
 use crate::config::{TmdbAuth, TmdbConfig};
 use crate::domain::backoff::Backoff;
 use crate::ports::{Clock, HttpClient};
@@ -141,6 +141,13 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             query.push(("region", region.to_owned()));
         }
         let call = Call { endpoint: list.endpoint(), path: list.endpoint().to_owned(), query, tmdb_id: None };
+        parse(&call, self.get_json(&call).await?)
+    }
+
+    /// One page of the ids changed from `start` to `end` (UTC days, inclusive; at most 14 days).
+    pub async fn changes(&self, start: chrono::NaiveDate, end: chrono::NaiveDate, page: u32) -> Result<ChangesPage, TmdbError> {
+        let query = vec![("start_date", start.to_string()), ("end_date", end.to_string()), ("page", page.to_string())];
+        let call = Call { endpoint: "/movie/changes", path: "/movie/changes".into(), query, tmdb_id: None };
         parse(&call, self.get_json(&call).await?)
     }
 

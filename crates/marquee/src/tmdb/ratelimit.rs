@@ -39,10 +39,10 @@ impl RateLimiter {
         // Reserve the next start time before sleeping, so concurrent callers queue behind it.
         let start = self.next_start.get().filter(|t| *t > now).unwrap_or(now);
         self.next_start.set(Some(start + self.interval));
-        if let Ok(wait) = (start - now).to_std() {
-            if !wait.is_zero() {
-                clock.sleep(wait).await;
-            }
+        if let Ok(wait) = (start - now).to_std()
+            && !wait.is_zero()
+        {
+            clock.sleep(wait).await;
         }
         Permit { _slot: slot }
     }

@@ -265,6 +265,23 @@ pub struct ListPage {
     pub total_results: u64,
 }
 
+/// One page of `/movie/changes`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ChangesPage {
+    pub page: u32,
+    pub results: Vec<ChangedMovie>,
+    pub total_pages: u32,
+    pub total_results: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ChangedMovie {
+    pub id: i64,
+    pub adult: Option<bool>,
+}
+
 /// `GET /configuration`: only the image part is used.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct TmdbConfiguration {
