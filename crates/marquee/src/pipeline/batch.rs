@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::drain::{DrainReport, drain};
-use super::ingest::{self, flush_api_logs, lease_owner};
+use super::ingest::{self, lease_owner};
+use super::run::Run;
 use crate::app::App;
 use crate::db::{queue, runs, tmdb_config, works};
 use crate::domain::movie;
@@ -54,18 +55,16 @@ pub struct BatchReport {
 }
 
 pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &BatchRequest) -> Result<BatchReport> {
-    let started = app.clock.now();
-    let deadline = started + request.budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
     let conn = app.db.connect().await?;
     let mode = match request.mode {
         BatchMode::Ids(_) => "ids",
         BatchMode::Reingest { .. } => "reingest",
         BatchMode::Reproject { .. } => "reproject",
     };
-    let run_id = format!("run-{}", lease_owner());
-    runs::start(&conn, &run_id, app.function, &format!("batch:{mode}"), &request.trigger_type).await?;
+    let run = Run::open(app, &conn, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
+    let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = BatchReport { run_id, status: "succeeded", mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
+    let mut report = BatchReport { run_id: run.id.clone(), status: "succeeded", mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
 
     let result: Result<()> = async {
         match &request.mode {
@@ -86,19 +85,14 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
                 return Ok(());
             }
         }
-        let drained = drain(app, &tmdb, deadline).await?;
-        let fatal = drained.fatal.as_ref().map(|e| e.to_string());
-        report.drain = Some(drained);
-        match fatal {
-            Some(message) => Err(Error::Tmdb(crate::tmdb::TmdbError::Unauthorized { code: 7, message })),
-            None => Ok(()),
-        }
+        let drained = report.drain.insert(drain(app, &tmdb, deadline).await?);
+        drained.take_fatal()
     }
     .await;
 
     report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
     report.tmdb_calls = tmdb.requests_made();
-    report.duration_ms = (app.clock.now() - started).num_milliseconds();
+    report.duration_ms = run.elapsed_ms(app);
     let counts = counts_of(&report);
     if let Err(e) = &result {
         report.status = "failed";
@@ -106,23 +100,14 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
     } else if counts.movies_failed > 0 || report.remaining > 0 || report.next_cursor.is_some() {
         report.status = "partial";
     }
-    flush_api_logs(app, &conn, &tmdb).await;
-    runs::finish(&conn, &report.run_id, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
+    run.close(app, &conn, &tmdb, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
     result.map(|()| report)
 }
 
 fn counts_of(report: &BatchReport) -> runs::RunCounts {
-    let d = report.drain.as_ref();
-    runs::RunCounts {
-        movies_checked: d.map_or(report.reprojected as i64, |d| d.claimed as i64),
-        movies_skipped: d.map_or(0, |d| d.fresh as i64),
-        movies_ingested: d.map_or(report.reprojected as i64, |d| d.ingested as i64),
-        movies_failed: d.map_or(0, |d| d.failed as i64),
-        movies_queued: report.queued as i64,
-        tmdb_calls: report.tmdb_calls as i64,
-        ingested_titles: d.map(|d| d.ingested_titles.clone()).unwrap_or_default(),
-        failed_titles: d.map(|d| d.failed_titles.clone()).unwrap_or_default(),
-    }
+    let reprojected = report.reprojected as i64;
+    let base = report.drain.as_ref().map_or(runs::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() }, DrainReport::counts);
+    runs::RunCounts { movies_queued: report.queued as i64, tmdb_calls: report.tmdb_calls as i64, ..base }
 }
 
 /// Re-derives meta, facts, score and card from each stored raw response (no TMDB call), under

@@ -32,6 +32,27 @@ pub struct DrainReport {
     pub fatal: Option<Error>,
 }
 
+impl DrainReport {
+    /// The error that stopped the drain (TMDB 401, missing configuration), taken out so the
+    /// caller can fail the run with it while keeping the counts.
+    pub fn take_fatal(&mut self) -> Result<()> {
+        self.fatal.take().map_or(Ok(()), Err)
+    }
+
+    /// The run-log counts of what the drain did.
+    pub fn counts(&self) -> crate::db::runs::RunCounts {
+        crate::db::runs::RunCounts {
+            movies_checked: self.claimed as i64,
+            movies_skipped: self.fresh as i64,
+            movies_ingested: self.ingested as i64,
+            movies_failed: self.failed as i64,
+            ingested_titles: self.ingested_titles.clone(),
+            failed_titles: self.failed_titles.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 pub async fn drain<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>, deadline: DateTime<Utc>) -> Result<DrainReport> {
     let conn = app.db.connect().await?;
     let owner = lease_owner();

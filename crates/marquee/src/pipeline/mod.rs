@@ -5,4 +5,5 @@ pub mod batch_work;
 pub mod drain;
 pub mod ingest;
 pub mod refresh;
+pub mod run;
 pub mod scheduled;

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::drain::{DrainReport, drain};
-use super::ingest::{flush_api_logs, lease_owner};
+use super::run::Run;
 use crate::app::App;
 use crate::db::{queue, runs, sync};
 use crate::error::{Error, Result};
@@ -68,15 +68,11 @@ pub struct RefreshReport {
 }
 
 pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &RefreshRequest) -> Result<RefreshReport> {
-    let started = app.clock.now();
-    let deadline = started + request.budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
     let conn = app.db.connect().await?;
-    let run_id = if request.dry_run { String::new() } else { format!("run-{}", lease_owner()) };
-    if !request.dry_run {
-        runs::start(&conn, &run_id, app.function, "changes+stale", &request.trigger_type).await?;
-    }
+    let run = Run::open(app, &conn, "changes+stale", &request.trigger_type, request.budget, request.dry_run).await?;
+    let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = RefreshReport { run_id, status: "succeeded", dry_run: request.dry_run, changes: ChangesReport::default(), stale_queued: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
+    let mut report = RefreshReport { run_id: run.id.clone(), status: "succeeded", dry_run: request.dry_run, changes: ChangesReport::default(), stale_queued: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
 
     let result: Result<()> = async {
         let today = app.clock.now().date_naive();
@@ -86,18 +82,13 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H,
             return Ok(());
         }
         report.stale_queued = sync::queue_stale(&conn, request.batch_size, report.changes.clamped).await?;
-        let drained = drain(app, &tmdb, deadline).await?;
-        let fatal = drained.fatal.as_ref().map(ToString::to_string);
-        report.drain = Some(drained);
-        match fatal {
-            Some(message) => Err(Error::Tmdb(crate::tmdb::TmdbError::Unauthorized { code: 7, message })),
-            None => Ok(()),
-        }
+        let drained = report.drain.insert(drain(app, &tmdb, deadline).await?);
+        drained.take_fatal()
     }
     .await;
 
     report.tmdb_calls = tmdb.requests_made();
-    report.duration_ms = (app.clock.now() - started).num_milliseconds();
+    report.duration_ms = run.elapsed_ms(app);
     if !request.dry_run {
         report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
     }
@@ -109,21 +100,13 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H,
         report.status = "partial";
         report.error = report.changes.error.clone();
     }
-    if !request.dry_run {
-        flush_api_logs(app, &conn, &tmdb).await;
-        let d = report.drain.as_ref();
-        let counts = runs::RunCounts {
-            movies_checked: (report.changes.tracked + report.stale_queued) as i64,
-            movies_skipped: d.map_or(0, |d| d.fresh as i64),
-            movies_ingested: d.map_or(0, |d| d.ingested as i64),
-            movies_failed: d.map_or(0, |d| d.failed as i64),
-            movies_queued: (report.changes.queued + report.stale_queued) as i64,
-            tmdb_calls: report.tmdb_calls as i64,
-            ingested_titles: d.map(|d| d.ingested_titles.clone()).unwrap_or_default(),
-            failed_titles: d.map(|d| d.failed_titles.clone()).unwrap_or_default(),
-        };
-        runs::finish(&conn, &report.run_id, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
-    }
+    let counts = runs::RunCounts {
+        movies_checked: (report.changes.tracked + report.stale_queued) as i64,
+        movies_queued: (report.changes.queued + report.stale_queued) as i64,
+        tmdb_calls: report.tmdb_calls as i64,
+        ..report.drain.as_ref().map(DrainReport::counts).unwrap_or_default()
+    };
+    run.close(app, &conn, &tmdb, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
     result.map(|()| report)
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::batch_work::{Job, JobResult, is_fatal, run_jobs, start_margin};
-use super::ingest::{flush_api_logs, lease_owner};
+use super::run::Run;
 use crate::app::App;
 use crate::db::{queue, runs, works};
 use crate::error::{Error, Result};
@@ -108,17 +108,12 @@ fn label(m: &MovieSummary) -> String {
 }
 
 pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &ScheduledRequest) -> Result<ScheduledReport> {
-    let started = app.clock.now();
-    let budget = request.budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
-    let deadline = started + budget;
     let conn = app.db.connect().await?;
-    let run_id = if request.dry_run { String::new() } else { format!("run-{}", lease_owner()) };
-    if !request.dry_run {
-        runs::start(&conn, &run_id, app.function, request.source.label(), &request.trigger_type).await?;
-    }
+    let run = Run::open(app, &conn, request.source.label(), &request.trigger_type, request.budget, request.dry_run).await?;
+    let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = ScheduledReport {
-        run_id,
+        run_id: run.id.clone(),
         status: "succeeded",
         source: request.source.label(),
         trigger_type: request.trigger_type.clone(),
@@ -129,21 +124,18 @@ pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D,
         duration_ms: 0,
         error: None,
     };
-    let result = run(app, &conn, &tmdb, request, deadline, &mut report).await;
+    let result = ingest_lists(app, &conn, &tmdb, request, deadline, &mut report).await;
     report.counts.tmdb_calls = tmdb.requests_made() as i64;
-    report.duration_ms = (app.clock.now() - started).num_milliseconds();
+    report.duration_ms = run.elapsed_ms(app);
     if let Err(e) = &result {
         report.status = "failed";
         report.error = Some(e.to_string());
     }
-    if !request.dry_run {
-        flush_api_logs(app, &conn, &tmdb).await;
-        runs::finish(&conn, &report.run_id, report.status, &report.counts, report.duration_ms, report.error.as_deref()).await?;
-    }
+    run.close(app, &conn, &tmdb, report.status, &report.counts, report.duration_ms, report.error.as_deref()).await?;
     result.map(|()| report)
 }
 
-async fn run<D: Database, H: HttpClient, C: Clock>(
+async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     conn: &D::Conn,
     tmdb: &crate::tmdb::TmdbClient<'_, H, C>,

@@ -1,0 +1,66 @@
+//! One run of a function, as the run log sees it: a `scheduled_ingestion_log` row opened when
+//! the run starts and closed with its counts when it ends (also when it fails), the run's
+//! deadline, and the TMDB call log flushed at the end. A dry run logs nothing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::ingest::{flush_api_logs, lease_owner};
+use crate::app::App;
+use crate::db::runs::{self, RunCounts};
+use crate::error::Result;
+use crate::ports::{Clock, Connection, Database, HttpClient};
+use crate::tmdb::TmdbClient;
+
+pub struct Run {
+    /// Empty for a dry run.
+    pub id: String,
+    pub started: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+    logged: bool,
+}
+
+impl Run {
+    /// Opens the run. Its deadline is the requested budget, never beyond the configured one (the
+    /// platform's limit).
+    pub async fn open<D: Database, H: HttpClient, C: Clock>(
+        app: &App<D, H, C>,
+        conn: &impl Connection,
+        source: &str,
+        trigger_type: &str,
+        budget: Option<Duration>,
+        dry_run: bool,
+    ) -> Result<Run> {
+        let started = app.clock.now();
+        let deadline = started + budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
+        let id = if dry_run { String::new() } else { format!("run-{}", lease_owner()) };
+        if !dry_run {
+            runs::start(conn, &id, app.function, source, trigger_type).await?;
+        }
+        Ok(Run { id, started, deadline, logged: !dry_run })
+    }
+
+    pub fn elapsed_ms<D, H, C: Clock>(&self, app: &App<D, H, C>) -> i64 {
+        (app.clock.now() - self.started).num_milliseconds()
+    }
+
+    /// Writes the TMDB call log and closes the run-log row.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn close<D: Database, H: HttpClient, C: Clock>(
+        &self,
+        app: &App<D, H, C>,
+        conn: &impl Connection,
+        tmdb: &TmdbClient<'_, H, C>,
+        status: &str,
+        counts: &RunCounts,
+        duration_ms: i64,
+        error: Option<&str>,
+    ) -> Result<()> {
+        if self.logged {
+            flush_api_logs(app, conn, tmdb).await;
+            runs::finish(conn, &self.id, status, counts, duration_ms, error).await?;
+        }
+        Ok(())
+    }
+}
