@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use fake_tmdb::{FakeTmdb, FakeTmdbConfig};
 use marquee::ports::Database;
-use marquee_cli::localpg::{LocalPostgres, with_database};
+use marquee_cli::localpg::{test_server_url, with_database};
 use marquee_cli::native::{NativeDb, NativeSettings};
 use marquee_cli::server::Server;
 use serde_json::Value as Json;
@@ -16,14 +16,7 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-7f3a";
 /// The URL of a maintenance database on the test server.
 fn server_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return url;
-        }
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.marquee/test-pg");
-        let pg = LocalPostgres::start(&dir, 54330).unwrap_or_else(|e| panic!("cannot start a local PostgreSQL: {e}"));
-        pg.url("postgres")
-    })
+    URL.get_or_init(|| test_server_url().unwrap_or_else(|e| panic!("cannot start a local PostgreSQL: {e}")))
 }
 
 /// Creates an empty database with a unique name; returns its URL.

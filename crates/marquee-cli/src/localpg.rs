@@ -19,6 +19,16 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// The server tests use: `DATABASE_URL`'s, or a local cluster in the project's
+/// `.marquee/test-pg` (started once, then reused). Returns a URL of its maintenance database.
+pub fn test_server_url() -> Result<String, String> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Ok(url);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.marquee/test-pg");
+    Ok(LocalPostgres::start(&dir, 54330)?.url("postgres"))
+}
+
 #[derive(Debug)]
 pub struct LocalPostgres {
     pub dir: PathBuf,
