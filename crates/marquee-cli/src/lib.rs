@@ -5,4 +5,5 @@ pub mod bench;
 pub mod localpg;
 pub mod native;
 pub mod ops;
+pub mod schedule;
 pub mod server;

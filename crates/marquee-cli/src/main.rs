@@ -92,6 +92,27 @@ enum Command {
         #[command(subcommand)]
         what: StripeCommand,
     },
+    /// The schedule of spin.toml's cron triggers, for every scheduler.
+    Schedule {
+        #[command(subcommand)]
+        what: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print the schedule as Spin cron triggers, crontab lines, Kubernetes CronJobs, GitHub
+    /// Actions `on.schedule` and `spin aka crons` commands (all from spin.toml).
+    Print {
+        /// The Spin manifest holding the `[[trigger.cron]]` entries.
+        #[arg(long, default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// Where the routes are served (default: spin.toml's `marquee_base_url`).
+        #[arg(long, env = "MARQUEE_BASE_URL")]
+        base_url: Option<String>,
+        #[arg(long, value_enum, default_value = "all")]
+        format: marquee_cli::schedule::Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -333,6 +354,7 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Stripe { what } => stripe(&settings, what).await,
+        Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => marquee_cli::schedule::print(&manifest, base_url.as_deref(), format),
     }
 }
 

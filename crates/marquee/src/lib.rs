@@ -13,6 +13,7 @@ pub mod error;
 pub mod log;
 pub mod pipeline;
 pub mod ports;
+pub mod schedule;
 pub mod tmdb;
 
 pub use app::App;
