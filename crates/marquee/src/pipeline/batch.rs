@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::drain::{DrainReport, drain};
 use super::ingest::{self, lease_owner};
-use super::run::Run;
+use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, tmdb_config, works};
 use crate::domain::movie;
@@ -37,8 +37,8 @@ pub struct BatchRequest {
 
 #[derive(Debug, Serialize)]
 pub struct BatchReport {
-    pub run_id: String,
-    pub status: &'static str,
+    #[serde(flatten)]
+    pub run: RunOutcome,
     pub mode: &'static str,
     /// Rows newly added to the queue by this request.
     pub queued: u64,
@@ -50,8 +50,6 @@ pub struct BatchReport {
     /// Rows still waiting in the queue after this request.
     pub remaining: i64,
     pub tmdb_calls: u64,
-    pub duration_ms: i64,
-    pub error: Option<String>,
 }
 
 pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &BatchRequest) -> Result<BatchReport> {
@@ -64,7 +62,7 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
     let run = Run::open(app, &conn, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = BatchReport { run_id: run.id.clone(), status: "succeeded", mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
+    let mut report = BatchReport { run: run.pending(), mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0 };
 
     let result: Result<()> = async {
         match &request.mode {
@@ -91,23 +89,17 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
     .await;
 
     report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
-    report.tmdb_calls = tmdb.requests_made();
-    report.duration_ms = run.elapsed_ms(app);
-    let counts = counts_of(&report);
-    if let Err(e) = &result {
-        report.status = "failed";
-        report.error = Some(e.to_string());
-    } else if counts.movies_failed > 0 || report.remaining > 0 || report.next_cursor.is_some() {
-        report.status = "partial";
-    }
-    run.close(app, &conn, &tmdb, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
+    let mut counts = counts_of(&report);
+    let partial = counts.movies_failed > 0 || report.remaining > 0 || report.next_cursor.is_some();
+    report.run = run.close(app, &conn, &tmdb, &result, partial, None, &mut counts).await?;
+    report.tmdb_calls = counts.tmdb_calls as u64;
     result.map(|()| report)
 }
 
 fn counts_of(report: &BatchReport) -> runs::RunCounts {
     let reprojected = report.reprojected as i64;
     let base = report.drain.as_ref().map_or(runs::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() }, DrainReport::counts);
-    runs::RunCounts { movies_queued: report.queued as i64, tmdb_calls: report.tmdb_calls as i64, ..base }
+    runs::RunCounts { movies_queued: report.queued as i64, ..base }
 }
 
 /// Re-derives meta, facts, score and card from each stored raw response (no TMDB call), under

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::drain::{DrainReport, drain};
-use super::run::Run;
+use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, sync};
 use crate::error::{Error, Result};
@@ -53,8 +53,8 @@ pub struct ChangesReport {
 
 #[derive(Debug, Serialize)]
 pub struct RefreshReport {
-    pub run_id: String,
-    pub status: &'static str,
+    #[serde(flatten)]
+    pub run: RunOutcome,
     pub dry_run: bool,
     pub changes: ChangesReport,
     /// Stale movies queued now (dry run: stale movies found).
@@ -63,8 +63,6 @@ pub struct RefreshReport {
     /// Rows still queued or processing after this run.
     pub remaining: i64,
     pub tmdb_calls: u64,
-    pub duration_ms: i64,
-    pub error: Option<String>,
 }
 
 pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &RefreshRequest) -> Result<RefreshReport> {
@@ -72,7 +70,7 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H,
     let run = Run::open(app, &conn, "changes+stale", &request.trigger_type, request.budget, request.dry_run).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = RefreshReport { run_id: run.id.clone(), status: "succeeded", dry_run: request.dry_run, changes: ChangesReport::default(), stale_queued: 0, drain: None, remaining: 0, tmdb_calls: 0, duration_ms: 0, error: None };
+    let mut report = RefreshReport { run: run.pending(), dry_run: request.dry_run, changes: ChangesReport::default(), stale_queued: 0, drain: None, remaining: 0, tmdb_calls: 0 };
 
     let result: Result<()> = async {
         let today = app.clock.now().date_naive();
@@ -87,26 +85,17 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H,
     }
     .await;
 
-    report.tmdb_calls = tmdb.requests_made();
-    report.duration_ms = run.elapsed_ms(app);
     if !request.dry_run {
         report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
     }
-    let failed = report.drain.as_ref().map_or(0, |d| d.failed);
-    if let Err(e) = &result {
-        report.status = "failed";
-        report.error = Some(e.to_string());
-    } else if report.changes.clamped || report.changes.error.is_some() || failed > 0 || report.remaining > 0 {
-        report.status = "partial";
-        report.error = report.changes.error.clone();
-    }
-    let counts = runs::RunCounts {
+    let mut counts = runs::RunCounts {
         movies_checked: (report.changes.tracked + report.stale_queued) as i64,
         movies_queued: (report.changes.queued + report.stale_queued) as i64,
-        tmdb_calls: report.tmdb_calls as i64,
         ..report.drain.as_ref().map(DrainReport::counts).unwrap_or_default()
     };
-    run.close(app, &conn, &tmdb, report.status, &counts, report.duration_ms, report.error.as_deref()).await?;
+    let partial = report.changes.clamped || report.changes.error.is_some() || counts.movies_failed > 0 || report.remaining > 0;
+    report.run = run.close(app, &conn, &tmdb, &result, partial, report.changes.error.clone(), &mut counts).await?;
+    report.tmdb_calls = counts.tmdb_calls as u64;
     result.map(|()| report)
 }
 

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use super::ingest::{flush_api_logs, lease_owner};
 use crate::app::App;
@@ -12,6 +13,17 @@ use crate::db::runs::{self, RunCounts};
 use crate::error::Result;
 use crate::ports::{Clock, Connection, Database, HttpClient};
 use crate::tmdb::TmdbClient;
+
+/// How a run ended: the part every run report shares (flattened into its JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunOutcome {
+    /// Empty for a dry run.
+    pub run_id: String,
+    /// `running` until closed, then `succeeded`, `partial` or `failed`.
+    pub status: &'static str,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
 
 pub struct Run {
     /// Empty for a dry run.
@@ -41,26 +53,36 @@ impl Run {
         Ok(Run { id, started, deadline, logged: !dry_run })
     }
 
-    pub fn elapsed_ms<D, H, C: Clock>(&self, app: &App<D, H, C>) -> i64 {
-        (app.clock.now() - self.started).num_milliseconds()
+    /// The outcome before the run is closed.
+    pub fn pending(&self) -> RunOutcome {
+        RunOutcome { run_id: self.id.clone(), status: "running", duration_ms: 0, error: None }
     }
 
-    /// Writes the TMDB call log and closes the run-log row.
+    /// Closes the run: `failed` with the error when `result` is one, else `partial` (with
+    /// `note`) when the run left work undone, else `succeeded`. Sets `counts.tmdb_calls`, writes
+    /// the TMDB call log and the run-log row.
     #[allow(clippy::too_many_arguments)]
     pub async fn close<D: Database, H: HttpClient, C: Clock>(
         &self,
         app: &App<D, H, C>,
         conn: &impl Connection,
         tmdb: &TmdbClient<'_, H, C>,
-        status: &str,
-        counts: &RunCounts,
-        duration_ms: i64,
-        error: Option<&str>,
-    ) -> Result<()> {
+        result: &Result<()>,
+        partial: bool,
+        note: Option<String>,
+        counts: &mut RunCounts,
+    ) -> Result<RunOutcome> {
+        counts.tmdb_calls = tmdb.requests_made() as i64;
+        let duration_ms = (app.clock.now() - self.started).num_milliseconds();
+        let (status, error) = match result {
+            Err(e) => ("failed", Some(e.to_string())),
+            Ok(()) if partial => ("partial", note),
+            Ok(()) => ("succeeded", None),
+        };
         if self.logged {
             flush_api_logs(app, conn, tmdb).await;
-            runs::finish(conn, &self.id, status, counts, duration_ms, error).await?;
+            runs::finish(conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
         }
-        Ok(())
+        Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::batch_work::{Job, JobResult, is_fatal, run_jobs, start_margin};
-use super::run::Run;
+use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, works};
 use crate::error::{Error, Result};
@@ -72,9 +72,8 @@ pub struct Candidate {
 
 #[derive(Debug, Serialize)]
 pub struct ScheduledReport {
-    /// Empty for a dry run (nothing is logged).
-    pub run_id: String,
-    pub status: &'static str,
+    #[serde(flatten)]
+    pub run: RunOutcome,
     pub source: &'static str,
     pub trigger_type: String,
     pub dry_run: bool,
@@ -85,8 +84,6 @@ pub struct ScheduledReport {
     pub would_ingest: Vec<Candidate>,
     /// List pages that could not be read (the run goes on with the others).
     pub list_errors: Vec<String>,
-    pub duration_ms: i64,
-    pub error: Option<String>,
 }
 
 /// Interleaves the lists by rank (1st of each list, then 2nd, …) and keeps each movie's first
@@ -113,25 +110,18 @@ pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D,
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = ScheduledReport {
-        run_id: run.id.clone(),
-        status: "succeeded",
+        run: run.pending(),
         source: request.source.label(),
         trigger_type: request.trigger_type.clone(),
         dry_run: request.dry_run,
         counts: runs::RunCounts::default(),
         would_ingest: Vec::new(),
         list_errors: Vec::new(),
-        duration_ms: 0,
-        error: None,
     };
     let result = ingest_lists(app, &conn, &tmdb, request, deadline, &mut report).await;
-    report.counts.tmdb_calls = tmdb.requests_made() as i64;
-    report.duration_ms = run.elapsed_ms(app);
-    if let Err(e) = &result {
-        report.status = "failed";
-        report.error = Some(e.to_string());
-    }
-    run.close(app, &conn, &tmdb, report.status, &report.counts, report.duration_ms, report.error.as_deref()).await?;
+    let c = &report.counts;
+    let partial = c.movies_failed > 0 || c.movies_queued > 0 || !report.list_errors.is_empty();
+    report.run = run.close(app, &conn, &tmdb, &result, partial, None, &mut report.counts).await?;
     result.map(|()| report)
 }
 
@@ -198,13 +188,7 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
     // Whatever did not fit is queued for the next drain, never dropped.
     queue::enqueue(conn, &not_started, queue::Reason::Scheduled, 0).await?;
     report.counts.movies_queued = not_started.len() as i64;
-    if let Some(e) = fatal {
-        return Err(e);
-    }
-    if report.counts.movies_failed > 0 || report.counts.movies_queued > 0 || !report.list_errors.is_empty() {
-        report.status = "partial";
-    }
-    Ok(())
+    fatal.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
