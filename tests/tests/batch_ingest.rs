@@ -11,7 +11,7 @@ async fn ids_are_deduped_queued_and_drained() {
     let r = app.post(ROUTE, json!({"tmdb_ids": [5, 6, 7, 5, "6"]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["queued"], 3);
-    assert_eq!(r.body["drain"]["ingested"], 3);
+    assert_eq!(r.body["drain"]["ingested"], 3, "{}", r.text);
     assert_eq!(r.body["remaining"], 0);
     assert_eq!(r.body["status"], "succeeded");
     assert_eq!(app.fake.counters().by_endpoint.get("/movie/{id}"), Some(&3));

@@ -284,3 +284,26 @@ async fn bad_bodies_get_400_with_a_json_error_and_write_nothing() {
     assert_eq!(app.fake.counters().total, 0);
     assert_eq!(app.count("SELECT count(*) FROM works").await, 0);
 }
+
+#[tokio::test]
+async fn shared_rows_follow_changes_and_unchanged_ones_are_left_alone() {
+    let app = TestApp::start().await;
+    assert_eq!(app.ingest(json!({"tmdb_id": 70})).await.status, 200);
+    let credits = fake_tmdb::movie_details(app.fake.config(), 70, &["credits"]).unwrap()["credits"].clone();
+    let first = credits["cast"][0]["id"].as_i64().unwrap();
+    let second = credits["cast"][1]["id"].as_i64().unwrap();
+    let xmin = |id: i64| {
+        let db = &app.db;
+        async move { db.query_one("SELECT xmin::text FROM people WHERE person_id = $1", &[&id]).await.unwrap().get::<_, String>(0) }
+    };
+    let untouched_before = xmin(second).await;
+
+    let mut renamed = credits.clone();
+    renamed["cast"][0]["name"] = json!("Renamed Person");
+    app.fake.faults().patch_movie(70, json!({"credits": renamed}));
+    let r = app.ingest(json!({"tmdb_id": 70, "force_refresh": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let name: String = app.db.query_one("SELECT name FROM people WHERE person_id = $1", &[&first]).await.unwrap().get(0);
+    assert_eq!(name, "Renamed Person");
+    assert_eq!(xmin(second).await, untouched_before, "an unchanged person row is not rewritten");
+}

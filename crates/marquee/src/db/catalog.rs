@@ -87,15 +87,7 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
     )
     .await?;
 
-    conn.execute(
-        "INSERT INTO collections (collection_id, name, poster_path, backdrop_path)
-         SELECT collection_id, name, poster_path, backdrop_path
-         FROM jsonb_to_recordset($1::jsonb) AS x(collection_id bigint, name text, poster_path text, backdrop_path text)
-         ON CONFLICT (collection_id) DO UPDATE SET name = EXCLUDED.name, poster_path = EXCLUDED.poster_path,
-            backdrop_path = EXCLUDED.backdrop_path, updated_at = now()",
-        &[arr(&facts.collection)],
-    )
-    .await?;
+    upsert_shared(conn, &COLLECTIONS, &facts.collection).await?;
     conn.execute(&UPSERT_META, &[id.clone(), arr(&r.meta), SCHEMA_VERSION.into()]).await?;
     conn.execute(
         "INSERT INTO works_raw (work_id, payload, payload_sha256, fetched_at)
@@ -106,18 +98,7 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
     )
     .await?;
 
-    conn.execute(
-        "INSERT INTO people (person_id, name, profile_path, gender, known_for_department, popularity)
-         SELECT person_id, name, profile_path, gender, known_for_department, popularity
-         FROM jsonb_to_recordset($1::jsonb) AS x(person_id bigint, name text, profile_path text, gender int,
-                                                 known_for_department text, popularity double precision)
-         ORDER BY person_id
-         ON CONFLICT (person_id) DO UPDATE SET name = EXCLUDED.name, profile_path = EXCLUDED.profile_path,
-            gender = EXCLUDED.gender, known_for_department = EXCLUDED.known_for_department,
-            popularity = EXCLUDED.popularity, updated_at = now()",
-        &[arr(&facts.people)],
-    )
-    .await?;
+    upsert_shared(conn, &PEOPLE, &facts.people).await?;
     replace(conn, &id, "DELETE FROM credits WHERE work_id = $1",
         "INSERT INTO credits (work_id, credit_id, person_id, credit_type, character, job, department, ord)
          SELECT $1, credit_id, person_id, credit_type, character, job, department, ord
@@ -125,25 +106,16 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
                                                  job text, department text, ord int)
          ON CONFLICT DO NOTHING", &facts.credits).await?;
 
-    upsert_named(conn, "genres", "genre_id", "int", &facts.genres).await?;
+    upsert_shared(conn, &GENRES, &facts.genres).await?;
     replace(conn, &id, "DELETE FROM work_genres WHERE work_id = $1",
         "INSERT INTO work_genres (work_id, genre_id) SELECT $1, genre_id FROM jsonb_to_recordset($2::jsonb) AS x(genre_id int)
          ON CONFLICT DO NOTHING", &facts.genres).await?;
-    upsert_named(conn, "keywords", "keyword_id", "bigint", &facts.keywords).await?;
+    upsert_shared(conn, &KEYWORDS, &facts.keywords).await?;
     replace(conn, &id, "DELETE FROM work_keywords WHERE work_id = $1",
         "INSERT INTO work_keywords (work_id, keyword_id) SELECT $1, keyword_id FROM jsonb_to_recordset($2::jsonb) AS x(keyword_id bigint)
          ON CONFLICT DO NOTHING", &facts.keywords).await?;
 
-    conn.execute(
-        "INSERT INTO companies (company_id, name, logo_path, origin_country)
-         SELECT DISTINCT ON (company_id) company_id, name, logo_path, origin_country
-         FROM jsonb_to_recordset($1::jsonb) AS x(company_id bigint, name text, logo_path text, origin_country text)
-         ORDER BY company_id
-         ON CONFLICT (company_id) DO UPDATE SET name = EXCLUDED.name, logo_path = EXCLUDED.logo_path,
-            origin_country = EXCLUDED.origin_country",
-        &[arr(&facts.companies)],
-    )
-    .await?;
+    upsert_shared(conn, &COMPANIES, &facts.companies).await?;
     replace(conn, &id, "DELETE FROM work_companies WHERE work_id = $1",
         "INSERT INTO work_companies (work_id, company_id, ord)
          SELECT $1, company_id, ord FROM jsonb_to_recordset($2::jsonb) AS x(company_id bigint, ord int)
@@ -167,14 +139,7 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
                                                  language text, vote_average double precision, vote_count int)
          ON CONFLICT DO NOTHING", &facts.images).await?;
 
-    conn.execute(
-        "INSERT INTO watch_providers (provider_id, name, logo_path)
-         SELECT provider_id, name, logo_path FROM jsonb_to_recordset($1::jsonb) AS x(provider_id bigint, name text, logo_path text)
-         ORDER BY provider_id
-         ON CONFLICT (provider_id) DO UPDATE SET name = EXCLUDED.name, logo_path = EXCLUDED.logo_path",
-        &[arr(&facts.providers)],
-    )
-    .await?;
+    upsert_shared(conn, &PROVIDERS, &facts.providers).await?;
     replace(conn, &id, "DELETE FROM work_watch_providers WHERE work_id = $1",
         "INSERT INTO work_watch_providers (work_id, country, offer_type, provider_id, display_priority, link)
          SELECT $1, country, offer_type, provider_id, display_priority, link
@@ -234,16 +199,80 @@ async fn replace(conn: &impl Connection, work_id: &Value, delete: &str, insert: 
     Ok(())
 }
 
-/// Upserts an `(id, name)` dictionary table (genres, keywords) from `[{<id>, name}]`.
-async fn upsert_named(conn: &impl Connection, table: &'static str, key: &'static str, key_type: &'static str, rows: &Json) -> Result<(), DbError> {
+/// A table shared by many movies (people, genres, …): its key, the columns compared to decide
+/// whether a stored row changed, and columns written along with them but not compared (values
+/// that drift constantly, such as a person's popularity, must not force a write on every movie).
+struct Shared {
+    table: &'static str,
+    key: (&'static str, &'static str),
+    compared: &'static [(&'static str, &'static str)],
+    also_set: &'static [(&'static str, &'static str)],
+}
+
+const PEOPLE: Shared = Shared {
+    table: "people",
+    key: ("person_id", "bigint"),
+    compared: &[("name", "text"), ("profile_path", "text"), ("gender", "int"), ("known_for_department", "text")],
+    also_set: &[("popularity", "double precision")],
+};
+const GENRES: Shared = Shared { table: "genres", key: ("genre_id", "int"), compared: &[("name", "text")], also_set: &[] };
+const KEYWORDS: Shared = Shared { table: "keywords", key: ("keyword_id", "bigint"), compared: &[("name", "text")], also_set: &[] };
+const COMPANIES: Shared = Shared {
+    table: "companies",
+    key: ("company_id", "bigint"),
+    compared: &[("name", "text"), ("logo_path", "text"), ("origin_country", "text")],
+    also_set: &[],
+};
+const PROVIDERS: Shared = Shared { table: "watch_providers", key: ("provider_id", "bigint"), compared: &[("name", "text"), ("logo_path", "text")], also_set: &[] };
+const COLLECTIONS: Shared = Shared {
+    table: "collections",
+    key: ("collection_id", "bigint"),
+    compared: &[("name", "text"), ("poster_path", "text"), ("backdrop_path", "text")],
+    also_set: &[],
+};
+
+fn record_type(t: &Shared) -> String {
+    std::iter::once(&t.key).chain(t.compared).chain(t.also_set).map(|(c, ty)| format!("{c} {ty}")).collect::<Vec<_>>().join(", ")
+}
+
+/// New rows only: `DO NOTHING` does not lock the rows that already exist.
+fn shared_insert(t: &Shared) -> String {
+    let (key, _) = t.key;
+    let cols: Vec<&str> = std::iter::once(key).chain(t.compared.iter().chain(t.also_set).map(|(c, _)| *c)).collect();
+    let cols = cols.join(", ");
+    format!(
+        "INSERT INTO {table} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM jsonb_to_recordset($1::jsonb) AS x({rec})
+         ORDER BY {key} ON CONFLICT ({key}) DO NOTHING",
+        table = t.table,
+        rec = record_type(t)
+    )
+}
+
+/// Stored rows whose compared values differ, locked in key order (so concurrent writers cannot
+/// deadlock) and updated; unchanged rows are neither locked nor written.
+fn shared_update(t: &Shared) -> String {
+    let (key, _) = t.key;
+    let compared = |prefix: &str| t.compared.iter().map(|(c, _)| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ");
+    let sets = t.compared.iter().chain(t.also_set).map(|(c, _)| format!("{c} = x.{c}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "UPDATE {table} t SET {sets}
+         FROM (SELECT x.* FROM jsonb_to_recordset($1::jsonb) AS x({rec})
+               JOIN {table} q ON q.{key} = x.{key}
+               WHERE ({q}) IS DISTINCT FROM ({x})
+               ORDER BY x.{key} FOR UPDATE OF q) x
+         WHERE t.{key} = x.{key}",
+        table = t.table,
+        rec = record_type(t),
+        q = compared("q"),
+        x = compared("x"),
+    )
+}
+
+/// Writes a shared table: two statements whatever the number of rows.
+async fn upsert_shared(conn: &impl Connection, table: &Shared, rows: &Json) -> Result<(), DbError> {
     // Table and column names are constants of this module, never input.
-    let sql = format!(
-        "INSERT INTO {table} ({key}, name)
-         SELECT DISTINCT ON ({key}) {key}, name FROM jsonb_to_recordset($1::jsonb) AS x({key} {key_type}, name text)
-         ORDER BY {key}
-         ON CONFLICT ({key}) DO UPDATE SET name = EXCLUDED.name WHERE {table}.name IS DISTINCT FROM EXCLUDED.name"
-    );
-    conn.execute(&sql, &[Value::Jsonb(rows.clone())]).await?;
+    conn.execute(&shared_insert(table), &[Value::Jsonb(rows.clone())]).await?;
+    conn.execute(&shared_update(table), &[Value::Jsonb(rows.clone())]).await?;
     Ok(())
 }
 
