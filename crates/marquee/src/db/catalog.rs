@@ -1,7 +1,8 @@
 //! Writing one movie: every table, one transaction, a constant number of set-based statements
-//! however many credits, images or providers the movie has. Shared rows (people, genres,
-//! keywords, companies, providers) are upserted in ascending key order, so concurrent writers
-//! lock them in the same order and cannot deadlock each other.
+//! however many credits, images or providers the movie has. Rows shared between movies (people,
+//! genres, keywords, companies, providers, collections) are inserted when new without locking
+//! the existing ones, and updated only when their values changed, locked in ascending key order
+//! so that concurrent writers cannot deadlock each other.
 
 use std::sync::LazyLock;
 
@@ -50,8 +51,8 @@ pub struct WriteMovie<'a> {
     pub function: &'a str,
 }
 
-/// The previously stored raw response, read under a row lock that also proves the caller
-/// still holds the lease. `Err(None)`-like: `Ok(None)` means the lease was lost.
+/// The previously stored raw response (`Some(None)` on a first ingest), read under a row lock
+/// that also proves the caller still holds the lease: `None` means the lease was lost.
 pub async fn lock_for_write(conn: &impl Connection, work_id: i64, lease_owner: &str) -> Result<Option<Option<Json>>, DbError> {
     let rows = conn
         .query(
