@@ -72,7 +72,7 @@ async fn fresh_movies_are_skipped_without_a_tmdb_request() {
     let r = app.post(ROUTE, json!({"max_movies": 1000, "pages_per_source": 2})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["movies_skipped"], 5);
-    assert_eq!(r.body["movies_ingested"], union.len() as i64 - 5);
+    assert_eq!(r.body["movies_ingested"], union.len() as i64 - 5, "{}", r.text);
     let fetched = movie_ids_fetched(&app);
     assert!(union[..5].iter().all(|id| !fetched.contains(&(*id as u64))), "a fresh movie was fetched");
 }

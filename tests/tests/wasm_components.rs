@@ -112,8 +112,8 @@ fn split_version(import: &str) -> (&str, &str) {
     import.split_once('@').unwrap_or((import, ""))
 }
 
-/// Interfaces of WASI 0.2 that Rust std (wasm32-wasip2) and the `wasi` crate import.
-const WASI_P2_FOR_RUST: &[&str] = &[
+/// The `wasi:cli` interfaces every Rust guest imports, in WASI 0.2 and in the 0.3 candidate alike.
+const WASI_CLI_FOR_RUST: &[&str] = &[
     "wasi:cli/environment",
     "wasi:cli/exit",
     "wasi:cli/stdin",
@@ -124,6 +124,11 @@ const WASI_P2_FOR_RUST: &[&str] = &[
     "wasi:cli/terminal-stdin",
     "wasi:cli/terminal-stdout",
     "wasi:cli/terminal-stderr",
+];
+
+/// Interfaces of WASI 0.2 that Rust std (wasm32-wasip2) and the `wasi` crate import, besides
+/// [`WASI_CLI_FOR_RUST`].
+const WASI_P2_FOR_RUST: &[&str] = &[
     "wasi:io/error",
     "wasi:io/poll",
     "wasi:io/streams",
@@ -143,7 +148,7 @@ fn bridge_may_import(import: &str) -> bool {
         "fermyon:spin-cron/cron-types" => version == "2.0.0",
         "fermyon:spin/variables" => version == "2.0.0",
         "wasi:http/types" | "wasi:http/outgoing-handler" => version.starts_with("0.2."),
-        _ => WASI_P2_FOR_RUST.contains(&name) && version.starts_with("0.2."),
+        _ => (WASI_CLI_FOR_RUST.contains(&name) || WASI_P2_FOR_RUST.contains(&name)) && version.starts_with("0.2."),
     }
 }
 
@@ -163,18 +168,9 @@ const SPIN_4_IMPORTS: &[&str] = &[
 const WASI_P3: &str = "0.3.0-rc-2026-03-15";
 
 /// Interfaces of WASI `0.3.0-rc-2026-03-15` that `wasip3` (spin-sdk 6's WASI bindings) declares
-/// for a Rust guest: cli, clocks, random, filesystem (no sockets).
+/// for a Rust guest besides [`WASI_CLI_FOR_RUST`]: cli types, clocks, random, filesystem (no
+/// sockets).
 const WASI_P3_FOR_RUST: &[&str] = &[
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
     "wasi:cli/types",
     "wasi:clocks/monotonic-clock",
     "wasi:clocks/system-clock",
@@ -193,8 +189,8 @@ const WASI_P2_FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/
 fn http_component_may_import(import: &str) -> bool {
     let (name, version) = split_version(import);
     SPIN_4_IMPORTS.contains(&import)
-        || version == WASI_P3 && WASI_P3_FOR_RUST.contains(&name)
-        || version.starts_with("0.2.") && (WASI_P2_FOR_RUST.contains(&name) || WASI_P2_FILESYSTEM.contains(&name))
+        || version == WASI_P3 && (WASI_CLI_FOR_RUST.contains(&name) || WASI_P3_FOR_RUST.contains(&name))
+        || version.starts_with("0.2.") && [WASI_CLI_FOR_RUST, WASI_P2_FOR_RUST, WASI_P2_FILESYSTEM].iter().any(|list| list.contains(&name))
 }
 
 #[test]

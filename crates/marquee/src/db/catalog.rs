@@ -250,7 +250,9 @@ fn shared_insert(t: &Shared) -> String {
 }
 
 /// Stored rows whose compared values differ, locked in key order (so concurrent writers cannot
-/// deadlock) and updated; unchanged rows are neither locked nor written.
+/// deadlock on them) and updated; unchanged rows are neither locked nor written. The lock is
+/// `FOR NO KEY UPDATE`, what the UPDATE takes anyway: `FOR UPDATE` would also block other
+/// movies' foreign-key checks on these rows (`KEY SHARE`) and deadlock with them.
 fn shared_update(t: &Shared) -> String {
     let (key, _) = t.key;
     let compared = |prefix: &str| t.compared.iter().map(|(c, _)| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ");
@@ -260,7 +262,7 @@ fn shared_update(t: &Shared) -> String {
          FROM (SELECT x.* FROM jsonb_to_recordset($1::jsonb) AS x({rec})
                JOIN {table} q ON q.{key} = x.{key}
                WHERE ({q}) IS DISTINCT FROM ({x})
-               ORDER BY x.{key} FOR UPDATE OF q) x
+               ORDER BY x.{key} FOR NO KEY UPDATE OF q) x
          WHERE t.{key} = x.{key}",
         table = t.table,
         rec = record_type(t),

@@ -22,6 +22,9 @@ use crate::tmdb::{TmdbClient, TmdbError};
 
 /// How often a waiting invocation looks at the other one's progress.
 const WAIT_POLL: Duration = Duration::from_millis(200);
+/// How often a movie's write transaction is tried when PostgreSQL aborts it for a deadlock or a
+/// serialization failure.
+const WRITE_TRIES: u32 = 3;
 /// A lease outlives the invocation's budget by this much, so a slow but live ingest keeps it.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
@@ -163,29 +166,39 @@ pub async fn store_record(
     let score = score::aggregate(&[rating]);
     let card = card::build(work_id, record, &score);
     let next_refresh_at = staleness::next_refresh_at(record.release_date, now);
-    let changes = transaction(conn, async |c| {
-        let previous = catalog::lock_for_write(c, work_id, owner).await?.ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
-        // A first ingest has nothing to compare with: no change-log entry.
-        let changes = match previous.and_then(|raw| serde_json::from_value::<MovieDetails>(raw).ok()) {
-            Some(old) => movie::normalize(&old, images).map(|old| movie::changes(&old.tracked, &record.tracked)).unwrap_or_default(),
-            None => serde_json::Map::new(),
-        };
-        catalog::write_movie(c, &catalog::WriteMovie {
-            work_id,
-            lease_owner: owner,
-            record,
-            raw,
-            score: &score,
-            card: &card,
-            changes: &changes,
-            refreshed_at: now,
-            next_refresh_at,
-            function,
+    // PostgreSQL may pick this transaction as a deadlock victim when concurrent movies share
+    // people or genres; it is then rolled back whole and, as PostgreSQL expects, retried.
+    let mut tries = 0;
+    let changes = loop {
+        let attempt = transaction(conn, async |c| {
+            let previous = catalog::lock_for_write(c, work_id, owner).await?.ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
+            // A first ingest has nothing to compare with: no change-log entry.
+            let changes = match previous.and_then(|raw| serde_json::from_value::<MovieDetails>(raw).ok()) {
+                Some(old) => movie::normalize(&old, images).map(|old| movie::changes(&old.tracked, &record.tracked)).unwrap_or_default(),
+                None => serde_json::Map::new(),
+            };
+            catalog::write_movie(c, &catalog::WriteMovie {
+                work_id,
+                lease_owner: owner,
+                record,
+                raw,
+                score: &score,
+                card: &card,
+                changes: &changes,
+                refreshed_at: now,
+                next_refresh_at,
+                function,
+            })
+            .await?;
+            Ok::<_, Error>(changes)
         })
-        .await?;
-        Ok::<_, Error>(changes)
-    })
-    .await?;
+        .await;
+        tries += 1;
+        match attempt {
+            Err(Error::Db(e)) if tries < WRITE_TRIES && matches!(e.sqlstate(), Some("40P01" | "40001")) => continue,
+            other => break other?,
+        }
+    };
     Ok(Outcome::Ingested { work_id, card, changes })
 }
 
