@@ -22,12 +22,12 @@ fn server_url() -> &'static str {
 /// Creates an empty database with a unique name; returns its URL.
 pub async fn empty_database() -> String {
     let admin = connect(server_url()).await;
-    let name = format!("marquee_test_{}_{}", std::process::id(), fastrand_suffix());
+    let name = format!("marquee_test_{}_{}", std::process::id(), unique_suffix());
     admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.expect("create test database");
     with_database(server_url(), &name)
 }
 
-fn fastrand_suffix() -> String {
+fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();

@@ -64,6 +64,7 @@ async fn a_fresh_movie_is_served_from_the_cache_and_force_refresh_refetches() {
     assert_eq!(cached.body["status"], "cached");
     assert_eq!(cached.body["card"], first.body["card"]);
     assert_eq!(app.fake.counters().total, 0, "no TMDB request for a fresh movie");
+    assert_eq!(app.count("SELECT request_count::int8 FROM works WHERE tmdb_id = 603").await, 1, "a served cached card is counted");
 
     let forced = app.ingest(json!({"tmdb_id": 603, "force_refresh": true})).await;
     assert_eq!(forced.body["status"], "ingested", "{}", forced.text);

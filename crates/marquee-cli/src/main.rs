@@ -13,6 +13,7 @@ use marquee::config::Config;
 use marquee::db::migrate;
 use marquee::pipeline::ingest::{self, Outcome};
 use marquee::ports::{Clock, Database};
+use marquee_cli::ops::database_url;
 use marquee_cli::{bench, ops};
 use marquee_cli::localpg::{LocalPostgres, with_database};
 use marquee_cli::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
@@ -242,10 +243,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn database_url(settings: &NativeSettings) -> Result<String, String> {
-    settings.value("database_url").map(str::to_owned).ok_or_else(|| "DATABASE_URL is not set".into())
 }
 
 async fn run_migrations(url: &str) -> Result<Vec<i64>, String> {

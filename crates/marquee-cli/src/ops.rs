@@ -16,8 +16,12 @@ use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 
 pub type NativeApp = App<NativeDb, NativeHttp, SystemClock>;
 
+pub fn database_url(settings: &NativeSettings) -> Result<String, String> {
+    settings.value("database_url").map(str::to_owned).ok_or_else(|| "DATABASE_URL is not set".into())
+}
+
 pub async fn native_app(settings: &NativeSettings, function: &'static str) -> Result<NativeApp, String> {
-    let url = settings.value("database_url").ok_or("DATABASE_URL is not set")?;
+    let url = database_url(settings)?;
     let config = Config::load(settings).await.map_err(|e| e.to_string())?;
     Ok(App { db: NativeDb::new(url), http: NativeHttp::default(), clock: SystemClock, config, function })
 }
@@ -32,17 +36,21 @@ fn bar(len: u64, message: &str) -> ProgressBar {
     bar
 }
 
+/// Runs `work` with a spinner on stderr, then prints its report as JSON on stdout.
+async fn run_and_print<T: serde::Serialize, E: std::fmt::Display>(message: &'static str, work: impl std::future::Future<Output = Result<T, E>>) -> Result<(), String> {
+    let spinner = ProgressBar::new_spinner().with_message(message);
+    spinner.enable_steady_tick(Duration::from_millis(200));
+    let report = work.await;
+    spinner.finish_and_clear();
+    print_json(&report.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
 /// `marquee ingest scheduled`: the body is what the route would receive.
 pub async fn scheduled_ingest(settings: &NativeSettings, body: Map<String, Json>) -> Result<(), String> {
     let request = requests::scheduled(&body).map_err(|e| e.to_string())?;
     let app = native_app(settings, "marquee-cli").await?;
-    let spinner = ProgressBar::new_spinner().with_message("reading TMDB lists and ingesting");
-    spinner.enable_steady_tick(Duration::from_millis(200));
-    let report = scheduled::scheduled_ingest(&app, &request).await;
-    spinner.finish_and_clear();
-    let report = report.map_err(|e| e.to_string())?;
-    print_json(&report);
-    Ok(())
+    run_and_print("reading TMDB lists and ingesting", scheduled::scheduled_ingest(&app, &request)).await
 }
 
 /// `marquee ingest batch`: one request, or with `all_pages` every page of a reingest or
@@ -118,12 +126,7 @@ pub async fn retry_failed(settings: &NativeSettings, ids: &[i64]) -> Result<(), 
 pub async fn daily_refresh(settings: &NativeSettings, body: Map<String, Json>) -> Result<(), String> {
     let request = requests::refresh(&body).map_err(|e| e.to_string())?;
     let app = native_app(settings, "marquee-cli").await?;
-    let spinner = ProgressBar::new_spinner().with_message("reading the changes feed, queueing and draining");
-    spinner.enable_steady_tick(Duration::from_millis(200));
-    let report = refresh::daily_refresh(&app, &request).await;
-    spinner.finish_and_clear();
-    print_json(&report.map_err(|e| e.to_string())?);
-    Ok(())
+    run_and_print("reading the changes feed, queueing and draining", refresh::daily_refresh(&app, &request)).await
 }
 
 pub async fn sync_status(settings: &NativeSettings) -> Result<(), String> {

@@ -48,8 +48,6 @@ pub struct TmdbConfig {
     pub max_in_flight: usize,
     pub request_timeout: Duration,
     pub max_attempts: u32,
-    /// Cap of one backoff wait (also caps how long a `Retry-After` is honoured).
-    pub max_backoff: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -131,7 +129,6 @@ impl Config {
                 max_in_flight: number::<u32>(settings, "tmdb_max_in_flight").await? as usize,
                 request_timeout: Duration::from_millis(number(settings, "tmdb_timeout_ms").await?),
                 max_attempts: number(settings, "tmdb_max_attempts").await?,
-                max_backoff: Duration::from_secs(10),
             },
             admin_token,
             time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),

@@ -6,9 +6,15 @@ use crate::tmdb::types::TmdbConfiguration;
 /// How long a cached configuration is used before it is fetched again.
 pub const MAX_AGE_DAYS: i32 = 3;
 
-pub async fn cached(conn: &impl Connection) -> Result<Option<TmdbConfiguration>, DbError> {
+/// The cached configuration, if one younger than `max_age_days` is stored (`None`: any age, for
+/// work that must not call TMDB).
+pub async fn cached(conn: &impl Connection, max_age_days: Option<i32>) -> Result<Option<TmdbConfiguration>, DbError> {
     let rows = conn
-        .query("SELECT payload FROM tmdb_configuration_cache WHERE id = 1 AND fetched_at > now() - make_interval(days => $1)", &[MAX_AGE_DAYS.into()])
+        .query(
+            "SELECT payload FROM tmdb_configuration_cache
+             WHERE id = 1 AND ($1::int4 IS NULL OR fetched_at > now() - make_interval(days => $1::int4))",
+            &[max_age_days.into()],
+        )
         .await?;
     Ok(rows.first().and_then(|r| r.get::<serde_json::Value>("payload").ok()).and_then(|p| serde_json::from_value(p).ok()))
 }
@@ -22,10 +28,4 @@ pub async fn store(conn: &impl Connection, config: &TmdbConfiguration) -> Result
     )
     .await?;
     Ok(())
-}
-
-/// The cached configuration whatever its age (for work that must not call TMDB).
-pub async fn cached_any_age(conn: &impl Connection) -> Result<Option<TmdbConfiguration>, DbError> {
-    let rows = conn.query("SELECT payload FROM tmdb_configuration_cache WHERE id = 1", &[]).await?;
-    Ok(rows.first().and_then(|r| r.get::<serde_json::Value>("payload").ok()).and_then(|p| serde_json::from_value(p).ok()))
 }

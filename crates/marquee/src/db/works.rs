@@ -127,12 +127,6 @@ pub async fn mark_refused(conn: &impl Connection, work_id: i64, owner: &str, ref
     Ok(())
 }
 
-/// Counts a card served from the cache (the seed's `request_count`).
-pub async fn count_request(conn: &impl Connection, work_id: i64) -> Result<(), DbError> {
-    conn.execute("UPDATE works SET request_count = request_count + 1 WHERE work_id = $1", &[work_id.into()]).await?;
-    Ok(())
-}
-
 /// Of `tmdb_ids`, those that need no ingest now: complete and fresh (current schema), or known
 /// to be gone or rejected. One query for the whole candidate list.
 pub async fn settled_among(conn: &impl Connection, tmdb_ids: &[i64]) -> Result<std::collections::HashSet<i64>, DbError> {

@@ -111,7 +111,7 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
     limit: i64,
     deadline: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u64, Option<i64>)> {
-    let images = tmdb_config::cached_any_age(conn)
+    let images = tmdb_config::cached(conn, None)
         .await?
         .ok_or_else(|| Error::BadRequest("no TMDB image configuration is cached yet: ingest one movie first".into()))?
         .images;

@@ -89,13 +89,8 @@ pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(app: &App<D, H
 
 /// The stored card when the movie is complete and not stale.
 async fn fresh_card(conn: &impl Connection, tmdb_id: i64) -> Result<Option<Outcome>> {
-    let Some(state) = works::lookup(conn, tmdb_id).await? else { return Ok(None) };
-    if state.status != "complete" || state.stale || state.lease_live {
-        return Ok(None);
-    }
-    let Some(stored) = cards::by_tmdb_id(conn, tmdb_id).await? else { return Ok(None) };
-    works::count_request(conn, stored.work_id).await?;
-    Ok(Some(Outcome::Cached { work_id: stored.work_id, card: stored.payload, etag: stored.etag }))
+    let served = cards::serve_if_fresh(conn, tmdb_id).await?;
+    Ok(served.map(|(work_id, card, etag)| Outcome::Cached { work_id, card, etag }))
 }
 
 async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
@@ -209,7 +204,7 @@ pub async fn image_configuration<H: HttpClient, C: Clock>(conn: &impl Connection
     if let Some(known) = tmdb.known_images() {
         return Ok(known);
     }
-    let images = match tmdb_config::cached(conn).await? {
+    let images = match tmdb_config::cached(conn, Some(tmdb_config::MAX_AGE_DAYS)).await? {
         Some(cached) => cached.images,
         None => {
             let fresh = tmdb.configuration().await?;

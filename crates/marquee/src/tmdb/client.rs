@@ -198,7 +198,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let latency_ms = (self.clock.now() - started).num_milliseconds();
         let mut log = ApiCall { endpoint: call.endpoint, tmdb_id: call.tmdb_id, status: None, latency_ms, attempt, error: None, at: started };
         let unit = self.rng.borrow_mut().f64();
-        let backoff = self.backoff();
+        let backoff = Backoff::TMDB;
 
         let outcome = match sent {
             None => {
@@ -224,7 +224,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     fn classify(&self, call: &Call<'_>, attempt: u32, status: u16, response: &crate::ports::HttpResponse, unit: f64) -> Attempt {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
-        let backoff = self.backoff();
+        let backoff = Backoff::TMDB;
         match status {
             200..=299 => match serde_json::from_slice(body) {
                 Ok(json) => Attempt::Done(json),
@@ -275,10 +275,6 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             builder = builder.header(http::header::AUTHORIZATION, value);
         }
         builder.body(Vec::new())
-    }
-
-    fn backoff(&self) -> Backoff {
-        Backoff { cap: self.config.max_backoff, ..Backoff::TMDB }
     }
 
     /// Removes the credential from any text that could reach a log or an error body.
