@@ -44,7 +44,8 @@ pub async fn fresh_database() -> String {
 
 /// A plain tokio-postgres client, for assertions on what was written.
 pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to test PostgreSQL");
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to test PostgreSQL");
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -90,7 +91,14 @@ impl TestApp {
         TestApp { db_url, settings, fake, server, http: reqwest::Client::new(), db }
     }
 
-    pub async fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<String>, headers: &[(&str, &str)]) -> Response {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Response {
         let mut request = self.http.request(method, format!("{}{path}", self.server.url()));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -111,14 +119,30 @@ impl TestApp {
 
     /// `POST /functions/v1/ingest-movie` with the admin token.
     pub async fn ingest(&self, body: Json) -> Response {
-        self.request(reqwest::Method::POST, "/functions/v1/ingest-movie", Some(ADMIN_TOKEN), Some(body.to_string()), &[]).await
+        self.request(
+            reqwest::Method::POST,
+            "/functions/v1/ingest-movie",
+            Some(ADMIN_TOKEN),
+            Some(body.to_string()),
+            &[],
+        )
+        .await
     }
 
     /// The library itself, natively, with the server's settings: for steps no route exposes
     /// on its own (e.g. draining the queue).
-    pub async fn library(&self, function: &'static str) -> marquee::App<NativeDb, marquee_cli::native::NativeHttp, marquee_cli::native::SystemClock> {
+    pub async fn library(
+        &self,
+        function: &'static str,
+    ) -> marquee::App<NativeDb, marquee_cli::native::NativeHttp, marquee_cli::native::SystemClock> {
         let config = marquee::config::Config::load(&self.settings).await.expect("valid settings");
-        marquee::App { db: NativeDb::new(&self.db_url), http: Default::default(), clock: marquee_cli::native::SystemClock, config, function }
+        marquee::App {
+            db: NativeDb::new(&self.db_url),
+            http: Default::default(),
+            clock: marquee_cli::native::SystemClock,
+            config,
+            function,
+        }
     }
 
     /// `POST` a JSON body to a route with the admin token.
@@ -137,7 +161,12 @@ impl TestApp {
 
 /// Asserts the uniform JSON error shape and returns its code.
 pub fn error_code(response: &Response) -> &str {
-    let code = response.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not a JSON error body: {}", response.text));
-    assert!(response.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {}", response.text);
+    let code =
+        response.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not a JSON error body: {}", response.text));
+    assert!(
+        response.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without message: {}",
+        response.text
+    );
     code
 }

@@ -15,8 +15,15 @@ async fn ids_are_deduped_queued_and_drained() {
     assert_eq!(r.body["remaining"], 0);
     assert_eq!(r.body["status"], "succeeded");
     assert_eq!(app.fake.counters().by_endpoint.get("/movie/{id}"), Some(&3));
-    let log = app.db.query_one("SELECT function, source, status, movies_ingested, movies_queued FROM scheduled_ingestion_log", &[]).await.unwrap();
-    assert_eq!((log.get::<_, String>(0), log.get::<_, String>(1), log.get::<_, String>(2)), ("batch-ingest".into(), "batch:ids".into(), "succeeded".into()));
+    let log = app
+        .db
+        .query_one("SELECT function, source, status, movies_ingested, movies_queued FROM scheduled_ingestion_log", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (log.get::<_, String>(0), log.get::<_, String>(1), log.get::<_, String>(2)),
+        ("batch-ingest".into(), "batch:ids".into(), "succeeded".into())
+    );
     assert_eq!((log.get::<_, i32>(3), log.get::<_, i32>(4)), (3, 3));
 }
 
@@ -57,8 +64,16 @@ async fn reproject_rederives_from_stored_responses_without_tmdb() {
 async fn invalid_bodies_are_400() {
     let app = TestApp::start().await;
     let too_many: Vec<i64> = (1..=1001).collect();
-    for body in [json!({"tmdb_ids": too_many}), json!({"tmdb_ids": [1, "x"]}), json!({"tmdb_ids": [1.5]}), json!({"tmdb_ids": [-3]}),
-                 json!({"tmdb_ids": []}), json!({"mode": "reingest", "filter": "newest"}), json!({"mode": "everything"}), json!({})] {
+    for body in [
+        json!({"tmdb_ids": too_many}),
+        json!({"tmdb_ids": [1, "x"]}),
+        json!({"tmdb_ids": [1.5]}),
+        json!({"tmdb_ids": [-3]}),
+        json!({"tmdb_ids": []}),
+        json!({"mode": "reingest", "filter": "newest"}),
+        json!({"mode": "everything"}),
+        json!({}),
+    ] {
         let r = app.post(ROUTE, body.clone()).await;
         assert_eq!((r.status, error_code(&r)), (400, "invalid_request"), "{body}: {}", r.text);
     }

@@ -6,7 +6,7 @@ use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
 use marquee::pipeline::ingest::{self, Outcome};
-use marquee::ports::{MeteredConnection, Database, system_now};
+use marquee::ports::{Database, MeteredConnection, system_now};
 use marquee::tmdb::types::{APPENDED_PARTS, ImageConfiguration, MovieDetails};
 use marquee_cli::native::NativeDb;
 use marquee_tests::{connect, fresh_database};
@@ -22,7 +22,8 @@ async fn statements_for(url: &str, id: u64, cast: usize, crew: usize) -> u64 {
     let conn = MeteredConnection::new(NativeDb::new(url).connect().await.unwrap());
     let claim = works::claim(&conn, id as i64, "test", Duration::from_secs(60), true).await.unwrap().unwrap();
     conn.meter().reset();
-    let outcome = ingest::store_record(&conn, "test", system_now(), claim.work_id, "test", &record, &raw, &images).await.unwrap();
+    let outcome =
+        ingest::store_record(&conn, "test", system_now(), claim.work_id, "test", &record, &raw, &images).await.unwrap();
     assert!(matches!(outcome, Outcome::Ingested { .. }));
     conn.meter().statements()
 }

@@ -21,7 +21,18 @@ async fn changed_on(app: &TestApp, day: NaiveDate) -> std::collections::BTreeSet
     let mut page = 1;
     loop {
         let url = format!("{}/movie/changes?start_date={day}&end_date={day}&page={page}", app.fake.base_url());
-        let body: serde_json::Value = serde_json::from_slice(&reqwest::Client::new().get(url).bearer_auth(&app.fake.config().bearer_token).send().await.unwrap().bytes().await.unwrap()).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(
+            &reqwest::Client::new()
+                .get(url)
+                .bearer_auth(&app.fake.config().bearer_token)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         ids.extend(body["results"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()));
         if page >= body["total_pages"].as_i64().unwrap_or(1) {
             break;
@@ -32,20 +43,29 @@ async fn changed_on(app: &TestApp, day: NaiveDate) -> std::collections::BTreeSet
     ids
 }
 
-async fn app_with(settings: impl FnOnce(marquee_cli::native::NativeSettings) -> marquee_cli::native::NativeSettings) -> TestApp {
+async fn app_with(
+    settings: impl FnOnce(marquee_cli::native::NativeSettings) -> marquee_cli::native::NativeSettings,
+) -> TestApp {
     TestApp::start_with(FakeTmdbConfig::default(), settings).await
 }
 
 async fn set_cursor(app: &TestApp, day: NaiveDate) {
     app.db
-        .execute("INSERT INTO sync_state (sync_type, last_sync_cursor) VALUES ('tmdb_movie_changes', $1)
-                  ON CONFLICT (sync_type) DO UPDATE SET last_sync_cursor = EXCLUDED.last_sync_cursor", &[&day.to_string()])
+        .execute(
+            "INSERT INTO sync_state (sync_type, last_sync_cursor) VALUES ('tmdb_movie_changes', $1)
+                  ON CONFLICT (sync_type) DO UPDATE SET last_sync_cursor = EXCLUDED.last_sync_cursor",
+            &[&day.to_string()],
+        )
         .await
         .unwrap();
 }
 
 async fn cursor(app: &TestApp) -> Option<String> {
-    app.db.query_opt("SELECT last_sync_cursor FROM sync_state WHERE sync_type = 'tmdb_movie_changes'", &[]).await.unwrap().and_then(|r| r.get(0))
+    app.db
+        .query_opt("SELECT last_sync_cursor FROM sync_state WHERE sync_type = 'tmdb_movie_changes'", &[])
+        .await
+        .unwrap()
+        .and_then(|r| r.get(0))
 }
 
 async fn ingest_all(app: &TestApp, ids: &[i64]) {
@@ -85,9 +105,18 @@ async fn only_tracked_changed_movies_are_queued_and_refreshed_and_the_cursor_adv
         assert_eq!(counters.by_movie.get(&(id as u64)), expected, "movie {id}");
     }
     assert_eq!(counters.by_movie.get(&9999), None, "untracked");
-    assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE reason = 'changed' AND status = 'completed'").await, tracked.len() as i64);
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_queue WHERE reason = 'changed' AND status = 'completed'").await,
+        tracked.len() as i64
+    );
     assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE tmdb_id = 9999").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM scheduled_ingestion_log WHERE function = 'daily-refresh' AND status = 'succeeded'").await, 1);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM scheduled_ingestion_log WHERE function = 'daily-refresh' AND status = 'succeeded'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -125,7 +154,11 @@ async fn a_twenty_day_gap_is_clamped_and_every_tracked_movie_is_treated_as_stale
     assert_eq!(app.fake.counters().by_movie.get(&21), Some(&1), "fresh but tracked: refreshed anyway");
     assert_eq!(app.fake.counters().by_movie.get(&22), Some(&1));
     let pages = app.fake.counters().by_endpoint.get("/movie/changes").copied().unwrap_or(0);
-    assert_eq!(pages, r.body["changes"]["pages_read"].as_u64().unwrap(), "every request was a page of a one-day window, none refused");
+    assert_eq!(
+        pages,
+        r.body["changes"]["pages_read"].as_u64().unwrap(),
+        "every request was a page of a one-day window, none refused"
+    );
     assert_eq!(app.count("SELECT count(*) FROM scheduled_ingestion_log WHERE status = 'partial'").await, 1);
 }
 
@@ -134,7 +167,16 @@ async fn stale_tiers_select_exactly_the_rows_past_their_boundaries() {
     let app = app_with(|s| s).await;
     set_cursor(&app, today()).await;
     // (release age in days, refreshed this many days ago, stale?)
-    let cases = [(10, 1, false), (10, 2, true), (100, 6, false), (100, 7, true), (200, 13, false), (200, 14, true), (1000, 29, false), (1000, 30, true)];
+    let cases = [
+        (10, 1, false),
+        (10, 2, true),
+        (100, 6, false),
+        (100, 7, true),
+        (200, 13, false),
+        (200, 14, true),
+        (1000, 29, false),
+        (1000, 30, true),
+    ];
     let now = Utc::now();
     for (i, (age, refreshed_days, _)) in cases.iter().enumerate() {
         let release = today() - chrono::Duration::days(*age);
@@ -153,11 +195,13 @@ async fn stale_tiers_select_exactly_the_rows_past_their_boundaries() {
     }
     app.db.execute("INSERT INTO works (tmdb_id, title, ingestion_status, schema_version, next_refresh_at) VALUES (100, 'old schema', 'complete', 0, now() + interval '20 days')", &[]).await.unwrap();
     let r = app.post(ROUTE, json!({"dry_run": true})).await;
-    let expected: Vec<i64> = cases.iter().enumerate().filter(|(_, c)| c.2).map(|(i, _)| i as i64 + 1).chain([100]).collect();
+    let expected: Vec<i64> =
+        cases.iter().enumerate().filter(|(_, c)| c.2).map(|(i, _)| i as i64 + 1).chain([100]).collect();
     assert_eq!(r.body["stale_queued"], expected.len(), "{}", r.text);
     let queued_run = app.post(ROUTE, json!({"budget_ms": 1})).await;
     assert_eq!(queued_run.body["stale_queued"], expected.len());
-    let mut queued: Vec<i64> = app.db.query("SELECT tmdb_id FROM refresh_queue", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    let mut queued: Vec<i64> =
+        app.db.query("SELECT tmdb_id FROM refresh_queue", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     queued.sort();
     assert_eq!(queued, expected);
 }
@@ -174,10 +218,27 @@ async fn a_refresh_without_changes_snapshots_metrics_but_logs_no_change_and_a_ti
     let r = app.post(ROUTE, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["drain"]["ingested"], 2);
-    assert_eq!(app.count("SELECT count(*) FROM work_metrics_history m JOIN works w USING (work_id) WHERE w.tmdb_id = 31").await, 2);
-    assert_eq!(app.count("SELECT count(*) FROM work_change_log c JOIN works w USING (work_id) WHERE w.tmdb_id = 31").await, 0);
-    let log = app.db.query_one("SELECT c.changes::text FROM work_change_log c JOIN works w USING (work_id) WHERE w.tmdb_id = 32", &[]).await.unwrap();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&log.get::<_, String>(0)).unwrap(), json!({"title": [before, "Renamed"]}));
+    assert_eq!(
+        app.count("SELECT count(*) FROM work_metrics_history m JOIN works w USING (work_id) WHERE w.tmdb_id = 31")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM work_change_log c JOIN works w USING (work_id) WHERE w.tmdb_id = 31").await,
+        0
+    );
+    let log = app
+        .db
+        .query_one(
+            "SELECT c.changes::text FROM work_change_log c JOIN works w USING (work_id) WHERE w.tmdb_id = 32",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&log.get::<_, String>(0)).unwrap(),
+        json!({"title": [before, "Renamed"]})
+    );
 }
 
 #[tokio::test]
@@ -191,7 +252,11 @@ async fn a_movie_that_became_404_is_marked_gone() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.count("SELECT count(*) FROM works WHERE tmdb_id = 41 AND ingestion_status = 'gone'").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM rejected_works WHERE tmdb_id = 41 AND reason = 'not_found'").await, 1);
-    assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE tmdb_id = 41 AND status = 'failed'").await, 1, "not retried");
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_queue WHERE tmdb_id = 41 AND status = 'failed'").await,
+        1,
+        "not retried"
+    );
 }
 
 #[tokio::test]
@@ -207,7 +272,11 @@ async fn two_refreshes_at_once_never_process_the_same_movie_twice() {
     let counters = app.fake.counters();
     assert_eq!(counters.by_endpoint.get("/movie/{id}"), Some(&30));
     assert!(counters.by_movie.values().all(|n| *n == 1), "{:?}", counters.by_movie);
-    assert_eq!(app.count("SELECT count(*) FROM work_metrics_history").await, 60, "one snapshot per ingest and per refresh");
+    assert_eq!(
+        app.count("SELECT count(*) FROM work_metrics_history").await,
+        60,
+        "one snapshot per ingest and per refresh"
+    );
 }
 
 #[tokio::test]
@@ -216,8 +285,11 @@ async fn a_one_second_budget_on_a_large_backlog_stops_on_time_and_leaves_the_res
     let app = TestApp::start_with(fake, |s| s.with("tmdb_rate_limit_rps", "20")).await;
     set_cursor(&app, today()).await;
     app.db
-        .execute("INSERT INTO works (tmdb_id, title, ingestion_status, schema_version, next_refresh_at)
-                  SELECT g, 'M' || g, 'complete', $1, now() - interval '1 day' FROM generate_series(1, 500) g", &[&staleness::SCHEMA_VERSION])
+        .execute(
+            "INSERT INTO works (tmdb_id, title, ingestion_status, schema_version, next_refresh_at)
+                  SELECT g, 'M' || g, 'complete', $1, now() - interval '1 day' FROM generate_series(1, 500) g",
+            &[&staleness::SCHEMA_VERSION],
+        )
         .await
         .unwrap();
     let r = app.post(ROUTE, json!({"budget_ms": 1000, "batch_size": 500})).await;

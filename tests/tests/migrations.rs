@@ -13,7 +13,11 @@ async fn migrate_applies_everything_once_and_is_a_no_op_the_second_time() {
     assert_eq!(applied, MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
     assert_eq!(migrate(&conn).await.unwrap(), Vec::<i64>::new());
     let db = connect(&url).await;
-    let tables: i64 = db.query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'", &[]).await.unwrap().get(0);
+    let tables: i64 = db
+        .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert!(tables >= 25, "{tables} tables");
 }
 
@@ -33,7 +37,11 @@ async fn an_applied_migration_that_was_edited_is_refused() {
     let conn = NativeDb::new(&url).connect().await.unwrap();
     migrate(&conn).await.unwrap();
     // What an edit of 0001 after it was applied looks like: the recorded checksum differs.
-    connect(&url).await.execute("UPDATE _marquee_migrations SET checksum = 'edited' WHERE version = 1", &[]).await.unwrap();
+    connect(&url)
+        .await
+        .execute("UPDATE _marquee_migrations SET checksum = 'edited' WHERE version = 1", &[])
+        .await
+        .unwrap();
     match migrate(&conn).await {
         Err(MigrateError::Edited { version: 1, .. }) => {}
         other => panic!("expected an edited-migration error, got {other:?}"),

@@ -34,7 +34,10 @@ async fn claims_skip_locked_rows_so_concurrent_runners_split_the_work() {
     let setup = NativeDb::new(&url).connect().await.unwrap();
     queue::enqueue(&setup, &ids, Reason::Batch, 0).await.unwrap();
     let (a, b) = (NativeDb::new(&url).connect().await.unwrap(), NativeDb::new(&url).connect().await.unwrap());
-    let (ra, rb) = futures::join!(queue::claim(&a, "a", 25, Duration::from_secs(60)), queue::claim(&b, "b", 25, Duration::from_secs(60)));
+    let (ra, rb) = futures::join!(
+        queue::claim(&a, "a", 25, Duration::from_secs(60)),
+        queue::claim(&b, "b", 25, Duration::from_secs(60))
+    );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.len() + rb.len(), 40);
     assert!(ra.iter().all(|x| rb.iter().all(|y| x.id != y.id)), "a row was claimed twice");
@@ -56,31 +59,43 @@ async fn a_stale_runner_cannot_overwrite_the_newer_result() {
     // The old runner wakes up and reports: nothing it says is recorded.
     assert!(!queue::fail(&conn, old[0].id, "old-runner", "late failure", Duration::ZERO, false).await.unwrap());
     assert!(!queue::complete(&conn, old[0].id, "old-runner").await.unwrap());
-    let row = marquee_tests::connect(&url).await.query_one("SELECT status, last_error FROM refresh_queue", &[]).await.unwrap();
+    let row = marquee_tests::connect(&url)
+        .await
+        .query_one("SELECT status, last_error FROM refresh_queue", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "completed");
     assert_eq!(row.get::<_, Option<String>>(1), None);
 }
 
 async fn tokio_postgres_expire_leases(url: &str) {
-    marquee_tests::connect(url).await.execute("UPDATE refresh_queue SET lease_until = now() - interval '1 second' WHERE status = 'processing'", &[]).await.unwrap();
+    marquee_tests::connect(url)
+        .await
+        .execute("UPDATE refresh_queue SET lease_until = now() - interval '1 second' WHERE status = 'processing'", &[])
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn a_claimed_row_whose_runner_crashed_is_finished_by_the_next_drain() {
     let app = TestApp::start().await;
-    app.db.execute(
-        "INSERT INTO refresh_queue (tmdb_id, reason, status, attempts, locked_by, lease_until)
+    app.db
+        .execute(
+            "INSERT INTO refresh_queue (tmdb_id, reason, status, attempts, locked_by, lease_until)
          VALUES (550, 'batch', 'processing', 1, 'crashed-runner', now() - interval '5 seconds')",
-        &[],
-    )
-    .await
-    .unwrap();
+            &[],
+        )
+        .await
+        .unwrap();
     let library = app.library("test-drain").await;
     let deadline = system_now() + Duration::from_secs(30);
     let report = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
     assert_eq!((report.claimed, report.ingested), (1, 1));
     let row = app.db.query_one("SELECT status, attempts, locked_by FROM refresh_queue", &[]).await.unwrap();
-    assert_eq!((row.get::<_, String>(0), row.get::<_, i32>(1), row.get::<_, Option<String>>(2)), ("completed".into(), 2, None));
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, i32>(1), row.get::<_, Option<String>>(2)),
+        ("completed".into(), 2, None)
+    );
     assert_eq!(app.count("SELECT count(*) FROM works WHERE tmdb_id = 550 AND ingestion_status = 'complete'").await, 1);
 }
 
@@ -95,7 +110,14 @@ async fn a_row_that_always_fails_is_dead_after_its_attempts_with_its_error_and_c
         let deadline = system_now() + Duration::from_secs(30);
         let report = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
         assert_eq!((report.claimed, report.failed), (1, 1), "attempt {attempt}");
-        let row = app.db.query_one("SELECT status, attempts, next_attempt_at > now() + interval '10 seconds' FROM refresh_queue", &[]).await.unwrap();
+        let row = app
+            .db
+            .query_one(
+                "SELECT status, attempts, next_attempt_at > now() + interval '10 seconds' FROM refresh_queue",
+                &[],
+            )
+            .await
+            .unwrap();
         let expected = if attempt == queue::MAX_ATTEMPTS { "failed" } else { "queued" };
         assert_eq!((row.get::<_, String>(0).as_str(), row.get::<_, i32>(1)), (expected, attempt));
         if attempt < queue::MAX_ATTEMPTS {
@@ -130,5 +152,9 @@ async fn a_budget_that_runs_out_leaves_the_rest_queued_untouched() {
     assert_eq!(status.completed as u64, report.ingested);
     assert_eq!(status.queued as u64, 60 - report.ingested, "everything else is back in the queue");
     assert_eq!(status.processing, 0);
-    assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE status = 'queued' AND attempts > 0").await, 0, "unstarted rows keep their attempts");
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_queue WHERE status = 'queued' AND attempts > 0").await,
+        0,
+        "unstarted rows keep their attempts"
+    );
 }

@@ -21,7 +21,14 @@ async fn ids_in_lists(app: &TestApp, pages: u32) -> BTreeSet<i64> {
     for list in ["movie/popular", "movie/now_playing", "trending/movie/week"] {
         for page in 1..=pages {
             let url = format!("{}/{list}?page={page}", app.fake.base_url());
-            let body: Value = reqwest::Client::new().get(url).bearer_auth(&app.fake.config().bearer_token).send().await.unwrap().json_value().await;
+            let body: Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(&app.fake.config().bearer_token)
+                .send()
+                .await
+                .unwrap()
+                .json_value()
+                .await;
             ids.extend(body["results"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()));
         }
     }
@@ -46,7 +53,9 @@ fn movie_ids_fetched(app: &TestApp) -> Vec<u64> {
 async fn lists_are_paged_deduped_across_sources_and_capped_by_max_movies() {
     let app = TestApp::start_with(small_catalog(), |s| s).await;
     let union = ids_in_lists(&app, 2).await;
-    let r = app.post(ROUTE, json!({"source": "all", "max_movies": 7, "pages_per_source": 2, "trigger_type": "scheduled"})).await;
+    let r = app
+        .post(ROUTE, json!({"source": "all", "max_movies": 7, "pages_per_source": 2, "trigger_type": "scheduled"}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let counters = app.fake.counters();
     for list in ["/movie/popular", "/movie/now_playing", "/trending/movie/{window}"] {
@@ -96,14 +105,18 @@ async fn what_does_not_fit_the_budget_is_queued_and_a_later_drain_finishes_it() 
     // 10 requests per second and 1 s of budget: only a few movies can start.
     let fake = FakeTmdbConfig { latency: Duration::from_millis(100), ..small_catalog() };
     let app = TestApp::start_with(fake, |s| s.with("tmdb_rate_limit_rps", "10")).await;
-    let r = app.post(ROUTE, json!({"source": "popular", "max_movies": 30, "pages_per_source": 2, "budget_ms": 1000})).await;
+    let r =
+        app.post(ROUTE, json!({"source": "popular", "max_movies": 30, "pages_per_source": 2, "budget_ms": 1000})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let (ingested, queued) = (r.body["movies_ingested"].as_i64().unwrap(), r.body["movies_queued"].as_i64().unwrap());
     assert!(queued > 0, "the budget was too short for 30 movies: {}", r.text);
     assert_eq!(r.body["status"], "partial");
     assert_eq!(ingested + queued + r.body["movies_failed"].as_i64().unwrap(), 30, "{}", r.text);
     assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status = 'complete'").await, ingested);
-    assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE status = 'queued' AND reason = 'scheduled'").await, queued);
+    assert_eq!(
+        app.count("SELECT count(*) FROM refresh_queue WHERE status = 'queued' AND reason = 'scheduled'").await,
+        queued
+    );
 
     let library = app.library("test-drain").await;
     let tmdb = library.tmdb(marquee::ports::system_now() + Duration::from_secs(60));
@@ -133,7 +146,9 @@ async fn two_runs_at_the_same_moment_ingest_each_movie_once() {
 async fn the_run_log_row_matches_what_happened() {
     let app = TestApp::start_with(small_catalog(), |s| s).await;
     app.fake.faults().malformed(3);
-    let r = app.post(ROUTE, json!({"source": "popular", "max_movies": 30, "pages_per_source": 2, "trigger_type": "scheduled"})).await;
+    let r = app
+        .post(ROUTE, json!({"source": "popular", "max_movies": 30, "pages_per_source": 2, "trigger_type": "scheduled"}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let row = app
         .db
@@ -172,7 +187,11 @@ async fn a_run_stopped_by_tmdb_401_is_logged_as_failed_with_its_error() {
     let app = TestApp::start_with(small_catalog(), |s| s.with("tmdb_token", "revoked-token")).await;
     let r = app.post(ROUTE, json!({"trigger_type": "scheduled"})).await;
     assert_eq!((r.status, error_code(&r)), (502, "tmdb_unauthorized"));
-    let row = app.db.query_one("SELECT status, error, movies_ingested, finished_at IS NOT NULL FROM scheduled_ingestion_log", &[]).await.unwrap();
+    let row = app
+        .db
+        .query_one("SELECT status, error, movies_ingested, finished_at IS NOT NULL FROM scheduled_ingestion_log", &[])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "failed");
     assert!(row.get::<_, Option<String>>(1).is_some_and(|e| e.contains("401")));
     assert_eq!(row.get::<_, i32>(2), 0);
@@ -184,12 +203,20 @@ async fn a_run_stopped_by_tmdb_401_is_logged_as_failed_with_its_error() {
 #[tokio::test]
 async fn invalid_bodies_are_400_and_start_no_run() {
     let app = TestApp::start().await;
-    for body in [json!({"source": "upcoming"}), json!({"max_movies": -1}), json!({"max_movies": 100000}), json!({"max_movies": 2.5}),
-                 json!({"pages_per_source": 0}), json!({"trigger_type": 5}), json!({"dry_run": 1})] {
+    for body in [
+        json!({"source": "upcoming"}),
+        json!({"max_movies": -1}),
+        json!({"max_movies": 100000}),
+        json!({"max_movies": 2.5}),
+        json!({"pages_per_source": 0}),
+        json!({"trigger_type": 5}),
+        json!({"dry_run": 1}),
+    ] {
         let r = app.post(ROUTE, body.clone()).await;
         assert_eq!((r.status, error_code(&r)), (400, "invalid_request"), "{body}: {}", r.text);
     }
-    let not_json = app.request(reqwest::Method::POST, ROUTE, Some(marquee_tests::ADMIN_TOKEN), Some("{".into()), &[]).await;
+    let not_json =
+        app.request(reqwest::Method::POST, ROUTE, Some(marquee_tests::ADMIN_TOKEN), Some("{".into()), &[]).await;
     assert_eq!(not_json.status, 400);
     let no_token = app.request(reqwest::Method::POST, ROUTE, None, Some("{}".into()), &[]).await;
     assert_eq!(no_token.status, 401);

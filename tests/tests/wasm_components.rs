@@ -25,7 +25,8 @@ fn root() -> PathBuf {
 }
 
 fn manifest() -> toml::Value {
-    toml::from_str(&std::fs::read_to_string(root().join("spin.toml")).expect("spin.toml")).expect("spin.toml is valid TOML")
+    toml::from_str(&std::fs::read_to_string(root().join("spin.toml")).expect("spin.toml"))
+        .expect("spin.toml is valid TOML")
 }
 
 /// The components named by `[[trigger.<kind>]]`, with their `source` (relative to the root).
@@ -36,7 +37,8 @@ fn components_of(m: &toml::Value, kind: &str) -> BTreeMap<String, String> {
         .iter()
         .map(|t| {
             let name = t["component"].as_str().expect("component").to_owned();
-            let source = m["component"][&name]["source"].as_str().unwrap_or_else(|| panic!("{name}: no source")).to_owned();
+            let source =
+                m["component"][&name]["source"].as_str().unwrap_or_else(|| panic!("{name}: no source")).to_owned();
             (name, source)
         })
         .collect()
@@ -56,13 +58,19 @@ fn component_bytes(source: &str) -> Vec<u8> {
         let stem = path.file_stem().and_then(|s| s.to_str()).expect("wasm file name");
         let package = stem.replace('_', "-");
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!("{} is missing: building it (cargo build --target wasm32-wasip2 --release -p {package})", path.display());
+        eprintln!(
+            "{} is missing: building it (cargo build --target wasm32-wasip2 --release -p {package})",
+            path.display()
+        );
         let status = Command::new(cargo)
             .args(["build", "--target", "wasm32-wasip2", "--release", "-p", &package])
             .current_dir(root())
             .status()
             .expect("run cargo");
-        assert!(status.success(), "building {package} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        assert!(
+            status.success(),
+            "building {package} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+        );
     }
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -84,7 +92,9 @@ fn surface(bytes: &[u8]) -> Surface {
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.expect("parse") {
-            Payload::Version { encoding, .. } if depth == 0 => assert_eq!(encoding, Encoding::Component, "not a component"),
+            Payload::Version { encoding, .. } if depth == 0 => {
+                assert_eq!(encoding, Encoding::Component, "not a component")
+            }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::ComponentImportSection(section) if depth == 0 => {
@@ -190,7 +200,8 @@ fn http_component_may_import(import: &str) -> bool {
     let (name, version) = split_version(import);
     SPIN_4_IMPORTS.contains(&import)
         || version == WASI_P3 && (WASI_CLI_FOR_RUST.contains(&name) || WASI_P3_FOR_RUST.contains(&name))
-        || version.starts_with("0.2.") && [WASI_CLI_FOR_RUST, WASI_P2_FOR_RUST, WASI_P2_FILESYSTEM].iter().any(|list| list.contains(&name))
+        || version.starts_with("0.2.")
+            && [WASI_CLI_FOR_RUST, WASI_P2_FOR_RUST, WASI_P2_FILESYSTEM].iter().any(|list| list.contains(&name))
 }
 
 #[test]
@@ -201,22 +212,43 @@ fn the_cron_bridge_exports_the_plugin_world_and_imports_only_what_the_plugin_hos
     let s = surface(&component_bytes(sources.first().unwrap()));
 
     assert_eq!(s.exports, ["handle-cron-event"], "exports");
-    assert_eq!(s.type_imports.iter().map(String::as_str).collect::<BTreeSet<_>>(), BTreeSet::from(["error", "metadata"]), "the world's `use cron-types.{{metadata, error}}`");
-    assert!(matches!(s.types.component_entity_type_of_export("handle-cron-event"), Some(ComponentEntityType::Func(_))), "handle-cron-event is a function");
+    assert_eq!(
+        s.type_imports.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["error", "metadata"]),
+        "the world's `use cron-types.{{metadata, error}}`"
+    );
+    assert!(
+        matches!(s.types.component_entity_type_of_export("handle-cron-event"), Some(ComponentEntityType::Func(_))),
+        "handle-cron-event is a function"
+    );
 
     eprintln!("imports of the cron bridge: {:#?}", s.imports);
     let refused: Vec<&String> = s.imports.iter().filter(|i| !bridge_may_import(i)).collect();
-    assert!(refused.is_empty(), "the bridge imports {refused:?}, which the cron plugin does not host; all imports: {:#?}", s.imports);
+    assert!(
+        refused.is_empty(),
+        "the bridge imports {refused:?}, which the cron plugin does not host; all imports: {:#?}",
+        s.imports
+    );
     assert!(s.imports.iter().any(|i| i == "fermyon:spin/variables@2.0.0"), "reads its variables: {:#?}", s.imports);
     assert!(s.imports.iter().any(|i| i.starts_with("wasi:http/outgoing-handler@0.2.")), "sends HTTP: {:#?}", s.imports);
-    assert!(!s.imports.iter().any(|i| i.starts_with("spin:") || i.contains("@0.3.")), "no Spin 4 interfaces: {:#?}", s.imports);
+    assert!(
+        !s.imports.iter().any(|i| i.starts_with("spin:") || i.contains("@0.3.")),
+        "no Spin 4 interfaces: {:#?}",
+        s.imports
+    );
 
     // The world's own interface carries types only: the plugin has nothing to link there.
     let cron_types = s.imports.iter().find(|i| i.starts_with("fermyon:spin-cron/cron-types@"));
     if let Some(name) = cron_types {
-        let Some(ComponentEntityType::Instance(id)) = s.types.component_entity_type_of_import(name) else { panic!("{name} is not an instance") };
+        let Some(ComponentEntityType::Instance(id)) = s.types.component_entity_type_of_import(name) else {
+            panic!("{name} is not an instance")
+        };
         let exports = &s.types[id].exports;
-        assert!(exports.values().all(|e| matches!(e, ComponentEntityType::Type { .. })), "{name} must hold types only: {:?}", exports.keys().collect::<Vec<_>>());
+        assert!(
+            exports.values().all(|e| matches!(e, ComponentEntityType::Type { .. })),
+            "{name} must hold types only: {:?}",
+            exports.keys().collect::<Vec<_>>()
+        );
         assert_eq!(exports.keys().map(String::as_str).collect::<BTreeSet<_>>(), BTreeSet::from(["error", "metadata"]));
     }
 }
@@ -230,8 +262,16 @@ fn http_components_import_only_what_spin_4_hosts() {
     for (name, source) in &components {
         let s = surface(&component_bytes(source));
         let refused: Vec<&String> = s.imports.iter().filter(|i| !http_component_may_import(i)).collect();
-        assert!(refused.is_empty(), "{name} imports {refused:?}, which Spin 4 (spin-sdk 6.0) does not host; all imports: {:#?}", s.imports);
-        assert!(s.exports.iter().any(|e| e == "wasi:http/handler@0.3.0-rc-2026-03-15"), "{name} exports the Spin 4 HTTP handler: {:?}", s.exports);
+        assert!(
+            refused.is_empty(),
+            "{name} imports {refused:?}, which Spin 4 (spin-sdk 6.0) does not host; all imports: {:#?}",
+            s.imports
+        );
+        assert!(
+            s.exports.iter().any(|e| e == "wasi:http/handler@0.3.0-rc-2026-03-15"),
+            "{name} exports the Spin 4 HTTP handler: {:?}",
+            s.exports
+        );
         assert!(s.type_imports.is_empty(), "{name}: {:?}", s.type_imports);
         seen.extend(s.imports);
     }

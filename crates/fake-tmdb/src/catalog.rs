@@ -16,15 +16,8 @@ use crate::words::*;
 pub(crate) type Patches = HashMap<u64, Map<String, Value>>;
 
 /// Part names accepted in `append_to_response` and as `/movie/{id}/{part}`.
-pub(crate) const PARTS: [&str; 7] = [
-    "credits",
-    "videos",
-    "similar",
-    "release_dates",
-    "images",
-    "keywords",
-    "watch/providers",
-];
+pub(crate) const PARTS: [&str; 7] =
+    ["credits", "videos", "similar", "release_dates", "images", "keywords", "watch/providers"];
 
 /// Page size of popular, now_playing and trending (TMDB's fixed 20).
 pub(crate) const LIST_PAGE_SIZE: usize = 20;
@@ -43,9 +36,7 @@ pub(crate) fn splitmix(mut z: u64) -> u64 {
 
 /// FNV-1a, to turn a salt string into a number.
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// An RNG private to one `(seed, id, salt)`: one per movie and per part, so generating one
@@ -121,11 +112,7 @@ pub(crate) fn core(cfg: &FakeTmdbConfig, id: u64) -> Core {
     {
         popularity *= 1.5 + 3.0 * r.f64();
     }
-    Core {
-        id,
-        popularity: round(popularity, 3),
-        release,
-    }
+    Core { id, popularity: round(popularity, 3), release }
 }
 
 /// A unique, title-like string for every id.
@@ -196,16 +183,12 @@ fn genres(r: &mut fastrand::Rng) -> Vec<(u32, &'static str)> {
 }
 
 fn country_name(code: &str) -> &'static str {
-    COUNTRIES
-        .iter()
-        .find(|(c, _)| *c == code)
-        .map_or("Unknown", |(_, n)| n)
+    COUNTRIES.iter().find(|(c, _)| *c == code).map_or("Unknown", |(_, n)| n)
 }
 
 fn company_logo(company_id: u64) -> Option<String> {
     // Every fifth studio has no logo, as on TMDB.
-    (!company_id.is_multiple_of(5))
-        .then(|| image_path(&mut rng(0, company_id, "company-logo"), ".png"))
+    (!company_id.is_multiple_of(5)).then(|| image_path(&mut rng(0, company_id, "company-logo"), ".png"))
 }
 
 fn provider_logo(provider_id: u64) -> String {
@@ -225,35 +208,18 @@ pub(crate) fn base_details(cfg: &FakeTmdbConfig, id: u64) -> Option<Map<String, 
         String::new()
     } else {
         let role = *pick(&mut r, &ROLES);
-        let mut s = format!(
-            "{} {} and {}.",
-            capitalise(role),
-            pick(&mut r, &INCIDENTS),
-            pick(&mut r, &STAKES)
-        );
+        let mut s = format!("{} {} and {}.", capitalise(role), pick(&mut r, &INCIDENTS), pick(&mut r, &STAKES));
         if r.bool() {
             s.push_str(&format!(" Set in {}.", pick(&mut r, &SETTINGS)));
         }
         s
     };
-    let tagline = if r.u32(..5) == 0 {
-        ""
-    } else {
-        *pick(&mut r, &TAGLINES)
-    };
+    let tagline = if r.u32(..5) == 0 { "" } else { *pick(&mut r, &TAGLINES) };
 
     // Three quarters English, like TMDB's popular lists.
-    let lang = if r.u32(..4) < 3 {
-        LANGUAGES[0]
-    } else {
-        *pick(&mut r, &LANGUAGES[1..])
-    };
+    let lang = if r.u32(..4) < 3 { LANGUAGES[0] } else { *pick(&mut r, &LANGUAGES[1..]) };
     let (lang_code, _, _, home) = lang;
-    let home = if lang_code == "en" && r.u32(..6) == 0 {
-        "GB"
-    } else {
-        home
-    };
+    let home = if lang_code == "en" && r.u32(..6) == 0 { "GB" } else { home };
     let mut countries = vec![home];
     if home != "US" && r.u32(..3) == 0 {
         countries.push("US");
@@ -275,25 +241,13 @@ pub(crate) fn base_details(cfg: &FakeTmdbConfig, id: u64) -> Option<Map<String, 
 
     let imdb_id = (r.u32(..100) >= 6).then(|| format!("tt{:07}", 100_000 + id));
     let runtime = (r.u32(..25) != 0).then(|| r.u32(80..=180));
-    let budget: u64 = if r.u32(..10) < 3 {
-        0
-    } else {
-        r.u64(1..=250) * 1_000_000
-    };
-    let revenue: u64 = if budget == 0 || r.u32(..4) == 0 {
-        0
-    } else {
-        (budget as f64 * (0.2 + 5.0 * r.f64())) as u64
-    };
+    let budget: u64 = if r.u32(..10) < 3 { 0 } else { r.u64(1..=250) * 1_000_000 };
+    let revenue: u64 = if budget == 0 || r.u32(..4) == 0 { 0 } else { (budget as f64 * (0.2 + 5.0 * r.f64())) as u64 };
     let vote_count = match c.release {
         Some(d) if d <= cfg.reference_date => (c.popularity * r.f64() * 60.0) as u64,
         _ => 0,
     };
-    let vote_average = if vote_count == 0 {
-        0.0
-    } else {
-        round(4.0 + 4.9 * r.f64(), 1)
-    };
+    let vote_average = if vote_count == 0 { 0.0 } else { round(4.0 + 4.9 * r.f64(), 1) };
     let poster_path = image_path(&mut r, ".jpg");
     let backdrop_path = (r.u32(..12) != 0).then(|| image_path(&mut r, ".jpg"));
     let collection = (r.u32(..8) == 0).then(|| {
@@ -304,11 +258,7 @@ pub(crate) fn base_details(cfg: &FakeTmdbConfig, id: u64) -> Option<Map<String, 
             "backdrop_path": image_path(&mut r, ".jpg"),
         })
     });
-    let homepage = if r.bool() {
-        format!("https://example.com/movies/{id}")
-    } else {
-        String::new()
-    };
+    let homepage = if r.bool() { format!("https://example.com/movies/{id}") } else { String::new() };
 
     let value = json!({
         "id": id,
@@ -352,11 +302,7 @@ pub(crate) fn base_details(cfg: &FakeTmdbConfig, id: u64) -> Option<Map<String, 
 
 /// Details with the movie's patch merged in. Patch keys that name a part are left out here:
 /// they replace that part instead (see [`part`]).
-pub(crate) fn patched_details(
-    cfg: &FakeTmdbConfig,
-    id: u64,
-    patches: &Patches,
-) -> Option<Map<String, Value>> {
+pub(crate) fn patched_details(cfg: &FakeTmdbConfig, id: u64, patches: &Patches) -> Option<Map<String, Value>> {
     let mut details = base_details(cfg, id)?;
     if let Some(patch) = patches.get(&id) {
         for (k, v) in patch {
@@ -370,12 +316,7 @@ pub(crate) fn patched_details(
 
 /// Details plus appended parts under their own keys; unknown part names are ignored, as TMDB
 /// does. `None` when the id is not in the catalog.
-pub(crate) fn details(
-    cfg: &FakeTmdbConfig,
-    id: u64,
-    append: &[&str],
-    patches: &Patches,
-) -> Option<Value> {
+pub(crate) fn details(cfg: &FakeTmdbConfig, id: u64, append: &[&str], patches: &Patches) -> Option<Value> {
     let mut d = patched_details(cfg, id, patches)?;
     for name in append {
         if let Some(v) = part(cfg, id, name, patches) {
@@ -394,11 +335,7 @@ pub(crate) fn summary(cfg: &FakeTmdbConfig, id: u64, patches: &Patches) -> Optio
         let ids = d
             .get("genres")
             .and_then(Value::as_array)
-            .map(|gs| {
-                gs.iter()
-                    .filter_map(|g| g.get("id").cloned())
-                    .collect::<Vec<_>>()
-            })
+            .map(|gs| gs.iter().filter_map(|g| g.get("id").cloned()).collect::<Vec<_>>())
             .unwrap_or_default();
         Value::Array(ids)
     });
@@ -514,17 +451,8 @@ fn credits(cfg: &FakeTmdbConfig, id: u64) -> Value {
         .enumerate()
         .map(|(order, pid)| {
             let p = person(cfg.seed, *pid);
-            let first = if r.bool() {
-                *pick(&mut r, &FEMALE_FIRST)
-            } else {
-                *pick(&mut r, &MALE_FIRST)
-            };
-            let character = format!(
-                "{}{} {}",
-                pick(&mut r, &CHARACTER_PREFIXES),
-                first,
-                pick(&mut r, &LAST_NAMES)
-            );
+            let first = if r.bool() { *pick(&mut r, &FEMALE_FIRST) } else { *pick(&mut r, &MALE_FIRST) };
+            let character = format!("{}{} {}", pick(&mut r, &CHARACTER_PREFIXES), first, pick(&mut r, &LAST_NAMES));
             json!({
                 "id": p.id,
                 "name": p.name,
@@ -544,11 +472,8 @@ fn credits(cfg: &FakeTmdbConfig, id: u64) -> Value {
         .map(|(i, pid)| {
             let p = person(cfg.seed, *pid);
             // Every movie with a crew has exactly one director, listed first.
-            let (job, department) = if i == 0 {
-                ("Director", "Directing")
-            } else {
-                CREW_JOBS[(i - 1) % CREW_JOBS.len()]
-            };
+            let (job, department) =
+                if i == 0 { ("Director", "Directing") } else { CREW_JOBS[(i - 1) % CREW_JOBS.len()] };
             json!({
                 "id": p.id,
                 "name": p.name,
@@ -617,10 +542,7 @@ fn similar(cfg: &FakeTmdbConfig, id: u64, patches: &Patches) -> Value {
             ids.push(other);
         }
     }
-    let results: Vec<Value> = ids
-        .iter()
-        .filter_map(|o| summary(cfg, *o, patches))
-        .collect();
+    let results: Vec<Value> = ids.iter().filter_map(|o| summary(cfg, *o, patches)).collect();
     json!({
         "page": 1,
         "total_pages": u64::from(!results.is_empty()),
@@ -681,22 +603,8 @@ fn images(cfg: &FakeTmdbConfig, id: u64) -> Value {
     };
     let path_of = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_string);
     let n_backdrops = 2 + (id % 3) as usize;
-    let backdrops = set(
-        path_of("backdrop_path"),
-        n_backdrops,
-        3840,
-        2160,
-        ".jpg",
-        false,
-    );
-    let posters = set(
-        path_of("poster_path"),
-        2 + (id % 2) as usize,
-        2000,
-        3000,
-        ".jpg",
-        true,
-    );
+    let backdrops = set(path_of("backdrop_path"), n_backdrops, 3840, 2160, ".jpg", false);
+    let posters = set(path_of("poster_path"), 2 + (id % 2) as usize, 2000, 3000, ".jpg", true);
     let logos = set(None, (id % 3) as usize, 1000, 400, ".png", true);
     json!({ "backdrops": backdrops, "posters": posters, "logos": logos })
 }
@@ -747,16 +655,11 @@ fn watch_providers(cfg: &FakeTmdbConfig, id: u64) -> Value {
         let mut offers = Map::new();
         offers.insert(
             "link".into(),
-            json!(format!(
-                "https://www.themoviedb.org/movie/{id}-{slug}/watch?locale={country}"
-            )),
+            json!(format!("https://www.themoviedb.org/movie/{id}-{slug}/watch?locale={country}")),
         );
         // TMDB leaves out an offer kind with no providers; some movies stream nowhere.
         if r.u32(..5) < 3 {
-            offers.insert(
-                "flatrate".into(),
-                json!(entries(&mut r, &SUBSCRIPTION_PROVIDERS, 2)),
-            );
+            offers.insert("flatrate".into(), json!(entries(&mut r, &SUBSCRIPTION_PROVIDERS, 2)));
         }
         offers.insert("rent".into(), json!(entries(&mut r, &STORE_PROVIDERS, 3)));
         offers.insert("buy".into(), json!(entries(&mut r, &STORE_PROVIDERS, 3)));
@@ -784,15 +687,9 @@ const NOW_PLAYING_DAYS: u64 = 40;
 
 impl Catalog {
     pub(crate) fn build(cfg: &FakeTmdbConfig) -> Catalog {
-        let cores: Vec<Core> = (1..=u64::from(cfg.catalog_size))
-            .map(|id| core(cfg, id))
-            .collect();
+        let cores: Vec<Core> = (1..=u64::from(cfg.catalog_size)).map(|id| core(cfg, id)).collect();
         let ranked = |score: &dyn Fn(&Core) -> f64, keep: &dyn Fn(&Core) -> bool| {
-            let mut v: Vec<(f64, u64)> = cores
-                .iter()
-                .filter(|c| keep(c))
-                .map(|c| (score(c), c.id))
-                .collect();
+            let mut v: Vec<(f64, u64)> = cores.iter().filter(|c| keep(c)).map(|c| (score(c), c.id)).collect();
             v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             v.into_iter().map(|(_, id)| id).collect::<Vec<u64>>()
         };
@@ -804,19 +701,13 @@ impl Catalog {
         let trending = |salt: &'static str, recent_days: i64| {
             move |c: &Core| {
                 let factor = 0.25 + 1.75 * rng(cfg.seed, c.id, salt).f64();
-                let boost = if (0..=recent_days).contains(&age(c)) {
-                    3.0
-                } else {
-                    1.0
-                };
+                let boost = if (0..=recent_days).contains(&age(c)) { 3.0 } else { 1.0 };
                 c.popularity * factor * boost
             }
         };
         Catalog {
             popular: ranked(&|c| c.popularity, &|_| true),
-            now_playing: ranked(&|c| c.popularity, &|c| {
-                c.release.is_some_and(|d| d >= earliest && d <= today)
-            }),
+            now_playing: ranked(&|c| c.popularity, &|c| c.release.is_some_and(|d| d >= earliest && d <= today)),
             now_playing_dates: (earliest, today),
             trending_day: ranked(&trending("trending/day", 7), &|_| true),
             trending_week: ranked(&trending("trending/week", 30), &|_| true),
@@ -826,17 +717,12 @@ impl Catalog {
 
 /// Catalog ids that changed on `day`: a deterministic ~2% of the catalog per day.
 pub(crate) fn changed_on(cfg: &FakeTmdbConfig, day: NaiveDate) -> impl Iterator<Item = u64> + '_ {
-    let day_key =
-        splitmix(cfg.seed ^ 0x6368_616e_6765 ^ (i64::from(day.num_days_from_ce()) as u64));
+    let day_key = splitmix(cfg.seed ^ 0x6368_616e_6765 ^ (i64::from(day.num_days_from_ce()) as u64));
     (1..=u64::from(cfg.catalog_size)).filter(move |id| splitmix(day_key ^ id).is_multiple_of(50))
 }
 
 /// Catalog ids changed on any day of `[start, end]`, in id order.
-pub(crate) fn changed_between(
-    cfg: &FakeTmdbConfig,
-    start: NaiveDate,
-    end: NaiveDate,
-) -> BTreeSet<u64> {
+pub(crate) fn changed_between(cfg: &FakeTmdbConfig, start: NaiveDate, end: NaiveDate) -> BTreeSet<u64> {
     let mut out = BTreeSet::new();
     let mut day = start;
     while day <= end {
@@ -880,10 +766,7 @@ mod tests {
     use super::*;
 
     fn cfg() -> FakeTmdbConfig {
-        FakeTmdbConfig {
-            reference_date: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
-            ..FakeTmdbConfig::default()
-        }
+        FakeTmdbConfig { reference_date: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(), ..FakeTmdbConfig::default() }
     }
 
     #[test]
@@ -948,12 +831,7 @@ mod tests {
         assert!(base_details(&c, 10_001).is_none());
         // Every field that may be null or empty is so for some movies.
         let many: Vec<_> = (1..=2_000).filter_map(|id| base_details(&c, id)).collect();
-        for key in [
-            "imdb_id",
-            "runtime",
-            "backdrop_path",
-            "belongs_to_collection",
-        ] {
+        for key in ["imdb_id", "runtime", "backdrop_path", "belongs_to_collection"] {
             assert!(many.iter().any(|d| d[key].is_null()), "{key} never null");
             assert!(many.iter().any(|d| !d[key].is_null()), "{key} always null");
         }
@@ -962,28 +840,18 @@ mod tests {
 
     #[test]
     fn credits_respect_config_and_people_recur() {
-        let c = FakeTmdbConfig {
-            cast_per_movie: 7,
-            crew_per_movie: 3,
-            ..cfg()
-        };
+        let c = FakeTmdbConfig { cast_per_movie: 7, crew_per_movie: 3, ..cfg() };
         let credits = part(&c, 5, "credits", &Patches::new()).unwrap();
         assert_eq!(credits["cast"].as_array().unwrap().len(), 7);
         assert_eq!(credits["crew"].as_array().unwrap().len(), 3);
         assert_eq!(credits["crew"][0]["job"], "Director");
         let mut counts = HashMap::<u64, u32>::new();
         for id in 1..=300 {
-            for p in part(&c, id, "credits", &Patches::new()).unwrap()["cast"]
-                .as_array()
-                .unwrap()
-            {
+            for p in part(&c, id, "credits", &Patches::new()).unwrap()["cast"].as_array().unwrap() {
                 *counts.entry(p["id"].as_u64().unwrap()).or_default() += 1;
             }
         }
-        assert!(
-            counts.values().any(|&n| n >= 3),
-            "nobody appears in several movies"
-        );
+        assert!(counts.values().any(|&n| n >= 3), "nobody appears in several movies");
     }
 
     #[test]
@@ -993,18 +861,10 @@ mod tests {
         assert_eq!(cat.popular.len(), 10_000);
         let pop = |id: u64| core(&c, id).popularity;
         assert!(cat.popular.windows(2).all(|w| pop(w[0]) >= pop(w[1])));
-        assert!(
-            cat.now_playing.len() > 20,
-            "now_playing too short: {}",
-            cat.now_playing.len()
-        );
+        assert!(cat.now_playing.len() > 20, "now_playing too short: {}", cat.now_playing.len());
         assert_ne!(cat.popular[..20], cat.trending_day[..20]);
         assert_ne!(cat.trending_day[..20], cat.trending_week[..20]);
         let changed = changed_between(&c, c.reference_date, c.reference_date);
-        assert!(
-            (100..=300).contains(&changed.len()),
-            "{} changed in a day",
-            changed.len()
-        );
+        assert!((100..=300).contains(&changed.len()), "{} changed in a day", changed.len());
     }
 }

@@ -13,12 +13,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     const fn new(status: u16, code: u32, message: &'static str) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message,
-            retry_after: None,
-        }
+        ApiError { status, code, message, retry_after: None }
     }
 
     pub(crate) const fn unauthorized() -> ApiError {
@@ -30,46 +25,23 @@ impl ApiError {
     }
 
     pub(crate) const fn invalid_page() -> ApiError {
-        ApiError::new(
-            400,
-            22,
-            "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.",
-        )
+        ApiError::new(400, 22, "Invalid page: Pages start at 1 and max at 500. They are expected to be an integer.")
     }
 
     pub(crate) const fn too_many_appends() -> ApiError {
-        ApiError::new(
-            422,
-            27,
-            "Too many append to response objects: The maximum number of remote calls is 20.",
-        )
+        ApiError::new(422, 27, "Too many append to response objects: The maximum number of remote calls is 20.")
     }
 
     pub(crate) const fn invalid_date_range() -> ApiError {
-        ApiError::new(
-            422,
-            20,
-            "Invalid date range: Should be a range no longer than 14 days.",
-        )
+        ApiError::new(422, 20, "Invalid date range: Should be a range no longer than 14 days.")
     }
 
     pub(crate) fn rate_limited(retry_after: Option<u64>) -> ApiError {
-        ApiError {
-            retry_after,
-            ..ApiError::new(
-                429,
-                25,
-                "Your request count (#) is over the allowed limit of (40).",
-            )
-        }
+        ApiError { retry_after, ..ApiError::new(429, 25, "Your request count (#) is over the allowed limit of (40).") }
     }
 
     pub(crate) const fn service_offline() -> ApiError {
-        ApiError::new(
-            503,
-            9,
-            "Service offline: This service is temporarily offline, try again later.",
-        )
+        ApiError::new(503, 9, "Service offline: This service is temporarily offline, try again later.")
     }
 
     /// The TMDB answer that goes with an HTTP status, for injected failures.
@@ -82,21 +54,10 @@ impl ApiError {
             429 => ApiError::rate_limited(None),
             502 => ApiError::new(502, 43, "Couldn't connect to the backend server."),
             503 => ApiError::service_offline(),
-            504 => ApiError::new(
-                504,
-                24,
-                "Your request to the backend server timed out. Try again.",
-            ),
-            other => ApiError::new(
-                other,
-                11,
-                "Internal error: Something went wrong, contact TMDB.",
-            ),
+            504 => ApiError::new(504, 24, "Your request to the backend server timed out. Try again."),
+            other => ApiError::new(other, 11, "Internal error: Something went wrong, contact TMDB."),
         };
-        ApiError {
-            retry_after,
-            ..base
-        }
+        ApiError { retry_after, ..base }
     }
 
     pub(crate) fn body(&self) -> Vec<u8> {

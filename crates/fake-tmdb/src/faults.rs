@@ -53,29 +53,19 @@ impl Faults {
 
     fn lock(&self) -> MutexGuard<'_, FaultState> {
         // A test that panicked while holding the lock must not take every later request down.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Answer this fraction of requests (0.0..=1.0) with 503 code 9.
     pub fn set_error_rate(&self, rate: f64) {
-        self.lock().error_rate = if rate.is_nan() {
-            0.0
-        } else {
-            rate.clamp(0.0, 1.0)
-        };
+        self.lock().error_rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
     }
 
     /// The next `count` requests get `status` (429 → code 25, 500 → 11, 502 → 43, 503 → 9,
     /// 504 → 24), with `Retry-After` when given. Calls queue up behind each other.
     pub fn fail_next(&self, count: u32, status: u16, retry_after_secs: Option<u64>) {
         if count > 0 {
-            self.lock().fail_next.push_back(Pending {
-                remaining: count,
-                status,
-                retry_after: retry_after_secs,
-            });
+            self.lock().fail_next.push_back(Pending { remaining: count, status, retry_after: retry_after_secs });
         }
     }
 
@@ -164,9 +154,6 @@ impl Faults {
             return BTreeSet::new();
         }
         let s = self.lock();
-        s.changed
-            .range(start..=end)
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect()
+        s.changed.range(start..=end).flat_map(|(_, ids)| ids.iter().copied()).collect()
     }
 }

@@ -72,11 +72,8 @@ impl Default for FakeTmdbConfig {
 
 /// Today's UTC date, from the system clock (chrono's own clock feature is not enabled).
 fn utc_today() -> NaiveDate {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    DateTime::from_timestamp(i64::try_from(secs).unwrap_or(0), 0)
-        .map_or(NaiveDate::MIN, |t| t.date_naive())
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DateTime::from_timestamp(i64::try_from(secs).unwrap_or(0), 0).map_or(NaiveDate::MIN, |t| t.date_naive())
 }
 
 /// Request counts since start or the last [`FakeTmdb::reset_counters`].
@@ -115,29 +112,20 @@ impl FakeTmdb {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         // One thread is plenty for a test double and keeps its footprint small on CI.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let state = Arc::new(server::State::new(config));
         let (shutdown, shutdown_rx) = oneshot::channel();
         let served = state.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fake-tmdb-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => server::serve(listener, served, shutdown_rx).await,
-                        Err(err) => eprintln!("fake-tmdb: cannot use listener: {err}"),
-                    }
-                });
-                // Dropping the runtime here cancels the open connections.
-            })?;
-        Ok(FakeTmdb {
-            addr,
-            state,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name(format!("fake-tmdb-{}", addr.port())).spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => server::serve(listener, served, shutdown_rx).await,
+                    Err(err) => eprintln!("fake-tmdb: cannot use listener: {err}"),
+                }
+            });
+            // Dropping the runtime here cancels the open connections.
+        })?;
+        Ok(FakeTmdb { addr, state, shutdown: Some(shutdown), thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:PORT/3` (an unspecified bind address is reported as loopback).
@@ -198,10 +186,6 @@ impl Drop for FakeTmdb {
 /// The JSON the server returns for `GET /movie/{id}?append_to_response=<append>`, as a pure
 /// function (no faults, no patches). `None` when `id` is not in the catalog. Unknown part names
 /// are ignored; the 20-part limit is the server's, not enforced here.
-pub fn movie_details(
-    config: &FakeTmdbConfig,
-    id: u64,
-    append: &[&str],
-) -> Option<serde_json::Value> {
+pub fn movie_details(config: &FakeTmdbConfig, id: u64, append: &[&str]) -> Option<serde_json::Value> {
     catalog::details(config, id, append, &catalog::Patches::new())
 }

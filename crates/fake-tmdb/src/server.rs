@@ -43,17 +43,13 @@ impl State {
             catalog: Catalog::build(&config),
             faults: Faults::new(config.seed),
             counters: Mutex::new(Counters::default()),
-            bucket: config
-                .rate_limit_rps
-                .map(|rps| Mutex::new(TokenBucket::new(rps))),
+            bucket: config.rate_limit_rps.map(|rps| Mutex::new(TokenBucket::new(rps))),
             config,
         }
     }
 
     pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
-        self.counters
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -67,11 +63,7 @@ struct TokenBucket {
 impl TokenBucket {
     fn new(rps: u32) -> TokenBucket {
         let rate = f64::from(rps.max(1));
-        TokenBucket {
-            rate,
-            tokens: rate,
-            last: Instant::now(),
-        }
+        TokenBucket { rate, tokens: rate, last: Instant::now() }
     }
 
     fn try_take(&mut self) -> bool {
@@ -94,11 +86,7 @@ impl TokenBucket {
 
 /// Serves connections until `shutdown` fires (or its sender is dropped). Connection tasks die
 /// with the runtime when the caller drops it.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    state: Arc<State>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
     loop {
         let stream = tokio::select! {
             _ = &mut shutdown => return,
@@ -125,10 +113,7 @@ pub(crate) async fn serve(
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let route = Route::parse(req.uri().path());
     let query = parse_query(req.uri().query().unwrap_or(""));
     let reply = answer(&state, &route, &query, req.headers());
@@ -159,25 +144,18 @@ impl Reply {
     }
 
     fn into_response(self) -> Response<Full<Bytes>> {
-        let mut builder = Response::builder()
-            .status(self.status)
-            .header(CONTENT_TYPE, "application/json;charset=utf-8");
+        let mut builder =
+            Response::builder().status(self.status).header(CONTENT_TYPE, "application/json;charset=utf-8");
         if let Some(secs) = self.retry_after {
             builder = builder.header(RETRY_AFTER, secs.to_string());
         }
-        builder
-            .body(Full::new(Bytes::from(self.body)))
-            .expect("status and headers are valid")
+        builder.body(Full::new(Bytes::from(self.body))).expect("status and headers are valid")
     }
 }
 
 impl From<ApiError> for Reply {
     fn from(err: ApiError) -> Reply {
-        Reply {
-            status: err.status,
-            body: err.body(),
-            retry_after: err.retry_after,
-        }
+        Reply { status: err.status, body: err.body(), retry_after: err.retry_after }
     }
 }
 
@@ -219,9 +197,7 @@ fn authorized(config: &FakeTmdbConfig, query: &Query, headers: &HeaderMap) -> bo
     };
     let value = value.trim();
     // The scheme name is case-insensitive in HTTP.
-    value.len() > 7
-        && value[..7].eq_ignore_ascii_case("bearer ")
-        && value[7..].trim() == config.bearer_token
+    value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") && value[7..].trim() == config.bearer_token
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -260,10 +236,7 @@ impl Route {
                     return Route::Details(id);
                 }
                 let joined = part.join("/");
-                PARTS
-                    .iter()
-                    .find(|p| **p == joined)
-                    .map_or(Route::Unknown, |p| Route::Part(id, p))
+                PARTS.iter().find(|p| **p == joined).map_or(Route::Unknown, |p| Route::Part(id, p))
             }
             _ => Route::Unknown,
         }
@@ -297,9 +270,7 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
     match route {
         Route::Details(id) => {
             let append = parse_append(query)?;
-            movie_reply(state, *id, |patches| {
-                catalog::details(cfg, *id, &append, patches)
-            })
+            movie_reply(state, *id, |patches| catalog::details(cfg, *id, &append, patches))
         }
         Route::Part(id, part) => {
             let page = parse_page(query)?;
@@ -320,19 +291,11 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
                 Some(value)
             })
         }
-        Route::Popular => Ok(Reply::ok(&Value::Object(list_page(
-            state,
-            &cat.popular,
-            parse_page(query)?,
-            false,
-        )))),
+        Route::Popular => Ok(Reply::ok(&Value::Object(list_page(state, &cat.popular, parse_page(query)?, false)))),
         Route::NowPlaying => {
             let mut page = list_page(state, &cat.now_playing, parse_page(query)?, false);
             let (minimum, maximum) = cat.now_playing_dates;
-            page.insert(
-                "dates".into(),
-                json!({"maximum": maximum.to_string(), "minimum": minimum.to_string()}),
-            );
+            page.insert("dates".into(), json!({"maximum": maximum.to_string(), "minimum": minimum.to_string()}));
             Ok(Reply::ok(&Value::Object(page)))
         }
         Route::Trending(window) => {
@@ -341,12 +304,7 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
                 "week" => &cat.trending_week,
                 _ => return Err(ApiError::not_found()),
             };
-            Ok(Reply::ok(&Value::Object(list_page(
-                state,
-                ids,
-                parse_page(query)?,
-                true,
-            ))))
+            Ok(Reply::ok(&Value::Object(list_page(state, ids, parse_page(query)?, true))))
         }
         Route::Changes => changes(state, query),
         Route::Configuration => Ok(Reply::ok(&catalog::configuration())),
@@ -364,10 +322,7 @@ fn movie_reply(
     if state.faults.is_not_found(id) {
         return Err(ApiError::not_found());
     }
-    let value = state
-        .faults
-        .with_patches(build)
-        .ok_or_else(ApiError::not_found)?;
+    let value = state.faults.with_patches(build).ok_or_else(ApiError::not_found)?;
     let mut reply = Reply::ok(&value);
     if state.faults.is_malformed(id) {
         // Cutting the document in half always leaves an unclosed object.
@@ -405,8 +360,7 @@ fn changes(state: &State, query: &Query) -> Result<Reply, ApiError> {
     let date = |key: &str| query.get(key).map(|s| parse_date(s)).transpose();
     // Default window: the last day, as TMDB's "last 24 hours".
     let end = date("end_date")?.unwrap_or(cfg.reference_date);
-    let start =
-        date("start_date")?.unwrap_or_else(|| end.checked_sub_days(Days::new(1)).unwrap_or(end));
+    let start = date("start_date")?.unwrap_or_else(|| end.checked_sub_days(Days::new(1)).unwrap_or(end));
     if end < start || (end - start).num_days() > MAX_CHANGES_WINDOW_DAYS {
         return Err(ApiError::invalid_date_range());
     }
@@ -462,10 +416,7 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' => match (
-                bytes.get(i + 1).copied().and_then(hex),
-                bytes.get(i + 2).copied().and_then(hex),
-            ) {
+            b'%' => match (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
@@ -492,12 +443,7 @@ fn parse_page(query: &Query) -> Result<u32, ApiError> {
 fn parse_append(query: &Query) -> Result<Vec<&str>, ApiError> {
     let parts: Vec<&str> = query
         .get("append_to_response")
-        .map(|raw| {
-            raw.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
+        .map(|raw| raw.split(',').map(str::trim).filter(|p| !p.is_empty()).collect())
         .unwrap_or_default();
     if parts.len() > MAX_APPENDS {
         return Err(ApiError::too_many_appends());
@@ -507,11 +453,8 @@ fn parse_append(query: &Query) -> Result<Vec<&str>, ApiError> {
 
 /// `YYYY-MM-DD`; a full timestamp is cut to its date, as TMDB accepts both.
 fn parse_date(raw: &str) -> Result<NaiveDate, ApiError> {
-    let day = raw
-        .get(..10)
-        .filter(|_| raw.len() == 10 || raw[10..].starts_with(['T', ' ']));
-    day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(ApiError::invalid_date_range)
+    let day = raw.get(..10).filter(|_| raw.len() == 10 || raw[10..].starts_with(['T', ' ']));
+    day.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).ok_or_else(ApiError::invalid_date_range)
 }
 
 #[cfg(test)]
@@ -522,29 +465,18 @@ mod tests {
     fn routes() {
         assert_eq!(Route::parse("/3/movie/550"), Route::Details(550));
         assert_eq!(Route::parse("/3/movie/550/"), Route::Details(550));
-        assert_eq!(
-            Route::parse("/3/movie/550/watch/providers"),
-            Route::Part(550, "watch/providers")
-        );
-        assert_eq!(
-            Route::parse("/3/movie/550/credits"),
-            Route::Part(550, "credits")
-        );
+        assert_eq!(Route::parse("/3/movie/550/watch/providers"), Route::Part(550, "watch/providers"));
+        assert_eq!(Route::parse("/3/movie/550/credits"), Route::Part(550, "credits"));
         assert_eq!(Route::parse("/3/movie/550/reviews"), Route::Unknown);
         assert_eq!(Route::parse("/3/movie/popular"), Route::Popular);
-        assert_eq!(
-            Route::parse("/3/trending/movie/day"),
-            Route::Trending("day".into())
-        );
+        assert_eq!(Route::parse("/3/trending/movie/day"), Route::Trending("day".into()));
         assert_eq!(Route::parse("/movie/550"), Route::Unknown);
         assert_eq!(Route::parse("/3/movie/abc"), Route::Unknown);
     }
 
     #[test]
     fn query_decoding() {
-        let q = parse_query(
-            "append_to_response=credits%2Cwatch%2Fproviders&language=en-US&x=%zz&y=a+b%",
-        );
+        let q = parse_query("append_to_response=credits%2Cwatch%2Fproviders&language=en-US&x=%zz&y=a+b%");
         assert_eq!(q["append_to_response"], "credits,watch/providers");
         assert_eq!(q["language"], "en-US");
         assert_eq!(q["x"], "%zz");

@@ -16,10 +16,7 @@ use tokio::net::TcpStream;
 const TOKEN: &str = "fake-tmdb-token";
 
 fn config() -> FakeTmdbConfig {
-    FakeTmdbConfig {
-        reference_date: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(),
-        ..FakeTmdbConfig::default()
-    }
+    FakeTmdbConfig { reference_date: NaiveDate::from_ymd_opt(2025, 6, 1).unwrap(), ..FakeTmdbConfig::default() }
 }
 
 /// A minimal HTTP/1.1 client over a single connection.
@@ -36,30 +33,17 @@ struct Resp {
 
 impl Resp {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "invalid JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("invalid JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// Asserts a TMDB error answer.
     fn assert_error(&self, status: u16, code: u64) {
-        assert_eq!(
-            self.status,
-            status,
-            "{}",
-            String::from_utf8_lossy(&self.body)
-        );
+        assert_eq!(self.status, status, "{}", String::from_utf8_lossy(&self.body));
         let body = self.json();
         assert_eq!(body["success"], false);
         assert_eq!(body["status_code"], code);
-        assert!(
-            body["status_message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty())
-        );
+        assert!(body["status_message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 }
 
@@ -68,10 +52,7 @@ impl Client {
         let stream = TcpStream::connect(server.addr()).await.unwrap();
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.unwrap();
         tokio::spawn(conn);
-        Client {
-            sender,
-            host: server.addr().to_string(),
-        }
+        Client { sender, host: server.addr().to_string() }
     }
 
     /// GET `/3{path}` with the bearer token.
@@ -85,19 +66,11 @@ impl Client {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         self.sender.ready().await.unwrap();
-        let resp = self
-            .sender
-            .send_request(req.body(Empty::new()).unwrap())
-            .await
-            .unwrap();
+        let resp = self.sender.send_request(req.body(Empty::new()).unwrap()).await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        Resp { status, headers, body }
     }
 }
 
@@ -121,8 +94,7 @@ async fn same_seed_gives_identical_details() {
     assert_eq!(ra.status, 200);
     assert_eq!(ra.body, rb.body);
     // The pure function gives the same document.
-    let direct =
-        movie_details(&config(), 123, &["credits", "videos", "similar", "images"]).unwrap();
+    let direct = movie_details(&config(), 123, &["credits", "videos", "similar", "images"]).unwrap();
     assert_eq!(ra.json(), direct);
     assert_eq!(ra.headers["content-type"], "application/json;charset=utf-8");
     drop((a, b));
@@ -148,23 +120,14 @@ async fn details_have_contract_shape() {
 async fn appended_parts_appear_under_their_keys() {
     let (_server, mut c) = setup().await;
     let all = "credits,videos,similar,release_dates,images,keywords,watch/providers";
-    let d = c
-        .get(&format!("/movie/7?append_to_response={all},no_such_part"))
-        .await
-        .json();
+    let d = c.get(&format!("/movie/7?append_to_response={all},no_such_part")).await.json();
     for key in all.split(',') {
         assert!(d.get(key).is_some(), "missing {key}");
     }
     assert!(d.get("no_such_part").is_none(), "unknown parts are ignored");
     assert_eq!(d["credits"]["cast"].as_array().unwrap().len(), 25);
     assert_eq!(d["credits"]["crew"].as_array().unwrap().len(), 5);
-    assert!(
-        d["credits"]["crew"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["job"] == "Director")
-    );
+    assert!(d["credits"]["crew"].as_array().unwrap().iter().any(|p| p["job"] == "Director"));
     assert_eq!(d["keywords"]["keywords"].as_array().unwrap().len(), 8);
     assert!(d["watch/providers"]["results"]["US"]["link"].is_string());
     assert_eq!(d["release_dates"]["results"][0]["iso_3166_1"], "US");
@@ -173,21 +136,11 @@ async fn appended_parts_appear_under_their_keys() {
     assert_eq!(videos[0]["site"], "YouTube");
     let similar = d["similar"]["results"].as_array().unwrap();
     assert_eq!(similar.len(), 10);
-    assert!(
-        similar
-            .iter()
-            .all(|s| s["id"] != 7 && s["genre_ids"].is_array())
-    );
-    assert!(
-        d["credits"].get("id").is_none(),
-        "appended parts carry no id"
-    );
+    assert!(similar.iter().all(|s| s["id"] != 7 && s["genre_ids"].is_array()));
+    assert!(d["credits"].get("id").is_none(), "appended parts carry no id");
 
     // Encoded separators decode the same.
-    let enc = c
-        .get("/movie/7?append_to_response=credits%2Cwatch%2Fproviders")
-        .await
-        .json();
+    let enc = c.get("/movie/7?append_to_response=credits%2Cwatch%2Fproviders").await.json();
     assert_eq!(enc["watch/providers"], d["watch/providers"]);
 
     // Standalone parts are the same data plus the movie id.
@@ -203,34 +156,18 @@ async fn appended_parts_appear_under_their_keys() {
 async fn more_than_20_parts_is_422_code_27() {
     let (_server, mut c) = setup().await;
     let twenty = vec!["credits"; 20].join(",");
-    assert_eq!(
-        c.get(&format!("/movie/1?append_to_response={twenty}"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(c.get(&format!("/movie/1?append_to_response={twenty}")).await.status, 200);
     let parts = vec!["credits"; 21].join(",");
-    c.get(&format!("/movie/1?append_to_response={parts}"))
-        .await
-        .assert_error(422, 27);
+    c.get(&format!("/movie/1?append_to_response={parts}")).await.assert_error(422, 27);
 }
 
 #[tokio::test]
 async fn auth_bearer_or_api_key() {
     let (_server, mut c) = setup().await;
-    c.get_as("/movie/1", Some("wrong"))
-        .await
-        .assert_error(401, 7);
+    c.get_as("/movie/1", Some("wrong")).await.assert_error(401, 7);
     c.get_as("/movie/1", None).await.assert_error(401, 7);
-    c.get_as("/configuration?api_key=nope", None)
-        .await
-        .assert_error(401, 7);
-    assert_eq!(
-        c.get_as("/movie/1?api_key=fake-tmdb-key", None)
-            .await
-            .status,
-        200
-    );
+    c.get_as("/configuration?api_key=nope", None).await.assert_error(401, 7);
+    assert_eq!(c.get_as("/movie/1?api_key=fake-tmdb-key", None).await.status, 200);
     assert_eq!(c.get("/movie/1").await.status, 200);
 }
 
@@ -245,9 +182,7 @@ async fn unknown_ids_and_paths_are_404_code_34() {
     c.get("/trending/movie/month").await.assert_error(404, 34);
     server.faults().not_found(3);
     c.get("/movie/3").await.assert_error(404, 34);
-    c.get("/movie/3/watch/providers")
-        .await
-        .assert_error(404, 34);
+    c.get("/movie/3/watch/providers").await.assert_error(404, 34);
     assert_eq!(c.get("/movie/4").await.status, 200);
 }
 
@@ -279,19 +214,13 @@ async fn fail_next_then_recover() {
 async fn auth_is_checked_before_injected_failures() {
     let (server, mut c) = setup().await;
     server.faults().fail_next(1, 503, None);
-    c.get_as("/movie/1", Some("wrong"))
-        .await
-        .assert_error(401, 7);
+    c.get_as("/movie/1", Some("wrong")).await.assert_error(401, 7);
     c.get("/movie/1").await.assert_error(503, 9);
 }
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let (_server, mut c) = setup_with(FakeTmdbConfig {
-        rate_limit_rps: Some(1),
-        ..config()
-    })
-    .await;
+    let (_server, mut c) = setup_with(FakeTmdbConfig { rate_limit_rps: Some(1), ..config() }).await;
     assert_eq!(c.get("/configuration").await.status, 200);
     // Burst is 1 and refill takes a second: the very next request is over the limit.
     let r = c.get("/configuration").await;
@@ -315,23 +244,14 @@ async fn malformed_id_gives_invalid_json() {
 #[tokio::test]
 async fn popular_paging() {
     let (_server, mut c) = setup().await;
-    let p1 = c
-        .get("/movie/popular?language=en-US&page=1&region=US")
-        .await
-        .json();
+    let p1 = c.get("/movie/popular?language=en-US&page=1&region=US").await.json();
     assert_eq!(p1["page"], 1);
     assert_eq!(p1["total_results"], 10_000);
     assert_eq!(p1["total_pages"], 500);
     let results = p1["results"].as_array().unwrap();
     assert_eq!(results.len(), 20);
-    let pops: Vec<f64> = results
-        .iter()
-        .map(|m| m["popularity"].as_f64().unwrap())
-        .collect();
-    assert!(
-        pops.windows(2).all(|w| w[0] >= w[1]),
-        "not by popularity: {pops:?}"
-    );
+    let pops: Vec<f64> = results.iter().map(|m| m["popularity"].as_f64().unwrap()).collect();
+    assert!(pops.windows(2).all(|w| w[0] >= w[1]), "not by popularity: {pops:?}");
     for key in [
         "id",
         "title",
@@ -360,11 +280,7 @@ async fn popular_paging() {
     c.get("/movie/popular?page=abc").await.assert_error(400, 22);
 
     // A small catalog: a page past the end is empty, not an error.
-    let (_small, mut s) = setup_with(FakeTmdbConfig {
-        catalog_size: 30,
-        ..config()
-    })
-    .await;
+    let (_small, mut s) = setup_with(FakeTmdbConfig { catalog_size: 30, ..config() }).await;
     let last = s.get("/movie/popular?page=2").await.json();
     assert_eq!(last["total_pages"], 2);
     assert_eq!(last["results"].as_array().unwrap().len(), 10);
@@ -406,29 +322,13 @@ async fn changes_window() {
     assert_eq!(default["results"][0]["adult"], false);
     assert_eq!(default["total_pages"].as_u64().unwrap(), n.div_ceil(100));
 
-    c.get(&format!(
-        "/movie/changes?start_date={}&end_date={ref_date}",
-        before(15)
-    ))
-    .await
-    .assert_error(422, 20);
-    c.get("/movie/changes?start_date=2025-13-01")
-        .await
-        .assert_error(422, 20);
-    c.get(&format!(
-        "/movie/changes?start_date={ref_date}&end_date={}",
-        before(1)
-    ))
-    .await
-    .assert_error(422, 20);
+    c.get(&format!("/movie/changes?start_date={}&end_date={ref_date}", before(15))).await.assert_error(422, 20);
+    c.get("/movie/changes?start_date=2025-13-01").await.assert_error(422, 20);
+    c.get(&format!("/movie/changes?start_date={ref_date}&end_date={}", before(1))).await.assert_error(422, 20);
 
     // mark_changed shows up for its day, and only in windows that contain that day.
     server.faults().mark_changed(99_999, before(10));
-    let window = format!(
-        "/movie/changes?start_date={}&end_date={}",
-        before(14),
-        ref_date
-    );
+    let window = format!("/movie/changes?start_date={}&end_date={}", before(14), ref_date);
     let mut found = false;
     for page in 1.. {
         let p = c.get(&format!("{window}&page={page}")).await.json();
@@ -447,10 +347,7 @@ async fn changes_window() {
 async fn configuration() {
     let (_server, mut c) = setup().await;
     let cfg = c.get("/configuration").await.json();
-    assert_eq!(
-        cfg["images"]["secure_base_url"],
-        "https://image.tmdb.org/t/p/"
-    );
+    assert_eq!(cfg["images"]["secure_base_url"], "https://image.tmdb.org/t/p/");
     assert_eq!(cfg["images"]["poster_sizes"][0], "w92");
     assert!(cfg["change_keys"].as_array().unwrap().len() > 10);
 }
@@ -488,12 +385,8 @@ async fn counters_by_endpoint_and_movie() {
 #[tokio::test]
 async fn patch_movie_changes_details_and_lists() {
     let (server, mut c) = setup().await;
-    let top = c.get("/movie/popular").await.json()["results"][0]["id"]
-        .as_u64()
-        .unwrap();
-    server
-        .faults()
-        .patch_movie(top, json!({"title": "New", "adult": true}));
+    let top = c.get("/movie/popular").await.json()["results"][0]["id"].as_u64().unwrap();
+    server.faults().patch_movie(top, json!({"title": "New", "adult": true}));
     let d = c.get(&format!("/movie/{top}")).await.json();
     assert_eq!(d["title"], "New");
     assert_eq!(d["adult"], true);
@@ -513,10 +406,7 @@ async fn patch_movie_changes_details_and_lists() {
 #[tokio::test]
 async fn slow_and_latency_apply_per_request() {
     // Only a lower bound on time: an upper bound would flake on a busy machine.
-    let cfg = FakeTmdbConfig {
-        latency: Duration::from_millis(5),
-        ..config()
-    };
+    let cfg = FakeTmdbConfig { latency: Duration::from_millis(5), ..config() };
     let (server, mut c) = setup_with(cfg).await;
     server.faults().slow(2, Duration::from_millis(20));
     let start = std::time::Instant::now();

@@ -6,7 +6,7 @@ use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
 use marquee::pipeline::ingest;
-use marquee::ports::{MeteredConnection, Database};
+use marquee::ports::{Database, MeteredConnection};
 use marquee::tmdb::types::{ImageConfiguration, MovieDetails};
 
 use crate::native::NativeDb;
@@ -36,21 +36,47 @@ fn image_configuration() -> ImageConfiguration {
 /// Writes `movies` fully enriched movies (first ingest), then writes them all again (refresh),
 /// timing only the write transaction of each and counting its statements.
 pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String> {
-    let config = FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
+    let config =
+        FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
     let images = image_configuration();
     let conn = MeteredConnection::new(db.connect().await.map_err(|e| e.to_string())?);
     let owner = ingest::lease_owner();
     let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
-    let mut figures = WriteFigures { movies, first_ingest: vec![], refresh: vec![], statements_per_movie: 0, cast: 0, crew: 0, keywords: 0, images: 0, provider_offers: 0 };
+    let mut figures = WriteFigures {
+        movies,
+        first_ingest: vec![],
+        refresh: vec![],
+        statements_per_movie: 0,
+        cast: 0,
+        crew: 0,
+        keywords: 0,
+        images: 0,
+        provider_offers: 0,
+    };
     for pass in 0..2 {
         for id in 1..=movies as u64 {
             let raw = fake_tmdb::movie_details(&config, id, &parts).ok_or("fake catalog has no such movie")?;
             let details: MovieDetails = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
-            let record = movie::normalize(&details, &images).map_err(|r| format!("movie {id} rejected: {}", r.reason()))?;
-            let claim = works::claim(&conn, id as i64, &owner, Duration::from_secs(60), true).await.map_err(|e| e.to_string())?.ok_or("could not claim")?;
+            let record =
+                movie::normalize(&details, &images).map_err(|r| format!("movie {id} rejected: {}", r.reason()))?;
+            let claim = works::claim(&conn, id as i64, &owner, Duration::from_secs(60), true)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("could not claim")?;
             conn.meter().reset();
             let started = Instant::now();
-            ingest::store_record(&conn, "bench", marquee::ports::system_now(), claim.work_id, &owner, &record, &raw, &images).await.map_err(|e| e.to_string())?;
+            ingest::store_record(
+                &conn,
+                "bench",
+                marquee::ports::system_now(),
+                claim.work_id,
+                &owner,
+                &record,
+                &raw,
+                &images,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             let elapsed = started.elapsed();
             figures.statements_per_movie = figures.statements_per_movie.max(conn.meter().statements());
             if pass == 0 {
@@ -58,7 +84,8 @@ pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String>
                 figures.cast = details.credits.cast.len();
                 figures.crew = details.credits.crew.len();
                 figures.keywords = details.keywords.keywords.len();
-                figures.images = details.images.backdrops.len() + details.images.posters.len() + details.images.logos.len();
+                figures.images =
+                    details.images.backdrops.len() + details.images.posters.len() + details.images.logos.len();
                 figures.provider_offers = record.facts.provider_offers.as_array().map_or(0, Vec::len);
             } else {
                 figures.refresh.push(elapsed);
@@ -98,11 +125,18 @@ impl IngestFigures {
 /// Ingests `movies` movies against the in-process fake TMDB (`latency` per response) and the
 /// PostgreSQL database at `url`: by scheduled ingest (3 lists × 5 pages) when they fit in the
 /// lists, else by batch ingest of ids (queue + drain).
-pub async fn ingest(url: &str, movies: usize, latency: Duration, rps: u32, scheduled_mode: bool) -> Result<IngestFigures, String> {
+pub async fn ingest(
+    url: &str,
+    movies: usize,
+    latency: Duration,
+    rps: u32,
+    scheduled_mode: bool,
+) -> Result<IngestFigures, String> {
     use marquee::pipeline::{batch, scheduled};
     use marquee::ports::MeteredDatabase;
 
-    let fake_config = FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
+    let fake_config =
+        FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
     let token = fake_config.bearer_token.clone();
     let fake = fake_tmdb::FakeTmdb::start(fake_config).map_err(|e| e.to_string())?;
     let settings = crate::native::NativeSettings::default()
@@ -112,7 +146,13 @@ pub async fn ingest(url: &str, movies: usize, latency: Duration, rps: u32, sched
         .with("tmdb_rate_limit_rps", rps.to_string())
         .with("time_budget_ms", "3600000");
     let config = marquee::config::Config::load(&settings).await.map_err(|e| e.to_string())?;
-    let app = marquee::App { db: MeteredDatabase::new(NativeDb::new(url)), http: crate::native::NativeHttp::default(), clock: crate::native::SystemClock, config, function: "bench" };
+    let app = marquee::App {
+        db: MeteredDatabase::new(NativeDb::new(url)),
+        http: crate::native::NativeHttp::default(),
+        clock: crate::native::SystemClock,
+        config,
+        function: "bench",
+    };
     let started = Instant::now();
     let ingested = if scheduled_mode {
         let request = scheduled::ScheduledRequest {
@@ -131,7 +171,11 @@ pub async fn ingest(url: &str, movies: usize, latency: Duration, rps: u32, sched
         let mut ingested = 0;
         let ids: Vec<i64> = (1..=movies as i64).collect();
         for chunk in ids.chunks(batch::MAX_IDS) {
-            let request = batch::BatchRequest { mode: batch::BatchMode::Ids(chunk.to_vec()), trigger_type: "manual".into(), budget: None };
+            let request = batch::BatchRequest {
+                mode: batch::BatchMode::Ids(chunk.to_vec()),
+                trigger_type: "manual".into(),
+                budget: None,
+            };
             let report = batch::batch_ingest(&app, &request).await.map_err(|e| e.to_string())?;
             ingested += report.drain.map_or(0, |d| d.ingested);
         }

@@ -37,7 +37,9 @@ pub struct LocalPostgres {
 
 fn bindir() -> Result<PathBuf, String> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|entries| {
+            entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect()
+        })
         .unwrap_or_default();
     candidates.sort();
     if let Some(newest) = candidates.pop() {
@@ -56,7 +58,8 @@ fn free_port(preferred: u16) -> Result<u16, String> {
 }
 
 fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(program)).find(|p| p.exists()))
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(program)).find(|p| p.exists()))
 }
 
 fn is_root() -> bool {
@@ -88,14 +91,21 @@ impl LocalPostgres {
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
         let data = dir.join("data");
         if is_root() {
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().map_err(|e| e.to_string())?;
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .map_err(|e| e.to_string())?;
             if !status.success() {
                 return Err(format!("chown postgres {} failed", dir.display()));
             }
         }
         let data_s = data.to_string_lossy().to_string();
         if !data.join("PG_VERSION").exists() {
-            let out = run(&bin.join("initdb"), &["-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])?;
+            let out = run(
+                &bin.join("initdb"),
+                &["-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+            )?;
             if !out.status.success() {
                 return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
             }
@@ -103,12 +113,20 @@ impl LocalPostgres {
         let status = run(&bin.join("pg_ctl"), &["-D", &data_s, "status"])?;
         if !status.status.success() {
             let port = free_port(port)?;
-            let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", dir.display());
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+                dir.display()
+            );
             let log = dir.join("postgres.log").to_string_lossy().to_string();
-            let out = run(&bin.join("pg_ctl"), &["-D", &data_s, "-l", &log, "-o", &options, "-w", "-t", "60", "start"])?;
+            let out =
+                run(&bin.join("pg_ctl"), &["-D", &data_s, "-l", &log, "-o", &options, "-w", "-t", "60", "start"])?;
             if !out.status.success() {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(format!("pg_ctl start failed: {}\n{}", String::from_utf8_lossy(&out.stderr), tail.lines().rev().take(10).collect::<Vec<_>>().join("\n")));
+                return Err(format!(
+                    "pg_ctl start failed: {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    tail.lines().rev().take(10).collect::<Vec<_>>().join("\n")
+                ));
             }
         }
         // The port of a running cluster is the one it was started with.
@@ -126,7 +144,10 @@ mod tests {
 
     #[test]
     fn database_names_are_replaced_keeping_credentials_and_options() {
-        assert_eq!(with_database("postgres://u:p@h:5432/app?sslmode=require", "x"), "postgres://u:p@h:5432/x?sslmode=require");
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/app?sslmode=require", "x"),
+            "postgres://u:p@h:5432/x?sslmode=require"
+        );
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
         assert_eq!(with_database("postgresql://u@h/", "x"), "postgresql://u@h/x");
     }

@@ -13,11 +13,11 @@ use marquee::config::Config;
 use marquee::db::migrate;
 use marquee::pipeline::ingest::{self, Outcome};
 use marquee::ports::{Clock, Database};
-use marquee_cli::ops::database_url;
-use marquee_cli::{bench, ops};
 use marquee_cli::localpg::{LocalPostgres, with_database};
 use marquee_cli::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
+use marquee_cli::ops::database_url;
 use marquee_cli::server::Server;
+use marquee_cli::{bench, ops};
 
 #[derive(Parser)]
 #[command(name = "marquee", version, about = "Keeps a PostgreSQL movie catalog in sync with TMDB and serves it.")]
@@ -263,8 +263,15 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::FakeTmdb { port, catalog_size, latency_ms, rps, token } => {
-            let config = FakeTmdbConfig { catalog_size, latency: Duration::from_millis(latency_ms), rate_limit_rps: rps, bearer_token: token, ..FakeTmdbConfig::default() };
-            let fake = FakeTmdb::start_on(SocketAddr::from(([127, 0, 0, 1], port)), config).map_err(|e| e.to_string())?;
+            let config = FakeTmdbConfig {
+                catalog_size,
+                latency: Duration::from_millis(latency_ms),
+                rate_limit_rps: rps,
+                bearer_token: token,
+                ..FakeTmdbConfig::default()
+            };
+            let fake =
+                FakeTmdb::start_on(SocketAddr::from(([127, 0, 0, 1], port)), config).map_err(|e| e.to_string())?;
             eprintln!("fake TMDB listening: TMDB_BASE_URL={}", fake.base_url());
             fake.wait();
             Ok(())
@@ -286,29 +293,42 @@ async fn run(command: Command) -> Result<(), String> {
             run_migrations(&url).await?;
             let figures = bench::write(&NativeDb::new(url), movies).await?;
             let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-            println!("bench write: {} movies, each {} cast, {} crew, {} keywords, {} images, {} provider offers", figures.movies, figures.cast, figures.crew, figures.keywords, figures.images, figures.provider_offers);
-            println!("statements per movie (write transaction, BEGIN..COMMIT included): {}", figures.statements_per_movie);
+            println!(
+                "bench write: {} movies, each {} cast, {} crew, {} keywords, {} images, {} provider offers",
+                figures.movies, figures.cast, figures.crew, figures.keywords, figures.images, figures.provider_offers
+            );
+            println!(
+                "statements per movie (write transaction, BEGIN..COMMIT included): {}",
+                figures.statements_per_movie
+            );
             for (label, samples) in [("first ingest", &figures.first_ingest), ("refresh", &figures.refresh)] {
                 println!(
                     "{label:>12}: mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, {:.0} movies/s on one connection",
-                    ms(bench::mean(samples)), ms(bench::percentile(samples, 0.5)), ms(bench::percentile(samples, 0.95)),
+                    ms(bench::mean(samples)),
+                    ms(bench::percentile(samples, 0.5)),
+                    ms(bench::percentile(samples, 0.95)),
                     1.0 / bench::mean(samples).as_secs_f64().max(1e-9)
                 );
             }
             Ok(())
         }
         Command::Demo { ids } => demo(settings, &ids).await,
-        Command::Ingest { what: IngestCommand::Scheduled { source, max_movies, pages_per_source, language, region, dry_run, budget_ms } } => {
+        Command::Ingest {
+            what:
+                IngestCommand::Scheduled { source, max_movies, pages_per_source, language, region, dry_run, budget_ms },
+        } => {
             let body = serde_json::json!({"source": source, "max_movies": max_movies, "pages_per_source": pages_per_source,
                 "language": language, "region": region, "dry_run": dry_run, "budget_ms": budget_ms, "trigger_type": "manual"});
-            ops::scheduled_ingest(&with_budget(settings, budget_ms), body.as_object().cloned().unwrap_or_default()).await
+            ops::scheduled_ingest(&with_budget(settings, budget_ms), body.as_object().cloned().unwrap_or_default())
+                .await
         }
         Command::Ingest { what: IngestCommand::Batch { ids, mode, filter, cursor, limit, all_pages, budget_ms } } => {
             let mut body = serde_json::json!({"mode": mode, "filter": filter, "cursor": cursor, "limit": limit, "budget_ms": budget_ms});
             if !ids.is_empty() {
                 body["tmdb_ids"] = serde_json::json!(ids);
             }
-            let body = body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
+            let body =
+                body.as_object().cloned().unwrap_or_default().into_iter().filter(|(_, v)| !v.is_null()).collect();
             ops::batch_ingest(&with_budget(settings, budget_ms), body, all_pages).await
         }
         Command::Refresh { budget, batch_size, dry_run } => {
@@ -321,15 +341,27 @@ async fn run(command: Command) -> Result<(), String> {
             let url = scratch_database(&database_url(&settings)?, "marquee_bench").await?;
             run_migrations(&url).await?;
             let f = bench::refresh(&url, works, stale).await?;
-            println!("bench refresh: {} works, {} stale (catalog filled in {:.1} s)", f.works, f.stale, f.fill.as_secs_f64());
+            println!(
+                "bench refresh: {} works, {} stale (catalog filled in {:.1} s)",
+                f.works,
+                f.stale,
+                f.fill.as_secs_f64()
+            );
             for (i, t) in f.runs.iter().enumerate() {
-                println!("select + queue the stale movies, run {}: {:.1} ms, {} queued", i + 1, t.0.as_secs_f64() * 1000.0, t.1);
+                println!(
+                    "select + queue the stale movies, run {}: {:.1} ms, {} queued",
+                    i + 1,
+                    t.0.as_secs_f64() * 1000.0,
+                    t.1
+                );
             }
             println!("query plan:\n{}", f.plan);
             Ok(())
         }
         Command::Queue { what: QueueCommand::Status } => ops::queue_status(&settings).await,
-        Command::Queue { what: QueueCommand::Drain { budget_secs } } => ops::queue_drain(&settings, Duration::from_secs(budget_secs)).await,
+        Command::Queue { what: QueueCommand::Drain { budget_secs } } => {
+            ops::queue_drain(&settings, Duration::from_secs(budget_secs)).await
+        }
         Command::Queue { what: QueueCommand::RetryFailed { ids } } => ops::retry_failed(&settings, &ids).await,
         Command::Bench { what: BenchCommand::Ingest { movies, latency_ms, rps, mode } } => {
             let scheduled = match mode.as_deref() {
@@ -342,16 +374,33 @@ async fn run(command: Command) -> Result<(), String> {
             run_migrations(&url).await?;
             let f = bench::ingest(&url, movies, Duration::from_millis(latency_ms), rps, scheduled).await?;
             let secs = |d: Duration| d.as_secs_f64();
-            println!("bench ingest: {} — {} movies ingested, fake TMDB latency {latency_ms} ms, rate limit {rps} rps", f.mode, f.movies_ingested);
+            println!(
+                "bench ingest: {} — {} movies ingested, fake TMDB latency {latency_ms} ms, rate limit {rps} rps",
+                f.mode, f.movies_ingested
+            );
             println!("wall time: {:.2} s", secs(f.wall));
-            println!("TMDB calls: {} ({:.2} per movie, lists and /configuration included)", f.tmdb_calls, f.tmdb_calls as f64 / f.movies_ingested.max(1) as f64);
-            println!("DB time: {:.1} ms per movie ({} statements, {:.1} per movie; summed over concurrent connections)",
-                secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64, f.db_statements, f.db_statements as f64 / f.movies_ingested.max(1) as f64);
-            println!("rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}", secs(f.bound()), secs(f.wall) / secs(f.bound()).max(1e-9));
+            println!(
+                "TMDB calls: {} ({:.2} per movie, lists and /configuration included)",
+                f.tmdb_calls,
+                f.tmdb_calls as f64 / f.movies_ingested.max(1) as f64
+            );
+            println!(
+                "DB time: {:.1} ms per movie ({} statements, {:.1} per movie; summed over concurrent connections)",
+                secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64,
+                f.db_statements,
+                f.db_statements as f64 / f.movies_ingested.max(1) as f64
+            );
+            println!(
+                "rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}",
+                secs(f.bound()),
+                secs(f.wall) / secs(f.bound()).max(1e-9)
+            );
             Ok(())
         }
         Command::Stripe { what } => stripe(&settings, what).await,
-        Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => marquee_cli::schedule::print(&manifest, base_url.as_deref(), format),
+        Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
+            marquee_cli::schedule::print(&manifest, base_url.as_deref(), format)
+        }
     }
 }
 
@@ -359,7 +408,8 @@ async fn stripe(settings: &NativeSettings, what: StripeCommand) -> Result<(), St
     match what {
         StripeCommand::Sign { secret, timestamp } => {
             let mut payload = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut payload).map_err(|e| format!("cannot read the event from stdin: {e}"))?;
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut payload)
+                .map_err(|e| format!("cannot read the event from stdin: {e}"))?;
             let timestamp = timestamp.unwrap_or_else(|| marquee::ports::system_now().timestamp());
             println!("{}", marquee::billing::signature::header_value(&secret, timestamp, &payload));
             Ok(())
@@ -367,7 +417,10 @@ async fn stripe(settings: &NativeSettings, what: StripeCommand) -> Result<(), St
         StripeCommand::Replay { event_id } => {
             let conn = NativeDb::new(database_url(settings)?).connect().await.map_err(|e| e.to_string())?;
             let receipt = marquee::billing::replay(&conn, &event_id).await.map_err(|e| e.to_string())?;
-            println!("{}", serde_json::json!({"event_id": receipt.event_id, "status": receipt.status, "applied": receipt.applied, "error": receipt.error}));
+            println!(
+                "{}",
+                serde_json::json!({"event_id": receipt.event_id, "status": receipt.status, "applied": receipt.applied, "error": receipt.error})
+            );
             Ok(())
         }
     }
@@ -395,7 +448,8 @@ fn with_budget(settings: NativeSettings, budget_ms: Option<i64>) -> NativeSettin
 async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i64], force: bool) -> Result<(), String> {
     let config = Config::load(settings).await.map_err(|e| e.to_string())?;
     let app = App { db, http: NativeHttp::default(), clock: SystemClock, config, function: "marquee-cli" };
-    let progress = ProgressBar::new(ids.len() as u64).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
+    let progress = ProgressBar::new(ids.len() as u64)
+        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
     let mut failures = 0;
     let mut lines = Vec::new();
     let tmdb = app.tmdb(app.clock.now() + Duration::from_secs(24 * 3600));
@@ -426,7 +480,15 @@ async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i64], 
 
 fn describe(id: i64, how: &str, card: &serde_json::Value) -> String {
     let names = |v: &serde_json::Value, key: &str, n: usize| {
-        v.as_array().map(|a| a.iter().take(n).filter_map(|x| if key.is_empty() { x.as_str() } else { x[key].as_str() }).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .take(n)
+                    .filter_map(|x| if key.is_empty() { x.as_str() } else { x[key].as_str() })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
     };
     format!(
         "{id:>8}  {how:<8}  {} ({}) · {} · {} · score {} [{}–{}] · dir. {} · with {}",
@@ -434,7 +496,9 @@ fn describe(id: i64, how: &str, card: &serde_json::Value) -> String {
         card["year"],
         card["runtime_display"].as_str().unwrap_or("?"),
         card["certification"].as_str().unwrap_or("NR"),
-        card["score"]["value"], card["score"]["low"], card["score"]["high"],
+        card["score"]["value"],
+        card["score"]["low"],
+        card["score"]["high"],
         names(&card["directors"], "", 2),
         names(&card["cast"], "name", 3),
     )
@@ -445,20 +509,29 @@ async fn demo(settings: NativeSettings, ids: &[i64]) -> Result<(), String> {
     if settings.value("database_url").is_none() {
         let pg = LocalPostgres::start(&PathBuf::from(".marquee/pg"), 54329)?;
         let admin = NativeDb::new(pg.url("postgres")).connect().await.map_err(|e| e.to_string())?;
-        let exists = marquee::ports::Connection::query(&admin, "SELECT 1 FROM pg_database WHERE datname = 'marquee'", &[]).await.map_err(|e| e.to_string())?;
+        let exists =
+            marquee::ports::Connection::query(&admin, "SELECT 1 FROM pg_database WHERE datname = 'marquee'", &[])
+                .await
+                .map_err(|e| e.to_string())?;
         if exists.is_empty() {
-            marquee::ports::Connection::execute(&admin, "CREATE DATABASE marquee", &[]).await.map_err(|e| e.to_string())?;
+            marquee::ports::Connection::execute(&admin, "CREATE DATABASE marquee", &[])
+                .await
+                .map_err(|e| e.to_string())?;
         }
         eprintln!("local PostgreSQL in {} (DATABASE_URL={})", pg.dir.display(), pg.url("marquee"));
         settings = settings.with("database_url", pg.url("marquee"));
     }
     let url = database_url(&settings)?;
     let applied = run_migrations(&url).await?;
-    eprintln!("migrations: {}", if applied.is_empty() { "up to date".to_owned() } else { format!("applied {applied:?}") });
+    eprintln!(
+        "migrations: {}",
+        if applied.is_empty() { "up to date".to_owned() } else { format!("applied {applied:?}") }
+    );
     let _fake = if settings.value("tmdb_token").is_none() && settings.value("tmdb_api_key").is_none() {
         let fake = FakeTmdb::start(FakeTmdbConfig::default()).map_err(|e| e.to_string())?;
         eprintln!("no TMDB_TOKEN set: using the fake TMDB at {}", fake.base_url());
-        settings = settings.with("tmdb_base_url", fake.base_url()).with("tmdb_token", FakeTmdbConfig::default().bearer_token);
+        settings =
+            settings.with("tmdb_base_url", fake.base_url()).with("tmdb_token", FakeTmdbConfig::default().bearer_token);
         Some(fake)
     } else {
         None

@@ -31,13 +31,17 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 fn bar(len: u64, message: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len).with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]").expect("template"));
+    let bar = ProgressBar::new(len)
+        .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]").expect("template"));
     bar.set_message(message.to_owned());
     bar
 }
 
 /// Runs `work` with a spinner on stderr, then prints its report as JSON on stdout.
-async fn run_and_print<T: serde::Serialize, E: std::fmt::Display>(message: &'static str, work: impl std::future::Future<Output = Result<T, E>>) -> Result<(), String> {
+async fn run_and_print<T: serde::Serialize, E: std::fmt::Display>(
+    message: &'static str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(), String> {
     let spinner = ProgressBar::new_spinner().with_message(message);
     spinner.enable_steady_tick(Duration::from_millis(200));
     let report = work.await;
@@ -55,7 +59,11 @@ pub async fn scheduled_ingest(settings: &NativeSettings, body: Map<String, Json>
 
 /// `marquee ingest batch`: one request, or with `all_pages` every page of a reingest or
 /// reprojection until the cursor runs out.
-pub async fn batch_ingest(settings: &NativeSettings, mut body: Map<String, Json>, all_pages: bool) -> Result<(), String> {
+pub async fn batch_ingest(
+    settings: &NativeSettings,
+    mut body: Map<String, Json>,
+    all_pages: bool,
+) -> Result<(), String> {
     let app = native_app(settings, "marquee-cli").await?;
     let progress = bar(0, "pages");
     loop {
@@ -110,14 +118,18 @@ pub async fn queue_drain(settings: &NativeSettings, budget: Duration) -> Result<
     }
     progress.finish_and_clear();
     let status = queue::status(&conn).await.map_err(|e| e.to_string())?;
-    println!("drained: {ingested} ingested, {fresh} already fresh, {failed} failed attempts; queue now: {} queued ({} due), {} failed", status.queued, status.due, status.failed);
+    println!(
+        "drained: {ingested} ingested, {fresh} already fresh, {failed} failed attempts; queue now: {} queued ({} due), {} failed",
+        status.queued, status.due, status.failed
+    );
     Ok(())
 }
 
 pub async fn retry_failed(settings: &NativeSettings, ids: &[i64]) -> Result<(), String> {
     let app = native_app(settings, "marquee-cli").await?;
     let conn = app.db.connect().await.map_err(|e| e.to_string())?;
-    let n = queue::retry_failed(&conn, if ids.is_empty() { None } else { Some(ids) }).await.map_err(|e| e.to_string())?;
+    let n =
+        queue::retry_failed(&conn, if ids.is_empty() { None } else { Some(ids) }).await.map_err(|e| e.to_string())?;
     println!("requeued {n} failed row(s)");
     Ok(())
 }
@@ -134,6 +146,8 @@ pub async fn sync_status(settings: &NativeSettings) -> Result<(), String> {
     let conn = app.db.connect().await.map_err(|e| e.to_string())?;
     let states = sync::all(&conn).await.map_err(|e| e.to_string())?;
     let stale = sync::count_stale(&conn).await.map_err(|e| e.to_string())?;
-    print_json(&serde_json::json!({"sync_state": states, "stale_movies": stale, "queue": queue::status(&conn).await.map_err(|e| e.to_string())?}));
+    print_json(
+        &serde_json::json!({"sync_state": states, "stale_movies": stale, "queue": queue::status(&conn).await.map_err(|e| e.to_string())?}),
+    );
     Ok(())
 }

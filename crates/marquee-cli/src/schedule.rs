@@ -37,11 +37,15 @@ pub struct Schedule {
 /// the command works from anywhere in the checkout.
 pub fn print(manifest: &Path, base_url: Option<&str>, format: Format) -> Result<(), String> {
     let found = match std::env::current_dir() {
-        Ok(cwd) if manifest.is_relative() && !manifest.exists() => cwd.ancestors().map(|d| d.join(manifest)).find(|p| p.exists()),
+        Ok(cwd) if manifest.is_relative() && !manifest.exists() => {
+            cwd.ancestors().map(|d| d.join(manifest)).find(|p| p.exists())
+        }
         _ => None,
     };
     let schedule = read_manifest(found.as_deref().unwrap_or(manifest))?;
-    let base_url = base_url.or(schedule.default_base_url.as_deref()).ok_or("no --base-url and no `marquee_base_url` default in the manifest")?;
+    let base_url = base_url
+        .or(schedule.default_base_url.as_deref())
+        .ok_or("no --base-url and no `marquee_base_url` default in the manifest")?;
     print!("{}", render(&schedule, base_url, format));
     Ok(())
 }
@@ -53,27 +57,48 @@ pub fn read_manifest(path: &Path) -> Result<Schedule, String> {
 
 pub fn parse_manifest(text: &str) -> Result<Schedule, String> {
     let m: toml::Value = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
-    let triggers = m.get("trigger").and_then(|t| t.get("cron")).and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let triggers =
+        m.get("trigger").and_then(|t| t.get("cron")).and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or_default();
     let mut calls = Vec::new();
     for trigger in triggers {
-        let component = trigger.get("component").and_then(|c| c.as_str()).ok_or("a [[trigger.cron]] lacks `component`")?;
-        let cron = trigger.get("cron_expression").and_then(|c| c.as_str()).ok_or_else(|| format!("{component}: no `cron_expression`"))?;
+        let component =
+            trigger.get("component").and_then(|c| c.as_str()).ok_or("a [[trigger.cron]] lacks `component`")?;
+        let cron = trigger
+            .get("cron_expression")
+            .and_then(|c| c.as_str())
+            .ok_or_else(|| format!("{component}: no `cron_expression`"))?;
         let cron5 = spin_cron_to_five_fields(cron).map_err(|e| format!("{component}: {e}"))?;
-        let variables = m.get("component").and_then(|c| c.get(component)).and_then(|c| c.get("variables")).ok_or_else(|| format!("{component}: no [component.{component}.variables]"))?;
-        let variable = |name: &str| variables.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("{component}: no `{name}` variable"));
+        let variables = m
+            .get("component")
+            .and_then(|c| c.get(component))
+            .and_then(|c| c.get("variables"))
+            .ok_or_else(|| format!("{component}: no [component.{component}.variables]"))?;
+        let variable = |name: &str| {
+            variables.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("{component}: no `{name}` variable"))
+        };
         let target = variable("target_url")?;
-        let path = target
-            .strip_prefix(BASE_URL_TEMPLATE)
-            .filter(|p| p.starts_with('/'))
-            .ok_or_else(|| format!("{component}: `target_url` must be \"{BASE_URL_TEMPLATE}/<route>\", got {target:?}"))?;
+        let path = target.strip_prefix(BASE_URL_TEMPLATE).filter(|p| p.starts_with('/')).ok_or_else(|| {
+            format!("{component}: `target_url` must be \"{BASE_URL_TEMPLATE}/<route>\", got {target:?}")
+        })?;
         let body = variable("body")?;
         scheduled_body(body).map_err(|e| format!("{component}: {e}"))?;
-        calls.push(ScheduledCall { component: component.to_owned(), cron: cron.to_owned(), cron5, path: path.to_owned(), body: body.to_owned() });
+        calls.push(ScheduledCall {
+            component: component.to_owned(),
+            cron: cron.to_owned(),
+            cron5,
+            path: path.to_owned(),
+            body: body.to_owned(),
+        });
     }
     if calls.is_empty() {
         return Err("no [[trigger.cron]] entries".into());
     }
-    let default_base_url = m.get("variables").and_then(|v| v.get("marquee_base_url")).and_then(|v| v.get("default")).and_then(|d| d.as_str()).map(str::to_owned);
+    let default_base_url = m
+        .get("variables")
+        .and_then(|v| v.get("marquee_base_url"))
+        .and_then(|v| v.get("default"))
+        .and_then(|d| d.as_str())
+        .map(str::to_owned);
     Ok(Schedule { calls, default_base_url })
 }
 
@@ -146,7 +171,8 @@ pub fn render(schedule: &Schedule, base_url: &str, format: Format) -> String {
         out.push_str(&body);
     };
     if all || format == Format::Spin {
-        let mut s = String::from("# spin.toml (`spin plugins install trigger-cron`): six fields, seconds first, UTC.\n");
+        let mut s =
+            String::from("# spin.toml (`spin plugins install trigger-cron`): six fields, seconds first, UTC.\n");
         for c in &schedule.calls {
             let _ = writeln!(s, "[[trigger.cron]]\ncomponent = \"{}\"\ncron_expression = \"{}\"", c.component, c.cron);
         }
@@ -187,7 +213,8 @@ pub fn render(schedule: &Schedule, base_url: &str, format: Format) -> String {
         section("Kubernetes", s);
     }
     if all || format == Format::Github {
-        let mut s = String::from("# GitHub Actions (.github/workflows/schedule.yml): five fields, UTC.\non:\n  schedule:\n");
+        let mut s =
+            String::from("# GitHub Actions (.github/workflows/schedule.yml): five fields, UTC.\non:\n  schedule:\n");
         for c in &schedule.calls {
             let _ = writeln!(s, "    {}", github_cron_line(c));
         }
@@ -231,7 +258,12 @@ body = '{"trigger_type": "scheduled", "note": "100%"}'
         let out = render(&schedule, "https://m.example/", Format::All);
         assert!(out.contains("cron_expression = \"0 30 2 * * Mon-Fri\""), "{out}");
         assert!(out.contains("\n30 2 * * 1-5 curl -fsS"), "{out}");
-        assert!(out.contains(r#"'{"trigger_type": "scheduled", "note": "100\%"}' 'https://m.example/functions/v1/daily-refresh'"#), "crontab escapes %: {out}");
+        assert!(
+            out.contains(
+                r#"'{"trigger_type": "scheduled", "note": "100\%"}' 'https://m.example/functions/v1/daily-refresh'"#
+            ),
+            "crontab escapes %: {out}"
+        );
         assert!(out.contains("  schedule: \"30 2 * * 1-5\"\n"), "{out}");
         assert!(out.contains("    - cron: \"30 2 * * 1-5\" # nightly: POST /functions/v1/daily-refresh\n"), "{out}");
         assert!(out.contains("# spin aka crons create \"30 2 * * 1-5\" \"/functions/v1/daily-refresh\""), "{out}");

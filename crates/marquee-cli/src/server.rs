@@ -82,7 +82,12 @@ impl Drop for Server {
     }
 }
 
-async fn handle(settings: &NativeSettings, db: NativeDb, http: NativeHttp, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn handle(
+    settings: &NativeSettings,
+    db: NativeDb,
+    http: NativeHttp,
+    request: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(collected) => {

@@ -41,12 +41,30 @@ fn schedule_print_shows_spin_tomls_schedule_in_every_form() {
         let cron5 = spin_cron_to_five_fields(cron).unwrap();
         let call = schedule.calls.iter().find(|c| &c.component == component).unwrap();
         let url = format!("'https://marquee.test{}'", call.path);
-        assert!(out.contains(&format!("component = \"{component}\"\ncron_expression = \"{cron}\"\n")), "spin form of {component}: {out}");
-        let crontab = out.lines().find(|l| l.starts_with(&format!("{cron5} curl "))).unwrap_or_else(|| panic!("crontab line of {component}: {out}"));
-        assert!(crontab.ends_with(&url) && crontab.contains("-X POST") && crontab.contains(&format!("'{}'", call.body)), "{crontab}");
-        assert!(out.contains(&format!("  name: marquee-{component}\nspec:\n  schedule: \"{cron5}\"\n")), "CronJob of {component}: {out}");
-        assert!(out.contains(&format!("    - cron: \"{cron5}\" # {component}: POST {}\n", call.path)), "GitHub form of {component}: {out}");
-        assert!(out.contains(&format!("# spin aka crons create \"{cron5}\" \"{}\"", call.path)), "aka form of {component}: {out}");
+        assert!(
+            out.contains(&format!("component = \"{component}\"\ncron_expression = \"{cron}\"\n")),
+            "spin form of {component}: {out}"
+        );
+        let crontab = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{cron5} curl ")))
+            .unwrap_or_else(|| panic!("crontab line of {component}: {out}"));
+        assert!(
+            crontab.ends_with(&url) && crontab.contains("-X POST") && crontab.contains(&format!("'{}'", call.body)),
+            "{crontab}"
+        );
+        assert!(
+            out.contains(&format!("  name: marquee-{component}\nspec:\n  schedule: \"{cron5}\"\n")),
+            "CronJob of {component}: {out}"
+        );
+        assert!(
+            out.contains(&format!("    - cron: \"{cron5}\" # {component}: POST {}\n", call.path)),
+            "GitHub form of {component}: {out}"
+        );
+        assert!(
+            out.contains(&format!("# spin aka crons create \"{cron5}\" \"{}\"", call.path)),
+            "aka form of {component}: {out}"
+        );
     }
 
     // Without --base-url: spin.toml's `marquee_base_url` default.
@@ -63,9 +81,12 @@ fn schedule_print_shows_spin_tomls_schedule_in_every_form() {
 #[test]
 fn the_github_workflow_runs_on_spin_tomls_schedule() {
     let workflow = std::fs::read_to_string(root().join(".github/workflows/schedule.yml")).unwrap();
-    let in_workflow: BTreeSet<String> = workflow.lines().map(str::trim).filter(|l| l.starts_with("- cron:")).map(str::to_owned).collect();
-    let converted: BTreeSet<String> = spin_crons().iter().map(|(_, cron)| spin_cron_to_five_fields(cron).unwrap()).collect();
-    let workflow_crons: BTreeSet<String> = in_workflow.iter().map(|l| l.split('"').nth(1).unwrap().to_owned()).collect();
+    let in_workflow: BTreeSet<String> =
+        workflow.lines().map(str::trim).filter(|l| l.starts_with("- cron:")).map(str::to_owned).collect();
+    let converted: BTreeSet<String> =
+        spin_crons().iter().map(|(_, cron)| spin_cron_to_five_fields(cron).unwrap()).collect();
+    let workflow_crons: BTreeSet<String> =
+        in_workflow.iter().map(|l| l.split('"').nth(1).unwrap().to_owned()).collect();
     assert_eq!(workflow_crons, converted, "schedule.yml's crons are spin.toml's, in five fields");
 
     let schedule = read_manifest(&root().join("spin.toml")).unwrap();
@@ -80,5 +101,8 @@ fn the_github_workflow_runs_on_spin_tomls_schedule() {
             assert!(workflow.contains(&needle), "schedule.yml lacks {needle:?}");
         }
     }
-    assert!(workflow.contains("if: vars.MARQUEE_BASE_URL != ''") && workflow.contains(r#"if [ -z "$ADMIN_TOKEN" ]"#), "off until configured");
+    assert!(
+        workflow.contains("if: vars.MARQUEE_BASE_URL != ''") && workflow.contains(r#"if [ -z "$ADMIN_TOKEN" ]"#),
+        "off until configured"
+    );
 }

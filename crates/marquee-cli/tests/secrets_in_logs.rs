@@ -83,7 +83,11 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
         status
     };
     assert_eq!(post("/functions/v1/ingest-movie", Some("wrong-token"), &[], r#"{"tmdb_id": 550}"#.into()).await, 401);
-    assert_eq!(post("/functions/v1/ingest-movie", Some(ADMIN_TOKEN), &[], r#"{"tmdb_id": 550}"#.into()).await, 502, "TMDB 401");
+    assert_eq!(
+        post("/functions/v1/ingest-movie", Some(ADMIN_TOKEN), &[], r#"{"tmdb_id": 550}"#.into()).await,
+        502,
+        "TMDB 401"
+    );
     assert_eq!(post("/functions/v1/scheduled-ingest", Some(ADMIN_TOKEN), &[], "{}".into()).await, 502);
     let event = r#"{"id":"evt_logs_1","object":"event","type":"customer.created","created":1700000000,"livemode":false,"data":{"object":{"id":"cus_1","object":"customer","email":"a@example.com"}}}"#;
     let now = chrono::Utc::now().timestamp();
@@ -107,7 +111,10 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
     }
     // And nothing in the database either.
     let conn = NativeDb::new(db_url.replacen(&format!(":{DB_PASSWORD}"), "", 1)).connect().await.unwrap();
-    let rows = conn.query("SELECT coalesce(string_agg(concat_ws(' ', endpoint, error), ' '), '') AS text FROM tmdb_api_logs", &[]).await.unwrap();
+    let rows = conn
+        .query("SELECT coalesce(string_agg(concat_ws(' ', endpoint, error), ' '), '') AS text FROM tmdb_api_logs", &[])
+        .await
+        .unwrap();
     let logged: String = rows[0].get("text").unwrap();
     assert!(!logged.is_empty());
     for secret in [ADMIN_TOKEN, TMDB_TOKEN, DB_PASSWORD, STRIPE_SECRET] {

@@ -9,7 +9,10 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, 
 use http_body_util::{BodyExt, Full, Limited};
 use marquee::api::{self, Handler, MAX_BODY_BYTES};
 use marquee::error::Error;
-use marquee::ports::{Clock, Connection, Database, DbError, HttpClient, HttpRequest, HttpResponse, Row, Settings, TransportError, Value, system_now};
+use marquee::ports::{
+    Clock, Connection, Database, DbError, HttpClient, HttpRequest, HttpResponse, Row, Settings, TransportError, Value,
+    system_now,
+};
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::pg::{self, DbValue, ParameterValue};
 
@@ -69,13 +72,20 @@ impl Database for SpinDb {
     type Conn = SpinConnection;
 
     async fn connect(&self) -> Result<SpinConnection, DbError> {
-        pg::Connection::open(self.url.clone()).await.map(SpinConnection).map_err(|e| DbError::Connect(redact_url(&error_text(&e), &self.url)))
+        pg::Connection::open(self.url.clone())
+            .await
+            .map(SpinConnection)
+            .map_err(|e| DbError::Connect(redact_url(&error_text(&e), &self.url)))
     }
 }
 
 /// Keeps the database URL (and its password) out of error texts.
 fn redact_url(text: &str, url: &str) -> String {
-    let password = url.split_once("://").and_then(|(_, rest)| rest.split_once('@')).and_then(|(auth, _)| auth.split_once(':')).map(|(_, p)| p);
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(auth, _)| auth.split_once(':'))
+        .map(|(_, p)| p);
     let text = if url.is_empty() { text.to_owned() } else { text.replace(url, "<database_url>") };
     match password {
         Some(p) if !p.is_empty() => text.replace(p, "***"),
@@ -108,13 +118,23 @@ fn param(value: &Value) -> Result<ParameterValue, DbError> {
         Value::Float64(v) => ParameterValue::Floating64(*v),
         Value::Text(v) => ParameterValue::Str(v.clone()),
         Value::Date(d) => ParameterValue::Date((d.year(), d.month() as u8, d.day() as u8)),
-        Value::DateTime(t) => ParameterValue::Datetime((t.year(), t.month() as u8, t.day() as u8, t.hour() as u8, t.minute() as u8, t.second() as u8, t.nanosecond())),
+        Value::DateTime(t) => ParameterValue::Datetime((
+            t.year(),
+            t.month() as u8,
+            t.day() as u8,
+            t.hour() as u8,
+            t.minute() as u8,
+            t.second() as u8,
+            t.nanosecond(),
+        )),
         Value::Jsonb(j) => ParameterValue::Jsonb(serde_json::to_vec(j).expect("JSON values serialise")),
         Value::Decimal(d) => ParameterValue::Decimal(d.clone()),
         Value::ArrayInt32(v) => ParameterValue::ArrayInt32(v.clone()),
         Value::ArrayInt64(v) => ParameterValue::ArrayInt64(v.clone()),
         Value::ArrayText(v) => ParameterValue::ArrayStr(v.clone()),
-        Value::Unsupported(ty) => return Err(DbError::Query { code: None, message: format!("cannot bind a value of type {ty}") }),
+        Value::Unsupported(ty) => {
+            return Err(DbError::Query { code: None, message: format!("cannot bind a value of type {ty}") });
+        }
     })
 }
 
@@ -127,11 +147,14 @@ fn column(value: &DbValue) -> Value {
         DbValue::Int64(v) => Value::Int64(*v),
         DbValue::Floating64(v) => Value::Float64(*v),
         DbValue::Str(v) => Value::Text(v.clone()),
-        DbValue::Date((y, m, d)) => NaiveDate::from_ymd_opt(*y, (*m).into(), (*d).into()).map_or(Value::Unsupported("invalid date".into()), Value::Date),
+        DbValue::Date((y, m, d)) => NaiveDate::from_ymd_opt(*y, (*m).into(), (*d).into())
+            .map_or(Value::Unsupported("invalid date".into()), Value::Date),
         DbValue::Datetime((y, mo, d, h, mi, s, ns)) => NaiveDate::from_ymd_opt(*y, (*mo).into(), (*d).into())
             .zip(NaiveTime::from_hms_nano_opt((*h).into(), (*mi).into(), (*s).into(), *ns))
             .map_or(Value::Unsupported("invalid timestamp".into()), |(d, t)| Value::DateTime(NaiveDateTime::new(d, t))),
-        DbValue::Jsonb(bytes) => serde_json::from_slice(bytes).map_or(Value::Unsupported("invalid jsonb".into()), Value::Jsonb),
+        DbValue::Jsonb(bytes) => {
+            serde_json::from_slice(bytes).map_or(Value::Unsupported("invalid jsonb".into()), Value::Jsonb)
+        }
         DbValue::Decimal(v) => Value::Decimal(v.clone()),
         DbValue::ArrayInt32(v) => Value::ArrayInt32(v.clone()),
         DbValue::ArrayInt64(v) => Value::ArrayInt64(v.clone()),
@@ -161,7 +184,10 @@ mod tests {
     #[test]
     fn database_passwords_are_redacted() {
         let url = "postgres://marquee:s3cret@db:5432/marquee";
-        assert_eq!(super::redact_url("cannot reach postgres://marquee:s3cret@db:5432/marquee", url), "cannot reach <database_url>");
+        assert_eq!(
+            super::redact_url("cannot reach postgres://marquee:s3cret@db:5432/marquee", url),
+            "cannot reach <database_url>"
+        );
         assert_eq!(super::redact_url("auth failed for s3cret", url), "auth failed for ***");
     }
 }

@@ -98,7 +98,10 @@ async fn read(settings: &impl Settings, name: &str) -> String {
     }
 }
 
-async fn number<T: std::str::FromStr + PartialOrd + From<u8>>(settings: &impl Settings, name: &str) -> Result<T, ConfigError> {
+async fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
+    settings: &impl Settings,
+    name: &str,
+) -> Result<T, ConfigError> {
     let raw = read(settings, name).await;
     match raw.parse::<T>() {
         Ok(v) if v > T::from(0) => Ok(v),
@@ -133,7 +136,13 @@ impl Config {
             admin_token,
             time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),
             ingest_wait: Duration::from_millis(number(settings, "ingest_wait_ms").await?),
-            stripe_webhook_secrets: read(settings, "stripe_webhook_secrets").await.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect(),
+            stripe_webhook_secrets: read(settings, "stripe_webhook_secrets")
+                .await
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Secret::new)
+                .collect(),
         })
     }
 }

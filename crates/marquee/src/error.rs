@@ -17,7 +17,9 @@ pub enum Error {
     Gone { tmdb_id: i64 },
     #[error("movie {tmdb_id} is not admitted to the catalog: {reason}")]
     Rejected { tmdb_id: i64, reason: &'static str },
-    #[error("movie {tmdb_id} is being ingested by another invocation; still in progress after {waited_ms} ms, try again shortly")]
+    #[error(
+        "movie {tmdb_id} is being ingested by another invocation; still in progress after {waited_ms} ms, try again shortly"
+    )]
     Busy { tmdb_id: i64, waited_ms: u128 },
     #[error("another invocation took over the ingest of movie {tmdb_id}")]
     LeaseLost { tmdb_id: i64 },

@@ -84,7 +84,8 @@ pub fn bridge_request(target_url: &str, admin_token: &str, body: &str) -> Result
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(BridgeError::InvalidToken("it holds characters that cannot go in a header"));
     }
-    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| BridgeError::InvalidToken("it cannot go in a header"))?;
+    let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| BridgeError::InvalidToken("it cannot go in a header"))?;
     authorization.set_sensitive(true);
     Request::builder()
         .method(Method::POST)
@@ -106,7 +107,9 @@ fn target_uri(target_url: &str) -> Result<Uri, BridgeError> {
     }
     let Some(authority) = uri.authority() else { return bad("has no host") };
     if authority.as_str().contains('@') {
-        return Err(BridgeError::InvalidUrl("must not carry credentials (the admin token goes in `admin_token`)".into()));
+        return Err(BridgeError::InvalidUrl(
+            "must not carry credentials (the admin token goes in `admin_token`)".into(),
+        ));
     }
     if authority.host().is_empty() {
         return bad("has no host");
@@ -121,13 +124,17 @@ fn target_uri(target_url: &str) -> Result<Uri, BridgeError> {
 pub fn scheduled_body(body: &str) -> Result<Vec<u8>, BridgeError> {
     let body = if body.trim().is_empty() { "{}" } else { body };
     let mut value: Json = serde_json::from_str(body).map_err(|e| BridgeError::InvalidBody(format!("not JSON: {e}")))?;
-    let Some(object) = value.as_object_mut() else { return Err(BridgeError::InvalidBody("must be a JSON object".into())) };
+    let Some(object) = value.as_object_mut() else {
+        return Err(BridgeError::InvalidBody("must be a JSON object".into()));
+    };
     match object.get("trigger_type") {
         None => {
             object.insert("trigger_type".into(), Json::from("scheduled"));
         }
         Some(Json::String(t)) if t == "scheduled" => {}
-        Some(other) => return Err(BridgeError::InvalidBody(format!("`trigger_type` must be \"scheduled\", got {other}"))),
+        Some(other) => {
+            return Err(BridgeError::InvalidBody(format!("`trigger_type` must be \"scheduled\", got {other}")));
+        }
     }
     Ok(value.to_string().into_bytes())
 }
@@ -192,8 +199,12 @@ pub fn spin_cron_to_five_fields(expression: &str) -> Result<String, CronError> {
         let converted = match i {
             3 => names_to_numbers(field, &MONTHS, 1),
             4 => {
-                if field.split([',', '-', '/']).any(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) && !field.starts_with("*/") {
-                    return fail(format!("use day names (Sun..Sat) in the day-of-week field, not numbers, got {field:?}"));
+                if field.split([',', '-', '/']).any(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                    && !field.starts_with("*/")
+                {
+                    return fail(format!(
+                        "use day names (Sun..Sat) in the day-of-week field, not numbers, got {field:?}"
+                    ));
                 }
                 names_to_numbers(field, &DAYS, 0)
             }
@@ -270,7 +281,8 @@ mod tests {
         assert_eq!(r.headers()[USER_AGENT], BRIDGE_USER_AGENT);
         let body: Json = serde_json::from_slice(r.body()).unwrap();
         assert_eq!(body, serde_json::json!({"batch_size": 10, "trigger_type": "scheduled"}));
-        let https = bridge_request("https://marquee.example.com/functions/v1/scheduled-ingest?x=1", " tok ", "").unwrap();
+        let https =
+            bridge_request("https://marquee.example.com/functions/v1/scheduled-ingest?x=1", " tok ", "").unwrap();
         assert_eq!(https.uri().path_and_query().unwrap().as_str(), "/functions/v1/scheduled-ingest?x=1");
         assert_eq!(https.headers()[AUTHORIZATION], "Bearer tok");
         assert_eq!(https.body(), br#"{"trigger_type":"scheduled"}"#);
@@ -278,7 +290,15 @@ mod tests {
 
     #[test]
     fn bridge_request_refuses_bad_input_without_quoting_the_token() {
-        for url in ["", "127.0.0.1:3000/x", "ftp://h/x", "http://127.0.0.1:3000", "http://127.0.0.1:3000/", "http://user:pw@h/x", "not a url"] {
+        for url in [
+            "",
+            "127.0.0.1:3000/x",
+            "ftp://h/x",
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:3000/",
+            "http://user:pw@h/x",
+            "not a url",
+        ] {
             assert!(matches!(bridge_request(url, "tok", "{}"), Err(BridgeError::InvalidUrl(_))), "{url:?}");
         }
         assert_eq!(bridge_request(URL, "  ", "{}").unwrap_err(), BridgeError::InvalidToken("it is empty"));
@@ -293,7 +313,13 @@ mod tests {
     fn answers_other_than_2xx_are_errors_without_the_token() {
         assert_eq!(judge_response(URL, 200, b"{}", "tok"), Ok(()));
         assert_eq!(judge_response(URL, 204, b"", "tok"), Ok(()));
-        let e = judge_response(URL, 401, br#"{"error": {"code": "unauthorized", "message": "bad token zq9tok"}}"#, "zq9tok").unwrap_err();
+        let e = judge_response(
+            URL,
+            401,
+            br#"{"error": {"code": "unauthorized", "message": "bad token zq9tok"}}"#,
+            "zq9tok",
+        )
+        .unwrap_err();
         assert!(e.starts_with(&format!("POST {URL} answered 401: ")), "{e}");
         assert!(e.contains("unauthorized") && e.contains("bad token ***") && !e.contains("zq9"), "{e}");
         let long = judge_response(URL, 500, "x".repeat(5000).as_bytes(), "").unwrap_err();
@@ -304,10 +330,18 @@ mod tests {
     #[test]
     fn every_job_calls_a_post_route_with_a_valid_scheduled_body() {
         for job in JOBS {
-            let route = ROUTES.iter().find(|r| r.path == job.path).unwrap_or_else(|| panic!("{}: no route {}", job.component, job.path));
+            let route = ROUTES
+                .iter()
+                .find(|r| r.path == job.path)
+                .unwrap_or_else(|| panic!("{}: no route {}", job.component, job.path));
             assert_eq!(route.method, Method::POST, "{}", job.component);
             let sent: Json = serde_json::from_slice(&scheduled_body(job.body).unwrap()).unwrap();
-            assert_eq!(serde_json::from_str::<Json>(job.body).unwrap(), sent, "{}: body must already be marked scheduled", job.component);
+            assert_eq!(
+                serde_json::from_str::<Json>(job.body).unwrap(),
+                sent,
+                "{}: body must already be marked scheduled",
+                job.component
+            );
             let fields = sent.as_object().unwrap();
             let trigger_type = match job.path {
                 "/functions/v1/scheduled-ingest" => requests::scheduled(fields).unwrap().trigger_type,
@@ -316,7 +350,10 @@ mod tests {
                 other => panic!("no request parser known for {other}"),
             };
             assert_eq!(trigger_type, "scheduled");
-            assert!(!job.body.contains("{{") && !job.body.contains("}}"), "Spin would read `{{{{`/`}}}}` as a template");
+            assert!(
+                !job.body.contains("{{") && !job.body.contains("}}"),
+                "Spin would read `{{{{`/`}}}}` as a template"
+            );
         }
     }
 
@@ -334,7 +371,18 @@ mod tests {
         for (six, five) in cases {
             assert_eq!(spin_cron_to_five_fields(six).as_deref(), Ok(five), "{six}");
         }
-        for bad in ["0 10 * * 0", "30 0 10 * * *", "0 0 10 * * 1", "0 0 10 * * 0-6", "0 0 10 * * Funday", "0 61 * * * *", "0 0 24 * * *", "0 0 10 * * * 2030", "0 0 10 L * *", ""] {
+        for bad in [
+            "0 10 * * 0",
+            "30 0 10 * * *",
+            "0 0 10 * * 1",
+            "0 0 10 * * 0-6",
+            "0 0 10 * * Funday",
+            "0 61 * * * *",
+            "0 0 24 * * *",
+            "0 0 10 * * * 2030",
+            "0 0 10 L * *",
+            "",
+        ] {
             assert!(spin_cron_to_five_fields(bad).is_err(), "{bad:?}");
         }
     }

@@ -39,7 +39,10 @@ export!(Bridge);
 fn variable(name: &str) -> Result<String, String> {
     variables::get(name).map_err(|e| {
         let why = match e {
-            variables::Error::InvalidName(m) | variables::Error::Undefined(m) | variables::Error::Provider(m) | variables::Error::Other(m) => m,
+            variables::Error::InvalidName(m)
+            | variables::Error::Undefined(m)
+            | variables::Error::Provider(m)
+            | variables::Error::Other(m) => m,
         };
         format!("cannot read variable `{name}`: {why}")
     })
@@ -50,7 +53,8 @@ fn tick() -> Result<(), String> {
     let admin_token = variable("admin_token")?;
     let body = variable("body").unwrap_or_default();
     let request = bridge_request(&target_url, &admin_token, &body).map_err(|e| e.to_string())?;
-    let (status, answer) = send(request).map_err(|e| redact(&format!("POST {target_url} failed: {e}"), &admin_token))?;
+    let (status, answer) =
+        send(request).map_err(|e| redact(&format!("POST {target_url} failed: {e}"), &admin_token))?;
     judge_response(&target_url, status, &answer, &admin_token)
 }
 
@@ -58,7 +62,8 @@ fn tick() -> Result<(), String> {
 /// of) the body.
 fn send(request: http::Request<Vec<u8>>) -> Result<(u16, Vec<u8>), String> {
     let (parts, body) = request.into_parts();
-    let headers: Vec<(String, Vec<u8>)> = parts.headers.iter().map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec())).collect();
+    let headers: Vec<(String, Vec<u8>)> =
+        parts.headers.iter().map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec())).collect();
     let fields = Fields::from_list(&headers).map_err(|e| format!("headers refused: {e:?}"))?;
     let outgoing = OutgoingRequest::new(fields);
     let method = match parts.method {
@@ -101,7 +106,9 @@ fn send(request: http::Request<Vec<u8>>) -> Result<(u16, Vec<u8>), String> {
             match stream.blocking_read(8192) {
                 Ok(chunk) => answer.extend_from_slice(&chunk),
                 Err(StreamError::Closed) => break,
-                Err(StreamError::LastOperationFailed(e)) => return Err(format!("reading the answer: {}", e.to_debug_string())),
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(format!("reading the answer: {}", e.to_debug_string()));
+                }
             }
         }
     }

@@ -31,7 +31,8 @@ impl Database for NativeDb {
 
     async fn connect(&self) -> Result<NativeConnection, DbError> {
         // The error text of tokio-postgres never includes the password of the URL.
-        let (client, connection) = tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| DbError::Connect(e.to_string()))?;
+        let (client, connection) =
+            tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| DbError::Connect(e.to_string()))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -69,7 +70,10 @@ fn param(value: &Value) -> Result<Box<dyn ToSql + Sync + Send>, DbError> {
         Value::ArrayInt64(v) => Box::new(v.clone()),
         Value::ArrayText(v) => Box::new(v.clone()),
         Value::Decimal(_) | Value::Unsupported(_) => {
-            return Err(DbError::Query { code: None, message: format!("parameter type not supported by the adapter: {value:?}") });
+            return Err(DbError::Query {
+                code: None,
+                message: format!("parameter type not supported by the adapter: {value:?}"),
+            });
         }
     })
 }
@@ -82,7 +86,11 @@ fn db_error(e: tokio_postgres::Error) -> DbError {
 }
 
 fn column(row: &tokio_postgres::Row, i: usize) -> Result<Value, DbError> {
-    fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize, wrap: impl FnOnce(T) -> Value) -> Result<Value, DbError> {
+    fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+        row: &'a tokio_postgres::Row,
+        i: usize,
+        wrap: impl FnOnce(T) -> Value,
+    ) -> Result<Value, DbError> {
         row.try_get::<_, Option<T>>(i).map(|v| v.map_or(Value::Null, wrap)).map_err(db_error)
     }
     let ty = row.columns()[i].type_();

@@ -40,7 +40,9 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
 pub fn error_response(function: &str, error: &Error) -> HttpResponse {
     let (status, code) = status_and_code(error);
     let message = match error {
-        Error::Db(_) | Error::Billing(BillingError::Db(_)) => "the database is unavailable or refused the operation".to_owned(),
+        Error::Db(_) | Error::Billing(BillingError::Db(_)) => {
+            "the database is unavailable or refused the operation".to_owned()
+        }
         other => other.to_string(),
     };
     if status.is_server_error() || status == StatusCode::BAD_GATEWAY {

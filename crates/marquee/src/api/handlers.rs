@@ -11,7 +11,12 @@ use crate::error::{Error, Result};
 use crate::pipeline::ingest::{self, Outcome};
 use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
 
-pub async fn handle<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, handler: Handler, params: &Params, request: HttpRequest) -> Result<HttpResponse> {
+pub async fn handle<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    handler: Handler,
+    params: &Params,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     match handler {
         Handler::IngestMovie => ingest_movie(app, request).await,
         Handler::ScheduledIngest => scheduled_ingest(app, request).await,
@@ -25,24 +30,37 @@ pub async fn handle<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, ha
 /// `POST /functions/v1/stripe-webhook`: authenticated by the Stripe signature (no admin token).
 /// Verifies, then stores and applies the event in one transaction; a re-delivery answers 200
 /// without applying anything again.
-async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     use crate::billing::{self, BillingError, events, signature};
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
     }
     if app.config.stripe_webhook_secrets.is_empty() {
-        return Err(crate::config::ConfigError("`stripe_webhook_secrets` is not set; Stripe deliveries cannot be verified".into()).into());
+        return Err(crate::config::ConfigError(
+            "`stripe_webhook_secrets` is not set; Stripe deliveries cannot be verified".into(),
+        )
+        .into());
     }
     let header = request.headers().get(signature::HEADER).map(|v| v.to_str().unwrap_or("\u{fffd}"));
-    if let Err(e) = signature::verify(header, body, &app.config.stripe_webhook_secrets, app.clock.now(), signature::TOLERANCE_SECS) {
+    if let Err(e) =
+        signature::verify(header, body, &app.config.stripe_webhook_secrets, app.clock.now(), signature::TOLERANCE_SECS)
+    {
         crate::log::event("warn", app.function, "stripe delivery refused", json!({"reason": e.to_string()}));
         return Err(BillingError::from(e).into());
     }
     let event = events::parse(body).map_err(BillingError::InvalidEvent)?;
     let conn = app.db.connect().await?;
     let receipt = billing::receive(&conn, &event).await?;
-    crate::log::event("info", app.function, "stripe event", json!({"event_id": event.id, "type": event.kind, "status": receipt.status, "applied": receipt.applied}));
+    crate::log::event(
+        "info",
+        app.function,
+        "stripe event",
+        json!({"event_id": event.id, "type": event.kind, "status": receipt.status, "applied": receipt.applied}),
+    );
     Ok(json_response(
         StatusCode::OK,
         &json!({"received": true, "event_id": receipt.event_id, "type": event.kind, "status": receipt.status, "applied": receipt.applied, "error": receipt.error}),
@@ -68,13 +86,18 @@ pub fn parse_tmdb_id(value: Option<&Json>, field: &str) -> Result<i64> {
     let id = match value {
         None | Some(Json::Null) => return Err(Error::BadRequest(format!("`{field}` is required"))),
         Some(Json::Number(n)) => n.as_i64().ok_or_else(invalid)?,
-        Some(Json::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i64>().map_err(|_| invalid())?,
+        Some(Json::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<i64>().map_err(|_| invalid())?
+        }
         Some(_) => return Err(invalid()),
     };
     if (1..=i32::MAX as i64).contains(&id) { Ok(id) } else { Err(invalid()) }
 }
 
-async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     require_admin(app, &request)?;
     let body = json_body(&request)?;
     let tmdb_id = parse_tmdb_id(body.get("tmdb_id"), "tmdb_id")?;
@@ -82,28 +105,42 @@ async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, 
     let tmdb = app.tmdb(app.deadline(app.clock.now()));
     let (status, work_id, card, etag, changes) = match ingest::ingest_movie(app, &tmdb, tmdb_id, force).await? {
         Outcome::Cached { work_id, card, etag } => ("cached", work_id, card, etag, Json::Object(Default::default())),
-        Outcome::Ingested { work_id, card, changes } => ("ingested", work_id, card.payload, card.etag, Json::Object(changes)),
+        Outcome::Ingested { work_id, card, changes } => {
+            ("ingested", work_id, card.payload, card.etag, Json::Object(changes))
+        }
     };
-    let mut response = json_response(StatusCode::OK, &json!({"status": status, "tmdb_id": tmdb_id, "work_id": work_id, "changes": changes, "card": card}));
+    let mut response = json_response(
+        StatusCode::OK,
+        &json!({"status": status, "tmdb_id": tmdb_id, "work_id": work_id, "changes": changes, "card": card}),
+    );
     response.headers_mut().insert(http::header::ETAG, etag.parse().expect("etags are hex in quotes"));
     Ok(response)
 }
 
-async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     require_admin(app, &request)?;
     let parsed = super::requests::scheduled(&json_body_or_empty(&request)?)?;
     let report = crate::pipeline::scheduled::scheduled_ingest(app, &parsed).await?;
     Ok(json_response(StatusCode::OK, &serde_json::to_value(&report).expect("reports serialise")))
 }
 
-async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     require_admin(app, &request)?;
     let parsed = super::requests::batch(&json_body(&request)?)?;
     let report = crate::pipeline::batch::batch_ingest(app, &parsed).await?;
     Ok(json_response(StatusCode::OK, &serde_json::to_value(&report).expect("reports serialise")))
 }
 
-async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: HttpRequest) -> Result<HttpResponse> {
+async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     require_admin(app, &request)?;
     let parsed = super::requests::refresh(&json_body_or_empty(&request)?)?;
     let report = crate::pipeline::refresh::daily_refresh(app, &parsed).await?;
@@ -115,11 +152,17 @@ fn json_body_or_empty(request: &HttpRequest) -> Result<serde_json::Map<String, J
     if request.body().iter().all(u8::is_ascii_whitespace) { Ok(Default::default()) } else { json_body(request) }
 }
 
-async fn work_card<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, params: &Params, request: HttpRequest) -> Result<HttpResponse> {
+async fn work_card<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    params: &Params,
+    request: HttpRequest,
+) -> Result<HttpResponse> {
     let raw = params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| Json::String(v.clone()));
     let tmdb_id = parse_tmdb_id(raw.as_ref(), "tmdb_id")?;
     let conn = app.db.connect().await?;
-    let card = cards::by_tmdb_id(&conn, tmdb_id).await?.ok_or_else(|| Error::NotFound(format!("movie {tmdb_id} is not in the catalog")))?;
+    let card = cards::by_tmdb_id(&conn, tmdb_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("movie {tmdb_id} is not in the catalog")))?;
     if card.status == "gone" {
         return Err(Error::Gone { tmdb_id });
     }

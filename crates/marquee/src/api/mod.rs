@@ -41,12 +41,37 @@ pub struct Route {
 
 /// Every route Marquee serves. `spin.toml` and the native server are checked against it.
 pub static ROUTES: &[Route] = &[
-    Route { component: "ingest-movie", method: Method::POST, path: "/functions/v1/ingest-movie", handler: Handler::IngestMovie },
-    Route { component: "scheduled-ingest", method: Method::POST, path: "/functions/v1/scheduled-ingest", handler: Handler::ScheduledIngest },
-    Route { component: "batch-ingest", method: Method::POST, path: "/functions/v1/batch-ingest", handler: Handler::BatchIngest },
-    Route { component: "daily-refresh", method: Method::POST, path: "/functions/v1/daily-refresh", handler: Handler::DailyRefresh },
+    Route {
+        component: "ingest-movie",
+        method: Method::POST,
+        path: "/functions/v1/ingest-movie",
+        handler: Handler::IngestMovie,
+    },
+    Route {
+        component: "scheduled-ingest",
+        method: Method::POST,
+        path: "/functions/v1/scheduled-ingest",
+        handler: Handler::ScheduledIngest,
+    },
+    Route {
+        component: "batch-ingest",
+        method: Method::POST,
+        path: "/functions/v1/batch-ingest",
+        handler: Handler::BatchIngest,
+    },
+    Route {
+        component: "daily-refresh",
+        method: Method::POST,
+        path: "/functions/v1/daily-refresh",
+        handler: Handler::DailyRefresh,
+    },
     Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", handler: Handler::WorkCard },
-    Route { component: "stripe-webhook", method: Method::POST, path: "/functions/v1/stripe-webhook", handler: Handler::StripeWebhook },
+    Route {
+        component: "stripe-webhook",
+        method: Method::POST,
+        path: "/functions/v1/stripe-webhook",
+        handler: Handler::StripeWebhook,
+    },
 ];
 
 /// Path parameters captured by `:name` segments.
@@ -83,7 +108,14 @@ pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Params), Er
 /// Entry point of a component or the native server: routes, reads configuration, builds the
 /// invocation's [`App`] and handles. `only` restricts a component to its own handler. The
 /// route's component names the function in logs and `tmdb_api_logs`.
-pub async fn serve<S, D, H, C>(settings: &S, db: D, http: H, clock: C, only: Option<Handler>, request: HttpRequest) -> HttpResponse
+pub async fn serve<S, D, H, C>(
+    settings: &S,
+    db: D,
+    http: H,
+    clock: C,
+    only: Option<Handler>,
+    request: HttpRequest,
+) -> HttpResponse
 where
     S: Settings,
     D: Database,
@@ -91,7 +123,9 @@ where
     C: Clock,
 {
     let (route, params) = match route(request.method(), request.uri().path()) {
-        Ok((r, _)) if only.is_some_and(|h| h != r.handler) => return error_response("marquee", &Error::NotFound(format!("no route for {}", request.uri().path()))),
+        Ok((r, _)) if only.is_some_and(|h| h != r.handler) => {
+            return error_response("marquee", &Error::NotFound(format!("no route for {}", request.uri().path())));
+        }
         Ok(found) => found,
         Err(e) => return error_response("marquee", &e),
     };
@@ -124,11 +158,7 @@ pub(crate) fn require_admin<D, H, C>(app: &App<D, H, C>, request: &HttpRequest) 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized)
-    }
+    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) { Ok(()) } else { Err(Error::Unauthorized) }
 }
 
 #[cfg(test)]

@@ -61,17 +61,31 @@ fn budget(body: &Body) -> Result<Option<Duration>> {
 pub fn scheduled(body: &Body) -> Result<ScheduledRequest> {
     let source = match string(body, "source")? {
         None => Source::All,
-        Some(s) => Source::parse(s).ok_or_else(|| bad(format!("`source` must be one of popular, now_playing, trending, all; got {s:?}")))?,
+        Some(s) => Source::parse(s)
+            .ok_or_else(|| bad(format!("`source` must be one of popular, now_playing, trending, all; got {s:?}")))?,
     };
     let language = string(body, "language")?
         .map(|l| {
             let ok = l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase())
-                || l.len() == 5 && l[..2].bytes().all(|b| b.is_ascii_lowercase()) && &l[2..3] == "-" && l[3..].bytes().all(|b| b.is_ascii_uppercase());
-            if ok { Ok(l.to_owned()) } else { Err(bad(format!("`language` must look like \"en\" or \"en-US\", got {l:?}"))) }
+                || l.len() == 5
+                    && l[..2].bytes().all(|b| b.is_ascii_lowercase())
+                    && &l[2..3] == "-"
+                    && l[3..].bytes().all(|b| b.is_ascii_uppercase());
+            if ok {
+                Ok(l.to_owned())
+            } else {
+                Err(bad(format!("`language` must look like \"en\" or \"en-US\", got {l:?}")))
+            }
         })
         .transpose()?;
     let region = string(body, "region")?
-        .map(|r| if r.len() == 2 && r.bytes().all(|b| b.is_ascii_uppercase()) { Ok(r.to_owned()) } else { Err(bad(format!("`region` must be an ISO 3166-1 code like \"US\", got {r:?}"))) })
+        .map(|r| {
+            if r.len() == 2 && r.bytes().all(|b| b.is_ascii_uppercase()) {
+                Ok(r.to_owned())
+            } else {
+                Err(bad(format!("`region` must be an ISO 3166-1 code like \"US\", got {r:?}")))
+            }
+        })
         .transpose()?;
     Ok(ScheduledRequest {
         source,
@@ -105,11 +119,20 @@ pub fn batch(body: &Body) -> Result<BatchRequest> {
         (None, Some("reingest")) => {
             let filter = match string(body, "filter")? {
                 None => Filter::Stale,
-                Some(f) => Filter::parse(f).ok_or_else(|| bad(format!("`filter` must be one of all, stale, failed, schema_outdated; got {f:?}")))?,
+                Some(f) => Filter::parse(f).ok_or_else(|| {
+                    bad(format!("`filter` must be one of all, stale, failed, schema_outdated; got {f:?}"))
+                })?,
             };
-            BatchMode::Reingest { filter, cursor: int(body, "cursor", 0, i64::MAX)?.unwrap_or(0), limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500) }
+            BatchMode::Reingest {
+                filter,
+                cursor: int(body, "cursor", 0, i64::MAX)?.unwrap_or(0),
+                limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500),
+            }
         }
-        (None, Some("reproject")) => BatchMode::Reproject { cursor: int(body, "cursor", 0, i64::MAX)?.unwrap_or(0), limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500) },
+        (None, Some("reproject")) => BatchMode::Reproject {
+            cursor: int(body, "cursor", 0, i64::MAX)?.unwrap_or(0),
+            limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500),
+        },
         (None, Some(other)) => return Err(bad(format!("`mode` must be \"reingest\" or \"reproject\", got {other:?}"))),
         (None, None) => return Err(bad("give `tmdb_ids` (an array) or `mode` (\"reingest\" or \"reproject\")".into())),
     };
@@ -137,14 +160,27 @@ mod tests {
     #[test]
     fn scheduled_defaults_match_the_old_function() {
         let r = scheduled(&body(json!({}))).unwrap();
-        assert_eq!((r.source, r.max_movies, r.pages_per_source, r.trigger_type.as_str(), r.dry_run), (Source::All, 20, 5, "manual", false));
+        assert_eq!(
+            (r.source, r.max_movies, r.pages_per_source, r.trigger_type.as_str(), r.dry_run),
+            (Source::All, 20, 5, "manual", false)
+        );
     }
 
     #[test]
     fn scheduled_rejects_bad_fields() {
-        for bad in [json!({"source": "upcoming"}), json!({"max_movies": -1}), json!({"max_movies": 0}), json!({"max_movies": 1_000_000}),
-                    json!({"max_movies": "20"}), json!({"pages_per_source": 501}), json!({"trigger_type": "cron"}), json!({"language": "english"}),
-                    json!({"region": "usa"}), json!({"dry_run": "yes"}), json!({"budget_ms": 0})] {
+        for bad in [
+            json!({"source": "upcoming"}),
+            json!({"max_movies": -1}),
+            json!({"max_movies": 0}),
+            json!({"max_movies": 1_000_000}),
+            json!({"max_movies": "20"}),
+            json!({"pages_per_source": 501}),
+            json!({"trigger_type": "cron"}),
+            json!({"language": "english"}),
+            json!({"region": "usa"}),
+            json!({"dry_run": "yes"}),
+            json!({"budget_ms": 0}),
+        ] {
             assert!(matches!(scheduled(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
         }
     }
@@ -153,7 +189,9 @@ mod tests {
     fn refresh_fields_are_validated() {
         let r = refresh(&body(json!({}))).unwrap();
         assert_eq!((r.batch_size, r.dry_run, r.budget), (1000, false, None));
-        for bad in [json!({"batch_size": 0}), json!({"batch_size": 1e9}), json!({"budget_ms": -5}), json!({"dry_run": "no"})] {
+        for bad in
+            [json!({"batch_size": 0}), json!({"batch_size": 1e9}), json!({"budget_ms": -5}), json!({"dry_run": "no"})]
+        {
             assert!(matches!(refresh(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
         }
     }
@@ -163,9 +201,18 @@ mod tests {
         let r = batch(&body(json!({"tmdb_ids": [3, 1, 3, "2"]}))).unwrap();
         assert_eq!(r.mode, BatchMode::Ids(vec![3, 1, 2]));
         let too_many: Vec<i64> = (1..=1001).collect();
-        for bad in [json!({"tmdb_ids": []}), json!({"tmdb_ids": too_many}), json!({"tmdb_ids": [1, "x"]}), json!({"tmdb_ids": [1.5]}),
-                    json!({"tmdb_ids": 5}), json!({"mode": "delete"}), json!({}), json!({"mode": "reingest", "filter": "old"}),
-                    json!({"mode": "reingest", "limit": 0}), json!({"tmdb_ids": [1], "mode": "reingest"})] {
+        for bad in [
+            json!({"tmdb_ids": []}),
+            json!({"tmdb_ids": too_many}),
+            json!({"tmdb_ids": [1, "x"]}),
+            json!({"tmdb_ids": [1.5]}),
+            json!({"tmdb_ids": 5}),
+            json!({"mode": "delete"}),
+            json!({}),
+            json!({"mode": "reingest", "filter": "old"}),
+            json!({"mode": "reingest", "limit": 0}),
+            json!({"tmdb_ids": [1], "mode": "reingest"}),
+        ] {
             assert!(matches!(batch(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
         }
     }

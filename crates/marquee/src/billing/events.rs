@@ -35,15 +35,29 @@ pub fn parse(body: &[u8]) -> Result<Event, String> {
     {
         return Err("`object` is not \"event\"".into());
     }
-    let id = map.get("id").and_then(Json::as_str).filter(|s| !s.is_empty() && s.len() <= 255).ok_or("`id` must be a non-empty string")?;
-    let kind = map.get("type").and_then(Json::as_str).filter(|s| !s.is_empty() && s.len() <= 255).ok_or("`type` must be a non-empty string")?;
-    let created = map.get("created").and_then(Json::as_i64).filter(|c| *c >= 0).ok_or("`created` must be a unix timestamp")?;
+    let id = map
+        .get("id")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .ok_or("`id` must be a non-empty string")?;
+    let kind = map
+        .get("type")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .ok_or("`type` must be a non-empty string")?;
+    let created =
+        map.get("created").and_then(Json::as_i64).filter(|c| *c >= 0).ok_or("`created` must be a unix timestamp")?;
     let livemode = match map.get("livemode") {
         None | Some(Json::Null) => false,
         Some(Json::Bool(b)) => *b,
         Some(_) => return Err("`livemode` must be true or false".into()),
     };
-    let object = map.get("data").and_then(|d| d.get("object")).filter(|o| o.is_object()).ok_or("`data.object` must be an object")?.clone();
+    let object = map
+        .get("data")
+        .and_then(|d| d.get("object"))
+        .filter(|o| o.is_object())
+        .ok_or("`data.object` must be an object")?
+        .clone();
     Ok(Event { id: id.to_owned(), kind: kind.to_owned(), created, livemode, object, payload: payload.clone() })
 }
 
@@ -176,12 +190,20 @@ pub fn classify(event: &Event) -> Result<Action, String> {
             name: text(o, "name"),
             deleted: event.kind == "customer.deleted" || o.get("deleted") == Some(&Json::Bool(true)),
         }),
-        "customer.subscription.created" | "customer.subscription.updated" | "customer.subscription.deleted" | "customer.subscription.paused"
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted"
+        | "customer.subscription.paused"
         | "customer.subscription.resumed" => {
             let item = o.pointer("/items/data/0");
-            let price_id = item.and_then(|i| id_of(i, "price")).or_else(|| item.and_then(|i| id_of(i, "plan"))).or_else(|| id_of(o, "plan"));
+            let price_id = item
+                .and_then(|i| id_of(i, "price"))
+                .or_else(|| item.and_then(|i| id_of(i, "plan")))
+                .or_else(|| id_of(o, "plan"));
             // Since API version 2025-03-31 the period lives on the items.
-            let period = |field: &str| o.get(field).and_then(Json::as_i64).or_else(|| item.and_then(|i| i.get(field)).and_then(Json::as_i64));
+            let period = |field: &str| {
+                o.get(field).and_then(Json::as_i64).or_else(|| item.and_then(|i| i.get(field)).and_then(Json::as_i64))
+            };
             let deleted = event.kind == "customer.subscription.deleted";
             let status = text(o, "status").unwrap_or_else(|| if deleted { "canceled".into() } else { String::new() });
             if status.is_empty() {
@@ -202,13 +224,19 @@ pub fn classify(event: &Event) -> Result<Action, String> {
             session_id: required(o, "id", "a checkout session")?,
             customer_id: required(o, "customer", "a checkout session")?,
             subscription_id: id_of(o, "subscription"),
-            email: o.pointer("/customer_details/email").and_then(Json::as_str).map(str::to_owned).or_else(|| text(o, "customer_email")),
+            email: o
+                .pointer("/customer_details/email")
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+                .or_else(|| text(o, "customer_email")),
             client_reference_id: text(o, "client_reference_id"),
         }),
         "invoice.paid" | "invoice.payment_failed" => Action::Invoice(InvoiceChange {
             invoice_id: required(o, "id", "an invoice")?,
             customer_id: required(o, "customer", "an invoice")?,
-            subscription_id: id_of(o, "subscription").or_else(|| o.pointer("/parent/subscription_details/subscription").and_then(Json::as_str).map(str::to_owned)),
+            subscription_id: id_of(o, "subscription").or_else(|| {
+                o.pointer("/parent/subscription_details/subscription").and_then(Json::as_str).map(str::to_owned)
+            }),
             outcome: if event.kind == "invoice.paid" { "paid" } else { "payment_failed" },
             amount_paid: o.get("amount_paid").and_then(Json::as_i64).unwrap_or(0),
             amount_due: o.get("amount_due").and_then(Json::as_i64).unwrap_or(0),
@@ -242,29 +270,52 @@ mod tests {
 
     #[test]
     fn subscriptions_read_old_and_new_api_shapes() {
-        let old = event("customer.subscription.updated", json!({"id": "sub_1", "customer": "cus_1", "status": "active", "plan": {"id": "price_a"},
-                                                               "current_period_start": 10, "current_period_end": 20, "cancel_at_period_end": true}));
-        let new = event("customer.subscription.updated", json!({"id": "sub_1", "customer": {"id": "cus_1"}, "status": "active",
+        let old = event(
+            "customer.subscription.updated",
+            json!({"id": "sub_1", "customer": "cus_1", "status": "active", "plan": {"id": "price_a"},
+                                                               "current_period_start": 10, "current_period_end": 20, "cancel_at_period_end": true}),
+        );
+        let new = event(
+            "customer.subscription.updated",
+            json!({"id": "sub_1", "customer": {"id": "cus_1"}, "status": "active",
                                                                "items": {"data": [{"price": {"id": "price_a"}, "current_period_start": 10, "current_period_end": 20}]},
-                                                               "cancel_at_period_end": true}));
+                                                               "cancel_at_period_end": true}),
+        );
         assert_eq!(classify(&old), classify(&new));
         let Ok(Action::Subscription(s)) = classify(&new) else { panic!() };
-        assert_eq!((s.price_id.as_deref(), s.current_period_end, s.cancel_at_period_end), (Some("price_a"), Some(20), true));
-        assert!(classify(&event("customer.subscription.updated", json!({"id": "sub_1", "status": "active"}))).is_err(), "no customer");
+        assert_eq!(
+            (s.price_id.as_deref(), s.current_period_end, s.cancel_at_period_end),
+            (Some("price_a"), Some(20), true)
+        );
+        assert!(
+            classify(&event("customer.subscription.updated", json!({"id": "sub_1", "status": "active"}))).is_err(),
+            "no customer"
+        );
         assert_eq!(classify(&event("charge.succeeded", json!({"id": "ch_1"}))), Ok(Action::Ignore));
     }
 
     #[test]
     fn ranks_order_a_lifecycle_inside_one_second() {
-        let sub = |status: &str| Action::Subscription(SubscriptionChange {
-            subscription_id: "s".into(), customer_id: "c".into(), status: status.into(), price_id: None,
-            current_period_start: None, current_period_end: None, cancel_at_period_end: false, deleted: false,
-        });
+        let sub = |status: &str| {
+            Action::Subscription(SubscriptionChange {
+                subscription_id: "s".into(),
+                customer_id: "c".into(),
+                status: status.into(),
+                price_id: None,
+                current_period_start: None,
+                current_period_end: None,
+                cancel_at_period_end: false,
+                deleted: false,
+            })
+        };
         let created = sub("incomplete").rank("customer.subscription.created");
         let active = sub("active").rank("customer.subscription.updated");
         let past_due = sub("past_due").rank("customer.subscription.updated");
         let deleted = sub("canceled").rank("customer.subscription.deleted");
         assert!(created < active && active < past_due && past_due < deleted);
-        assert!(sub("canceled").rank("customer.subscription.created") < sub("incomplete").rank("customer.subscription.updated"));
+        assert!(
+            sub("canceled").rank("customer.subscription.created")
+                < sub("incomplete").rank("customer.subscription.updated")
+        );
     }
 }

@@ -90,7 +90,8 @@ pub async fn receive(conn: &impl Connection, event: &Event) -> Result<Receipt, B
 /// changes nothing.
 pub async fn replay(conn: &impl Connection, event_id: &str) -> Result<Receipt, BillingError> {
     transaction(conn, async |c| {
-        let payload: Json = sql::stored_payload(c, event_id).await?.ok_or_else(|| BillingError::EventNotFound(event_id.to_owned()))?;
+        let payload: Json =
+            sql::stored_payload(c, event_id).await?.ok_or_else(|| BillingError::EventNotFound(event_id.to_owned()))?;
         let event = events::parse(payload.to_string().as_bytes()).map_err(BillingError::InvalidEvent)?;
         let classified = events::classify(&event);
         let status = status_of(&classified);

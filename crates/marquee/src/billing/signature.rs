@@ -57,7 +57,9 @@ pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
         if item.is_empty() {
             continue;
         }
-        let Some((key, value)) = item.split_once('=') else { return Err(SignatureError::Malformed("an item is not key=value")) };
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(SignatureError::Malformed("an item is not key=value"));
+        };
         match key.trim() {
             "t" => {
                 if timestamp.is_some() {
@@ -67,7 +69,8 @@ pub fn parse_header(header: &str) -> Result<SignatureHeader, SignatureError> {
                 if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(SignatureError::Malformed("the timestamp is not an integer"));
                 }
-                timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed("the timestamp is out of range"))?);
+                timestamp =
+                    Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed("the timestamp is out of range"))?);
             }
             "v1" => {
                 v1_seen = true;
@@ -107,7 +110,13 @@ pub fn header_value(secret: &str, timestamp: i64, payload: &[u8]) -> String {
 
 /// Verifies a delivery: `header` is the `Stripe-Signature` value (`None` when absent),
 /// `payload` the raw body. Returns the signed timestamp.
-pub fn verify(header: Option<&str>, payload: &[u8], secrets: &[Secret], now: DateTime<Utc>, tolerance_secs: i64) -> Result<i64, SignatureError> {
+pub fn verify(
+    header: Option<&str>,
+    payload: &[u8],
+    secrets: &[Secret],
+    now: DateTime<Utc>,
+    tolerance_secs: i64,
+) -> Result<i64, SignatureError> {
     let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or(SignatureError::Missing)?;
     let parsed = parse_header(header)?;
     // Every (secret, signature) pair is compared, without stopping at the first match.
@@ -152,7 +161,10 @@ mod tests {
         assert_eq!(sign("whsec_test", 1_700_000_000, BODY), hex::encode(direct.finalize().into_bytes()));
         let mut rfc = HmacSha256::new_from_slice(b"Jefe").unwrap();
         rfc.update(b"what do ya want for nothing?");
-        assert_eq!(hex::encode(rfc.finalize().into_bytes()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex::encode(rfc.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 
     #[test]
@@ -194,7 +206,10 @@ mod tests {
     fn tampering_fails() {
         let t = 10_000;
         let header = header_value("k", t, BODY);
-        assert_eq!(verify(Some(&header), br#"{"id":"evt_2","object":"event"}"#, &secrets(&["k"]), at(t), 300), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(Some(&header), br#"{"id":"evt_2","object":"event"}"#, &secrets(&["k"]), at(t), 300),
+            Err(SignatureError::Mismatch)
+        );
         // The timestamp is part of what is signed.
         let moved = header.replacen("t=10000", "t=10001", 1);
         assert_eq!(verify(Some(&moved), BODY, &secrets(&["k"]), at(t), 300), Err(SignatureError::Mismatch));
@@ -207,8 +222,14 @@ mod tests {
         let keys = secrets(&["k"]);
         assert_eq!(verify(Some(&header), BODY, &keys, at(t + 300), 300), Ok(t));
         assert_eq!(verify(Some(&header), BODY, &keys, at(t - 300), 300), Ok(t));
-        assert_eq!(verify(Some(&header), BODY, &keys, at(t + 301), 300), Err(SignatureError::OutsideTolerance { skew: 301, tolerance: 300 }));
-        assert_eq!(verify(Some(&header), BODY, &keys, at(t - 301), 300), Err(SignatureError::OutsideTolerance { skew: -301, tolerance: 300 }));
+        assert_eq!(
+            verify(Some(&header), BODY, &keys, at(t + 301), 300),
+            Err(SignatureError::OutsideTolerance { skew: 301, tolerance: 300 })
+        );
+        assert_eq!(
+            verify(Some(&header), BODY, &keys, at(t - 301), 300),
+            Err(SignatureError::OutsideTolerance { skew: -301, tolerance: 300 })
+        );
     }
 
     #[test]

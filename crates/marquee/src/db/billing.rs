@@ -15,7 +15,12 @@ use crate::ports::{Connection, DbError, Value};
 /// Records a delivery unless its event id is already stored; `Some(row id)` when it is new.
 /// `ON CONFLICT DO NOTHING`: of concurrent deliveries of one event exactly one inserts (the
 /// others wait for it on the unique index and then see the conflict).
-pub async fn insert_event(conn: &impl Connection, event: &Event, status: &str, error: Option<&str>) -> Result<Option<i64>, DbError> {
+pub async fn insert_event(
+    conn: &impl Connection,
+    event: &Event,
+    status: &str,
+    error: Option<&str>,
+) -> Result<Option<i64>, DbError> {
     let object_id = event.object.get("id").and_then(Json::as_str).map(str::to_owned);
     let rows = conn
         .query(
@@ -31,17 +36,26 @@ pub async fn insert_event(conn: &impl Connection, event: &Event, status: &str, e
 }
 
 pub async fn mark_applied(conn: &impl Connection, row_id: i64, applied: bool) -> Result<(), DbError> {
-    conn.execute("UPDATE stripe_webhook_events SET applied = $2 WHERE id = $1", &[row_id.into(), applied.into()]).await?;
+    conn.execute("UPDATE stripe_webhook_events SET applied = $2 WHERE id = $1", &[row_id.into(), applied.into()])
+        .await?;
     Ok(())
 }
 
 /// A stored event's payload, locked for a replay.
 pub async fn stored_payload(conn: &impl Connection, event_id: &str) -> Result<Option<Json>, DbError> {
-    let rows = conn.query("SELECT payload FROM stripe_webhook_events WHERE event_id = $1 FOR UPDATE", &[event_id.into()]).await?;
+    let rows = conn
+        .query("SELECT payload FROM stripe_webhook_events WHERE event_id = $1 FOR UPDATE", &[event_id.into()])
+        .await?;
     rows.first().map(|r| r.get("payload")).transpose()
 }
 
-pub async fn record_replay(conn: &impl Connection, event_id: &str, status: &str, applied: bool, error: Option<&str>) -> Result<(), DbError> {
+pub async fn record_replay(
+    conn: &impl Connection,
+    event_id: &str,
+    status: &str,
+    applied: bool,
+    error: Option<&str>,
+) -> Result<(), DbError> {
     conn.execute(
         "UPDATE stripe_webhook_events
             SET status = $2, applied = applied OR $3, error = $4, replays = replays + 1,
@@ -53,7 +67,13 @@ pub async fn record_replay(conn: &impl Connection, event_id: &str, status: &str,
     Ok(())
 }
 
-pub async fn apply_customer(conn: &impl Connection, c: &CustomerChange, created: i64, rank: i32, event_id: &str) -> Result<bool, DbError> {
+pub async fn apply_customer(
+    conn: &impl Connection,
+    c: &CustomerChange,
+    created: i64,
+    rank: i32,
+    event_id: &str,
+) -> Result<bool, DbError> {
     let n = conn
         .execute(
             "INSERT INTO customers AS cur (customer_id, email, name, deleted, deleted_at, last_event_created, last_event_rank, last_event_id)
@@ -71,7 +91,13 @@ pub async fn apply_customer(conn: &impl Connection, c: &CustomerChange, created:
     Ok(n > 0)
 }
 
-pub async fn apply_subscription(conn: &impl Connection, s: &SubscriptionChange, created: i64, rank: i32, event_id: &str) -> Result<bool, DbError> {
+pub async fn apply_subscription(
+    conn: &impl Connection,
+    s: &SubscriptionChange,
+    created: i64,
+    rank: i32,
+    event_id: &str,
+) -> Result<bool, DbError> {
     let n = conn
         .execute(
             "INSERT INTO subscriptions AS cur (subscription_id, customer_id, status, price_id, tier, current_period_start, current_period_end,
@@ -115,7 +141,12 @@ pub async fn apply_checkout(conn: &impl Connection, c: &CheckoutCompleted) -> Re
 }
 
 /// The latest outcome of an invoice; inside one second `paid` wins over `payment_failed`.
-pub async fn apply_invoice(conn: &impl Connection, i: &InvoiceChange, created: i64, event_id: &str) -> Result<bool, DbError> {
+pub async fn apply_invoice(
+    conn: &impl Connection,
+    i: &InvoiceChange,
+    created: i64,
+    event_id: &str,
+) -> Result<bool, DbError> {
     let n = conn
         .execute(
             "INSERT INTO invoices AS cur (invoice_id, customer_id, subscription_id, status, amount_paid, amount_due, currency, last_event_created, last_event_id)
@@ -143,7 +174,11 @@ pub struct Entitlement {
     pub period_end: Option<NaiveDateTime>,
 }
 
-pub async fn entitlement(conn: &impl Connection, customer_id: &str, quota: &str) -> Result<Option<Entitlement>, DbError> {
+pub async fn entitlement(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+) -> Result<Option<Entitlement>, DbError> {
     let rows = conn
         .query(
             "WITH best AS (
@@ -161,11 +196,23 @@ pub async fn entitlement(conn: &impl Connection, customer_id: &str, quota: &str)
         )
         .await?;
     rows.first()
-        .map(|r| Ok(Entitlement { tier: r.get("tier")?, monthly_limit: r.get("monthly_limit")?, period_start: r.get("period_start")?, period_end: r.get("period_end")? }))
+        .map(|r| {
+            Ok(Entitlement {
+                tier: r.get("tier")?,
+                monthly_limit: r.get("monthly_limit")?,
+                period_start: r.get("period_start")?,
+                period_end: r.get("period_end")?,
+            })
+        })
         .transpose()
 }
 
-pub async fn usage(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime) -> Result<i64, DbError> {
+pub async fn usage(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+    period_start: NaiveDateTime,
+) -> Result<i64, DbError> {
     let rows = conn
         .query(
             "SELECT used FROM quota_usage WHERE customer_id = $1 AND quota = $2 AND period_start = ($3::timestamp AT TIME ZONE 'UTC')",
@@ -176,7 +223,13 @@ pub async fn usage(conn: &impl Connection, customer_id: &str, quota: &str, perio
 }
 
 /// Makes sure the period's usage row exists (a no-op when it does).
-pub async fn ensure_usage_row(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime, period_end: NaiveDateTime) -> Result<(), DbError> {
+pub async fn ensure_usage_row(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+    period_start: NaiveDateTime,
+    period_end: NaiveDateTime,
+) -> Result<(), DbError> {
     conn.execute(
         "INSERT INTO quota_usage (customer_id, quota, period_start, period_end)
          VALUES ($1, $2, ($3::timestamp AT TIME ZONE 'UTC'), ($4::timestamp AT TIME ZONE 'UTC'))
@@ -190,7 +243,14 @@ pub async fn ensure_usage_row(conn: &impl Connection, customer_id: &str, quota: 
 /// Adds `amount` unless that would pass `limit`: one conditional UPDATE, so concurrent
 /// increments serialise on the row lock and each re-checks the condition. `Some(used)` when
 /// granted.
-pub async fn try_increment(conn: &impl Connection, customer_id: &str, quota: &str, period_start: NaiveDateTime, amount: i64, limit: i64) -> Result<Option<i64>, DbError> {
+pub async fn try_increment(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+    period_start: NaiveDateTime,
+    amount: i64,
+    limit: i64,
+) -> Result<Option<i64>, DbError> {
     let rows = conn
         .query(
             "UPDATE quota_usage SET used = used + $4, updated_at = now()

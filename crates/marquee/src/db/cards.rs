@@ -23,7 +23,14 @@ pub async fn by_tmdb_id(conn: &impl Connection, tmdb_id: i64) -> Result<Option<S
         )
         .await?;
     rows.first()
-        .map(|r| Ok(StoredCard { work_id: r.get("work_id")?, status: r.get("ingestion_status")?, payload: r.get("payload")?, etag: r.get("etag")? }))
+        .map(|r| {
+            Ok(StoredCard {
+                work_id: r.get("work_id")?,
+                status: r.get("ingestion_status")?,
+                payload: r.get("payload")?,
+                etag: r.get("etag")?,
+            })
+        })
         .transpose()
 }
 

@@ -18,11 +18,34 @@ use crate::ports::{Connection, DbError, Value};
 
 /// `works_meta` columns filled from [`MovieRecord::meta`].
 const META_COLUMNS: &[&str] = &[
-    "runtime_minutes", "runtime_display", "tagline", "overview", "overview_short", "genres", "certification",
-    "poster_url_small", "poster_url_medium", "poster_url_large", "poster_url_original", "backdrop_url",
-    "backdrop_url_mobile", "cast_members", "crew_members", "trailers", "still_images", "streaming", "keywords",
-    "production_companies", "production_countries", "spoken_languages", "budget", "revenue_worldwide",
-    "original_language", "release_status", "homepage", "collection_id",
+    "runtime_minutes",
+    "runtime_display",
+    "tagline",
+    "overview",
+    "overview_short",
+    "genres",
+    "certification",
+    "poster_url_small",
+    "poster_url_medium",
+    "poster_url_large",
+    "poster_url_original",
+    "backdrop_url",
+    "backdrop_url_mobile",
+    "cast_members",
+    "crew_members",
+    "trailers",
+    "still_images",
+    "streaming",
+    "keywords",
+    "production_companies",
+    "production_countries",
+    "spoken_languages",
+    "budget",
+    "revenue_worldwide",
+    "original_language",
+    "release_status",
+    "homepage",
+    "collection_id",
 ];
 
 static UPSERT_META: LazyLock<String> = LazyLock::new(|| {
@@ -53,7 +76,11 @@ pub struct WriteMovie<'a> {
 
 /// The previously stored raw response (`Some(None)` on a first ingest), read under a row lock
 /// that also proves the caller still holds the lease: `None` means the lease was lost.
-pub async fn lock_for_write(conn: &impl Connection, work_id: i64, lease_owner: &str) -> Result<Option<Option<Json>>, DbError> {
+pub async fn lock_for_write(
+    conn: &impl Connection,
+    work_id: i64,
+    lease_owner: &str,
+) -> Result<Option<Option<Json>>, DbError> {
     let rows = conn
         .query(
             "SELECT r.payload AS previous FROM works w LEFT JOIN works_raw r ON r.work_id = w.work_id
@@ -80,10 +107,19 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
                 next_refresh_at = ($13::timestamp AT TIME ZONE 'UTC'), updated_at = now()
          WHERE work_id = $1 AND lease_owner = $2",
         &[
-            id.clone(), w.lease_owner.into(), r.imdb_id.clone().into(), r.title.clone().into(), r.original_title.clone().into(),
-            r.year.into(), r.release_date.into(), r.popularity.into(), r.vote_average.into(),
-            Value::Int32(r.vote_count.clamp(0, i32::MAX as i64) as i32), SCHEMA_VERSION.into(),
-            w.refreshed_at.into(), w.next_refresh_at.into(),
+            id.clone(),
+            w.lease_owner.into(),
+            r.imdb_id.clone().into(),
+            r.title.clone().into(),
+            r.original_title.clone().into(),
+            r.year.into(),
+            r.release_date.into(),
+            r.popularity.into(),
+            r.vote_average.into(),
+            Value::Int32(r.vote_count.clamp(0, i32::MAX as i64) as i32),
+            SCHEMA_VERSION.into(),
+            w.refreshed_at.into(),
+            w.next_refresh_at.into(),
         ],
     )
     .await?;
@@ -100,12 +136,18 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
     .await?;
 
     upsert_shared(conn, &PEOPLE, &facts.people).await?;
-    replace(conn, &id, "DELETE FROM credits WHERE work_id = $1",
+    replace(
+        conn,
+        &id,
+        "DELETE FROM credits WHERE work_id = $1",
         "INSERT INTO credits (work_id, credit_id, person_id, credit_type, character, job, department, ord)
          SELECT $1, credit_id, person_id, credit_type, character, job, department, ord
          FROM jsonb_to_recordset($2::jsonb) AS x(credit_id text, person_id bigint, credit_type text, character text,
                                                  job text, department text, ord int)
-         ON CONFLICT DO NOTHING", &facts.credits).await?;
+         ON CONFLICT DO NOTHING",
+        &facts.credits,
+    )
+    .await?;
 
     upsert_shared(conn, &GENRES, &facts.genres).await?;
     replace(conn, &id, "DELETE FROM work_genres WHERE work_id = $1",
@@ -117,10 +159,16 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
          ON CONFLICT DO NOTHING", &facts.keywords).await?;
 
     upsert_shared(conn, &COMPANIES, &facts.companies).await?;
-    replace(conn, &id, "DELETE FROM work_companies WHERE work_id = $1",
+    replace(
+        conn,
+        &id,
+        "DELETE FROM work_companies WHERE work_id = $1",
         "INSERT INTO work_companies (work_id, company_id, ord)
          SELECT $1, company_id, ord FROM jsonb_to_recordset($2::jsonb) AS x(company_id bigint, ord int)
-         ON CONFLICT DO NOTHING", &facts.companies).await?;
+         ON CONFLICT DO NOTHING",
+        &facts.companies,
+    )
+    .await?;
 
     replace(conn, &id, "DELETE FROM release_dates WHERE work_id = $1",
         "INSERT INTO release_dates (work_id, country, release_type, release_date, certification, note)
@@ -181,7 +229,13 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
     conn.execute(
         "INSERT INTO work_metrics_history (work_id, captured_at, popularity, vote_average, vote_count)
          VALUES ($1, ($2::timestamp AT TIME ZONE 'UTC'), $3, $4, $5)",
-        &[id.clone(), w.refreshed_at.into(), r.popularity.into(), r.vote_average.into(), Value::Int32(r.vote_count.clamp(0, i32::MAX as i64) as i32)],
+        &[
+            id.clone(),
+            w.refreshed_at.into(),
+            r.popularity.into(),
+            r.vote_average.into(),
+            Value::Int32(r.vote_count.clamp(0, i32::MAX as i64) as i32),
+        ],
     )
     .await?;
     // Always one statement (constant count); it inserts nothing when nothing changed.
@@ -194,7 +248,13 @@ pub async fn write_movie(conn: &impl Connection, w: &WriteMovie<'_>) -> Result<(
 }
 
 /// Replaces a movie's rows in one child table: delete, then one set-based insert.
-async fn replace(conn: &impl Connection, work_id: &Value, delete: &str, insert: &str, rows: &Json) -> Result<(), DbError> {
+async fn replace(
+    conn: &impl Connection,
+    work_id: &Value,
+    delete: &str,
+    insert: &str,
+    rows: &Json,
+) -> Result<(), DbError> {
     conn.execute(delete, std::slice::from_ref(work_id)).await?;
     conn.execute(insert, &[work_id.clone(), Value::Jsonb(rows.clone())]).await?;
     Ok(())
@@ -216,15 +276,22 @@ const PEOPLE: Shared = Shared {
     compared: &[("name", "text"), ("profile_path", "text"), ("gender", "int"), ("known_for_department", "text")],
     also_set: &[("popularity", "double precision")],
 };
-const GENRES: Shared = Shared { table: "genres", key: ("genre_id", "int"), compared: &[("name", "text")], also_set: &[] };
-const KEYWORDS: Shared = Shared { table: "keywords", key: ("keyword_id", "bigint"), compared: &[("name", "text")], also_set: &[] };
+const GENRES: Shared =
+    Shared { table: "genres", key: ("genre_id", "int"), compared: &[("name", "text")], also_set: &[] };
+const KEYWORDS: Shared =
+    Shared { table: "keywords", key: ("keyword_id", "bigint"), compared: &[("name", "text")], also_set: &[] };
 const COMPANIES: Shared = Shared {
     table: "companies",
     key: ("company_id", "bigint"),
     compared: &[("name", "text"), ("logo_path", "text"), ("origin_country", "text")],
     also_set: &[],
 };
-const PROVIDERS: Shared = Shared { table: "watch_providers", key: ("provider_id", "bigint"), compared: &[("name", "text"), ("logo_path", "text")], also_set: &[] };
+const PROVIDERS: Shared = Shared {
+    table: "watch_providers",
+    key: ("provider_id", "bigint"),
+    compared: &[("name", "text"), ("logo_path", "text")],
+    also_set: &[],
+};
 const COLLECTIONS: Shared = Shared {
     table: "collections",
     key: ("collection_id", "bigint"),
@@ -233,7 +300,12 @@ const COLLECTIONS: Shared = Shared {
 };
 
 fn record_type(t: &Shared) -> String {
-    std::iter::once(&t.key).chain(t.compared).chain(t.also_set).map(|(c, ty)| format!("{c} {ty}")).collect::<Vec<_>>().join(", ")
+    std::iter::once(&t.key)
+        .chain(t.compared)
+        .chain(t.also_set)
+        .map(|(c, ty)| format!("{c} {ty}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// New rows only: `DO NOTHING` does not lock the rows that already exist.
@@ -255,7 +327,8 @@ fn shared_insert(t: &Shared) -> String {
 /// movies' foreign-key checks on these rows (`KEY SHARE`) and deadlock with them.
 fn shared_update(t: &Shared) -> String {
     let (key, _) = t.key;
-    let compared = |prefix: &str| t.compared.iter().map(|(c, _)| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ");
+    let compared =
+        |prefix: &str| t.compared.iter().map(|(c, _)| format!("{prefix}.{c}")).collect::<Vec<_>>().join(", ");
     let sets = t.compared.iter().chain(t.also_set).map(|(c, _)| format!("{c} = x.{c}")).collect::<Vec<_>>().join(", ");
     format!(
         "UPDATE {table} t SET {sets}
@@ -278,4 +351,3 @@ async fn upsert_shared(conn: &impl Connection, table: &Shared, rows: &Json) -> R
     conn.execute(&shared_update(table), &[Value::Jsonb(rows.clone())]).await?;
     Ok(())
 }
-

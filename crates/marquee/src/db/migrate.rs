@@ -15,10 +15,22 @@ pub struct Migration {
 /// Keep in step with the files of `migrations/` (a test compares them).
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, description: "catalog", sql: include_str!("../../../../migrations/0001_catalog.sql") },
-    Migration { version: 2, description: "operations", sql: include_str!("../../../../migrations/0002_operations.sql") },
+    Migration {
+        version: 2,
+        description: "operations",
+        sql: include_str!("../../../../migrations/0002_operations.sql"),
+    },
     Migration { version: 3, description: "billing", sql: include_str!("../../../../migrations/0003_billing.sql") },
-    Migration { version: 4, description: "queue_and_runs", sql: include_str!("../../../../migrations/0004_queue_and_runs.sql") },
-    Migration { version: 5, description: "sync_state", sql: include_str!("../../../../migrations/0005_sync_state.sql") },
+    Migration {
+        version: 4,
+        description: "queue_and_runs",
+        sql: include_str!("../../../../migrations/0004_queue_and_runs.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "sync_state",
+        sql: include_str!("../../../../migrations/0005_sync_state.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.
@@ -30,7 +42,9 @@ pub enum MigrateError {
     Db(#[from] DbError),
     #[error("migration {version} ({description}) failed: {source}")]
     Failed { version: i64, description: &'static str, source: DbError },
-    #[error("migration {version} ({description}) was edited after it was applied (checksum {applied} in the database, {current} on disk); add a new migration instead")]
+    #[error(
+        "migration {version} ({description}) was edited after it was applied (checksum {applied} in the database, {current} on disk); add a new migration instead"
+    )]
     Edited { version: i64, description: &'static str, applied: String, current: String },
     #[error("the database has migration {0}, which this build does not know; upgrade marquee")]
     Unknown(i64),
@@ -55,16 +69,23 @@ pub async fn migrate(conn: &impl Connection) -> Result<Vec<i64>, MigrateError> {
         for row in &applied {
             let version: i64 = row.get("version")?;
             let recorded: String = row.get("checksum")?;
-            let Some(m) = MIGRATIONS.iter().find(|m| m.version == version) else { return Err(MigrateError::Unknown(version)) };
+            let Some(m) = MIGRATIONS.iter().find(|m| m.version == version) else {
+                return Err(MigrateError::Unknown(version));
+            };
             let current = checksum(m.sql);
             if current != recorded {
                 return Err(MigrateError::Edited { version, description: m.description, applied: recorded, current });
             }
         }
         let mut done = Vec::new();
-        for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|r| r.get::<i64>("version").ok() == Some(m.version))) {
+        for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|r| r.get::<i64>("version").ok() == Some(m.version)))
+        {
             for statement in split_statements(m.sql) {
-                c.execute(&statement, &[]).await.map_err(|source| MigrateError::Failed { version: m.version, description: m.description, source })?;
+                c.execute(&statement, &[]).await.map_err(|source| MigrateError::Failed {
+                    version: m.version,
+                    description: m.description,
+                    source,
+                })?;
             }
             c.execute(
                 "INSERT INTO _marquee_migrations (version, description, checksum) VALUES ($1, $2, $3)",
@@ -163,9 +184,11 @@ mod tests {
     #[test]
     fn embedded_migrations_match_the_directory() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
-        let mut files: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut files: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         files.sort();
-        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| format!("{:04}_{}.sql", m.version, m.description)).collect();
+        let embedded: Vec<String> =
+            MIGRATIONS.iter().map(|m| format!("{:04}_{}.sql", m.version, m.description)).collect();
         assert_eq!(files, embedded, "migrations/ and MIGRATIONS differ");
         for m in MIGRATIONS {
             let on_disk = std::fs::read_to_string(format!("{dir}/{:04}_{}.sql", m.version, m.description)).unwrap();

@@ -32,7 +32,9 @@ impl Reason {
     }
 
     pub fn parse(s: &str) -> Option<Reason> {
-        [Reason::Scheduled, Reason::Batch, Reason::Changed, Reason::Stale, Reason::Manual].into_iter().find(|r| r.as_str() == s)
+        [Reason::Scheduled, Reason::Batch, Reason::Changed, Reason::Stale, Reason::Manual]
+            .into_iter()
+            .find(|r| r.as_str() == s)
     }
 }
 
@@ -55,7 +57,12 @@ pub async fn enqueue(conn: &impl Connection, tmdb_ids: &[i64], reason: Reason, p
              ON CONFLICT (tmdb_id) WHERE status IN ('queued', 'processing')
              DO UPDATE SET priority = greatest(refresh_queue.priority, EXCLUDED.priority)
              RETURNING (xmax = 0) AS inserted",
-            &[Value::ArrayInt64(tmdb_ids.iter().map(|id| Some(*id)).collect()), reason.as_str().into(), priority.into(), MAX_ATTEMPTS.into()],
+            &[
+                Value::ArrayInt64(tmdb_ids.iter().map(|id| Some(*id)).collect()),
+                reason.as_str().into(),
+                priority.into(),
+                MAX_ATTEMPTS.into(),
+            ],
         )
         .await?;
     Ok(rows.iter().filter(|r| r.get::<bool>("inserted").unwrap_or(false)).count() as u64)
@@ -121,7 +128,14 @@ pub async fn complete(conn: &impl Connection, id: i64, owner: &str) -> Result<bo
 
 /// Records a failed attempt: back to `queued` after `retry_in`, or `failed` (dead) once the
 /// attempts are used up or when `permanent`. `false`: the lease was taken over.
-pub async fn fail(conn: &impl Connection, id: i64, owner: &str, error: &str, retry_in: Duration, permanent: bool) -> Result<bool, DbError> {
+pub async fn fail(
+    conn: &impl Connection,
+    id: i64,
+    owner: &str,
+    error: &str,
+    retry_in: Duration,
+    permanent: bool,
+) -> Result<bool, DbError> {
     let n = conn
         .execute(
             "UPDATE refresh_queue SET

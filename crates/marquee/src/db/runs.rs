@@ -3,7 +3,13 @@
 
 use crate::ports::{Connection, DbError, Value};
 
-pub async fn start(conn: &impl Connection, run_id: &str, function: &str, source: &str, trigger_type: &str) -> Result<(), DbError> {
+pub async fn start(
+    conn: &impl Connection,
+    run_id: &str,
+    function: &str,
+    source: &str,
+    trigger_type: &str,
+) -> Result<(), DbError> {
     conn.execute(
         "INSERT INTO scheduled_ingestion_log (run_id, function, source, trigger_type) VALUES ($1, $2, $3, $4)",
         &[run_id.into(), function.into(), source.into(), trigger_type.into()],
@@ -25,7 +31,14 @@ pub struct RunCounts {
     pub failed_titles: Vec<String>,
 }
 
-pub async fn finish(conn: &impl Connection, run_id: &str, status: &str, counts: &RunCounts, duration_ms: i64, error: Option<&str>) -> Result<(), DbError> {
+pub async fn finish(
+    conn: &impl Connection,
+    run_id: &str,
+    status: &str,
+    counts: &RunCounts,
+    duration_ms: i64,
+    error: Option<&str>,
+) -> Result<(), DbError> {
     let int = |n: i64| Value::Int32(n.clamp(0, i32::MAX as i64) as i32);
     let texts = |v: &[String]| Value::ArrayText(v.iter().cloned().map(Some).collect());
     conn.execute(

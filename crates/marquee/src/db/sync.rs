@@ -66,7 +66,11 @@ pub async fn record_error(conn: &impl Connection, sync_type: &str, error: &str) 
 
 /// Of the changed ids, those the catalog tracks, queued at high priority (reason `changed`).
 /// Returns (tracked, newly queued).
-pub async fn queue_tracked_changes(conn: &impl Connection, changed: &[i64], priority: i32) -> Result<(u64, u64), DbError> {
+pub async fn queue_tracked_changes(
+    conn: &impl Connection,
+    changed: &[i64],
+    priority: i32,
+) -> Result<(u64, u64), DbError> {
     let rows = conn
         .query(
             "WITH tracked AS (

@@ -16,7 +16,10 @@ pub async fn cached(conn: &impl Connection, max_age_days: Option<i32>) -> Result
             &[max_age_days.into()],
         )
         .await?;
-    Ok(rows.first().and_then(|r| r.get::<serde_json::Value>("payload").ok()).and_then(|p| serde_json::from_value(p).ok()))
+    Ok(rows
+        .first()
+        .and_then(|r| r.get::<serde_json::Value>("payload").ok())
+        .and_then(|p| serde_json::from_value(p).ok()))
 }
 
 pub async fn store(conn: &impl Connection, config: &TmdbConfiguration) -> Result<(), DbError> {

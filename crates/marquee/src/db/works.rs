@@ -26,7 +26,14 @@ pub async fn lookup(conn: &impl Connection, tmdb_id: i64) -> Result<Option<WorkS
         )
         .await?;
     rows.first()
-        .map(|r| Ok(WorkState { work_id: r.get("work_id")?, status: r.get("ingestion_status")?, stale: r.get("stale")?, lease_live: r.get("lease_live")? }))
+        .map(|r| {
+            Ok(WorkState {
+                work_id: r.get("work_id")?,
+                status: r.get("ingestion_status")?,
+                stale: r.get("stale")?,
+                lease_live: r.get("lease_live")?,
+            })
+        })
         .transpose()
 }
 
@@ -44,7 +51,13 @@ pub struct Claim {
 /// movie is already complete and fresh; `None` then. Atomic: of two concurrent claims exactly one
 /// succeeds, and one that waited on the winner's row lock sees its result; an expired lease is
 /// taken over.
-pub async fn claim(conn: &impl Connection, tmdb_id: i64, owner: &str, lease: Duration, force: bool) -> Result<Option<Claim>, DbError> {
+pub async fn claim(
+    conn: &impl Connection,
+    tmdb_id: i64,
+    owner: &str,
+    lease: Duration,
+    force: bool,
+) -> Result<Option<Claim>, DbError> {
     let rows = conn
         .query(
             "WITH previous AS (SELECT ingestion_status FROM works WHERE tmdb_id = $1 FOR UPDATE)
@@ -61,7 +74,13 @@ pub async fn claim(conn: &impl Connection, tmdb_id: i64, owner: &str, lease: Dur
         )
         .await?;
     rows.first()
-        .map(|r| Ok(Claim { work_id: r.get("work_id")?, created: r.get("created")?, previous_status: r.get("previous_status")? }))
+        .map(|r| {
+            Ok(Claim {
+                work_id: r.get("work_id")?,
+                created: r.get("created")?,
+                previous_status: r.get("previous_status")?,
+            })
+        })
         .transpose()
 }
 
@@ -69,12 +88,20 @@ pub async fn claim(conn: &impl Connection, tmdb_id: i64, owner: &str, lease: Dur
 /// created disappears, an existing row gets its previous status back.
 pub async fn abandon(conn: &impl Connection, claim: &Claim, owner: &str) -> Result<(), DbError> {
     if claim.created {
-        conn.execute("DELETE FROM works WHERE work_id = $1 AND lease_owner = $2", &[claim.work_id.into(), owner.into()]).await?;
+        conn.execute(
+            "DELETE FROM works WHERE work_id = $1 AND lease_owner = $2",
+            &[claim.work_id.into(), owner.into()],
+        )
+        .await?;
     } else {
         conn.execute(
             "UPDATE works SET ingestion_status = $3, lease_owner = NULL, lease_until = NULL, updated_at = now()
              WHERE work_id = $1 AND lease_owner = $2",
-            &[claim.work_id.into(), owner.into(), claim.previous_status.clone().unwrap_or_else(|| "pending".into()).into()],
+            &[
+                claim.work_id.into(),
+                owner.into(),
+                claim.previous_status.clone().unwrap_or_else(|| "pending".into()).into(),
+            ],
         )
         .await?;
     }
@@ -107,7 +134,12 @@ pub struct Refusal<'a> {
 
 /// Marks the movie `gone` or `rejected` and records why in `rejected_works`; call inside a
 /// transaction.
-pub async fn mark_refused(conn: &impl Connection, work_id: i64, owner: &str, refusal: &Refusal<'_>) -> Result<(), DbError> {
+pub async fn mark_refused(
+    conn: &impl Connection,
+    work_id: i64,
+    owner: &str,
+    refusal: &Refusal<'_>,
+) -> Result<(), DbError> {
     let Refusal { status, tmdb_id, reason, detail, function } = *refusal;
     conn.execute(
         "UPDATE works SET ingestion_status = $3, gone_at = CASE WHEN $3 = 'gone' THEN now() ELSE gone_at END,
@@ -129,7 +161,10 @@ pub async fn mark_refused(conn: &impl Connection, work_id: i64, owner: &str, ref
 
 /// Of `tmdb_ids`, those that need no ingest now: complete and fresh (current schema), or known
 /// to be gone or rejected. One query for the whole candidate list.
-pub async fn settled_among(conn: &impl Connection, tmdb_ids: &[i64]) -> Result<std::collections::HashSet<i64>, DbError> {
+pub async fn settled_among(
+    conn: &impl Connection,
+    tmdb_ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, DbError> {
     let rows = conn
         .query(
             "SELECT tmdb_id FROM works
@@ -174,14 +209,23 @@ pub async fn page(conn: &impl Connection, filter: Filter, cursor: i64, limit: i6
                 WHEN 'failed' THEN ingestion_status = 'failed'
                 ELSE ingestion_status = 'complete' AND schema_version < $4 END
              ORDER BY work_id LIMIT $2",
-            &[cursor.into(), limit.into(), format!("{filter:?}").to_lowercase().replace("schemaoutdated", "schema_outdated").into(), SCHEMA_VERSION.into()],
+            &[
+                cursor.into(),
+                limit.into(),
+                format!("{filter:?}").to_lowercase().replace("schemaoutdated", "schema_outdated").into(),
+                SCHEMA_VERSION.into(),
+            ],
         )
         .await?;
     rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?))).collect()
 }
 
 /// One page of stored raw responses after `cursor`, for re-deriving without TMDB.
-pub async fn raw_page(conn: &impl Connection, cursor: i64, limit: i64) -> Result<Vec<(i64, i64, serde_json::Value)>, DbError> {
+pub async fn raw_page(
+    conn: &impl Connection,
+    cursor: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64, serde_json::Value)>, DbError> {
     let rows = conn
         .query(
             "SELECT w.work_id, w.tmdb_id, r.payload FROM works w JOIN works_raw r ON r.work_id = w.work_id

@@ -20,9 +20,16 @@ pub struct Card {
 
 pub fn build(work_id: i64, record: &MovieRecord, score: &Aggregate) -> Card {
     let m = &record.meta;
-    let top = |key: &str, n: usize| Json::Array(m[key].as_array().map(|a| a.iter().take(n).cloned().collect()).unwrap_or_default());
-    let directors: Vec<Json> = m["crew_members"].as_array().into_iter().flatten()
-        .filter(|c| c["job"] == "Director").map(|c| c["name"].clone()).collect();
+    let top = |key: &str, n: usize| {
+        Json::Array(m[key].as_array().map(|a| a.iter().take(n).cloned().collect()).unwrap_or_default())
+    };
+    let directors: Vec<Json> = m["crew_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["job"] == "Director")
+        .map(|c| c["name"].clone())
+        .collect();
     let streaming_us = m["streaming"].get("US").cloned().unwrap_or(Json::Null);
     let has_providers = m["streaming"].as_object().is_some_and(|o| !o.is_empty());
     let mut attribution = vec![json!(TMDB_ATTRIBUTION)];

@@ -24,12 +24,22 @@ impl ImageBase<'_> {
 
     pub fn poster(&self, path: &str) -> ImageUrls {
         let s = &self.0.poster_sizes;
-        ImageUrls { small: self.url(s, "w185", path), medium: self.url(s, "w342", path), large: self.url(s, "w500", path), original: self.url(s, "original", path) }
+        ImageUrls {
+            small: self.url(s, "w185", path),
+            medium: self.url(s, "w342", path),
+            large: self.url(s, "w500", path),
+            original: self.url(s, "original", path),
+        }
     }
 
     pub fn profile(&self, path: &str) -> ImageUrls {
         let s = &self.0.profile_sizes;
-        ImageUrls { small: self.url(s, "w45", path), medium: self.url(s, "w185", path), large: self.url(s, "h632", path), original: self.url(s, "original", path) }
+        ImageUrls {
+            small: self.url(s, "w45", path),
+            medium: self.url(s, "w185", path),
+            large: self.url(s, "h632", path),
+            original: self.url(s, "original", path),
+        }
     }
 
     /// (desktop, mobile) backdrop URLs.

@@ -127,11 +127,16 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
         json!({"person_id": c.id, "name": c.name, "job": c.job, "department": c.department,
                "photo_url_small": photo.as_ref().map(|u| &u.small), "photo_url_medium": photo.as_ref().map(|u| &u.medium)})
     }).collect();
-    let trailers: Vec<Json> = d.videos.results.iter()
+    let trailers: Vec<Json> = d
+        .videos
+        .results
+        .iter()
         .filter(|v| v.site == "YouTube" && matches!(v.kind.as_deref(), Some("Trailer" | "Teaser")))
-        .map(|v| json!({"key": v.key, "name": v.name, "type": v.kind, "official": v.official, "published_at": v.published_at,
+        .map(|v| {
+            json!({"key": v.key, "name": v.name, "type": v.kind, "official": v.official, "published_at": v.published_at,
                         "url": format!("https://www.youtube.com/watch?v={}", v.key),
-                        "thumbnail_url": format!("https://img.youtube.com/vi/{}/hqdefault.jpg", v.key)}))
+                        "thumbnail_url": format!("https://img.youtube.com/vi/{}/hqdefault.jpg", v.key)})
+        })
         .collect();
     let stills: Vec<Json> = d.images.backdrops.iter().take(10).map(|i| json!(base.still(&i.file_path))).collect();
     let streaming: serde_json::Map<String, Json> = d.watch_providers.results.iter().map(|(country, offers)| {
@@ -141,7 +146,11 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     }).collect();
     let genres: Vec<String> = d.genres.iter().map(|g| g.name.clone()).collect();
     let keywords: Vec<String> = d.keywords.keywords.iter().map(|k| k.name.clone()).collect();
-    let companies: Vec<Json> = d.production_companies.iter().map(|c| json!({"id": c.id, "name": c.name, "logo_path": c.logo_path, "origin_country": c.origin_country})).collect();
+    let companies: Vec<Json> = d
+        .production_companies
+        .iter()
+        .map(|c| json!({"id": c.id, "name": c.name, "logo_path": c.logo_path, "origin_country": c.origin_country}))
+        .collect();
     let collection = d.belongs_to_collection.as_ref();
 
     let meta = json!({
@@ -209,13 +218,23 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     for (country, o) in &d.watch_providers.results {
         for (offer_type, list) in [("flatrate", &o.flatrate), ("rent", &o.rent), ("buy", &o.buy)] {
             for p in list {
-                providers.insert(p.provider_id, json!({"provider_id": p.provider_id, "name": p.provider_name, "logo_path": p.logo_path}));
+                providers.insert(
+                    p.provider_id,
+                    json!({"provider_id": p.provider_id, "name": p.provider_name, "logo_path": p.logo_path}),
+                );
                 offers.push(json!({"country": country, "offer_type": offer_type, "provider_id": p.provider_id, "display_priority": p.display_priority, "link": o.link}));
             }
         }
     }
-    let similar: Vec<Json> = d.similar.results.iter().filter(|s| s.id != d.id).take(10).enumerate()
-        .map(|(i, s)| json!({"similar_tmdb_id": s.id, "rank_order": i + 1, "title": s.title})).collect();
+    let similar: Vec<Json> = d
+        .similar
+        .results
+        .iter()
+        .filter(|s| s.id != d.id)
+        .take(10)
+        .enumerate()
+        .map(|(i, s)| json!({"similar_tmdb_id": s.id, "rank_order": i + 1, "title": s.title}))
+        .collect();
 
     let facts = Facts {
         people: Json::Array(people.into_values().collect()),
@@ -277,7 +296,10 @@ fn dedup_by(rows: &mut Vec<Json>, key: &str) {
 }
 
 /// Field-level differences, as the change log stores them: `{"field": [old, new]}`.
-pub fn changes(old: &BTreeMap<&'static str, Json>, new: &BTreeMap<&'static str, Json>) -> serde_json::Map<String, Json> {
+pub fn changes(
+    old: &BTreeMap<&'static str, Json>,
+    new: &BTreeMap<&'static str, Json>,
+) -> serde_json::Map<String, Json> {
     new.iter()
         .filter_map(|(field, value)| {
             let before = old.get(field).cloned().unwrap_or(Json::Null);

@@ -39,7 +39,13 @@ pub fn aggregate(inputs: &[RatingInput]) -> Aggregate {
         .iter()
         .map(|r| (r.source.to_owned(), json!({"value_0_100": r.value_0_100, "votes": r.votes})))
         .collect::<serde_json::Map<_, _>>();
-    Aggregate { score: round(score), low: round(score - half_width), high: round(score + half_width), votes, source_scores: Json::Object(source_scores) }
+    Aggregate {
+        score: round(score),
+        low: round(score - half_width),
+        high: round(score + half_width),
+        votes,
+        source_scores: Json::Object(source_scores),
+    }
 }
 
 #[cfg(test)]

@@ -52,7 +52,10 @@ pub struct BatchReport {
     pub tmdb_calls: u64,
 }
 
-pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &BatchRequest) -> Result<BatchReport> {
+pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: &BatchRequest,
+) -> Result<BatchReport> {
     let conn = app.db.connect().await?;
     let mode = match request.mode {
         BatchMode::Ids(_) => "ids",
@@ -62,7 +65,16 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
     let run = Run::open(app, &conn, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = BatchReport { run: run.pending(), mode, queued: 0, next_cursor: None, reprojected: 0, drain: None, remaining: 0, tmdb_calls: 0 };
+    let mut report = BatchReport {
+        run: run.pending(),
+        mode,
+        queued: 0,
+        next_cursor: None,
+        reprojected: 0,
+        drain: None,
+        remaining: 0,
+        tmdb_calls: 0,
+    };
 
     let result: Result<()> = async {
         match &request.mode {
@@ -98,7 +110,10 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
 
 fn counts_of(report: &BatchReport) -> runs::RunCounts {
     let reprojected = report.reprojected as i64;
-    let base = report.drain.as_ref().map_or(runs::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() }, DrainReport::counts);
+    let base = report.drain.as_ref().map_or(
+        runs::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() },
+        DrainReport::counts,
+    );
     runs::RunCounts { movies_queued: report.queued as i64, ..base }
 }
 
@@ -127,14 +142,23 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
         let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
         match stored.map(|d| movie::normalize(&d, &images)) {
             Ok(Ok(record)) => {
-                ingest::store_record(conn, app.function, app.clock.now(), claim.work_id, &owner, &record, raw, &images).await?;
+                ingest::store_record(conn, app.function, app.clock.now(), claim.work_id, &owner, &record, raw, &images)
+                    .await?;
                 done += 1;
             }
             Ok(Err(rejection)) => {
-                let refusal = works::Refusal { status: "rejected", tmdb_id: *tmdb_id, reason: rejection.reason(), detail: "refused on reprojection", function: app.function };
+                let refusal = works::Refusal {
+                    status: "rejected",
+                    tmdb_id: *tmdb_id,
+                    reason: rejection.reason(),
+                    detail: "refused on reprojection",
+                    function: app.function,
+                };
                 transaction(conn, async |c| works::mark_refused(c, claim.work_id, &owner, &refusal).await).await?;
             }
-            Err(e) => works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?,
+            Err(e) => {
+                works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?
+            }
         }
         last = Some(*work_id);
     }

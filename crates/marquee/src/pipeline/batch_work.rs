@@ -25,7 +25,9 @@ pub struct Job {
 #[derive(Debug)]
 pub enum JobResult {
     /// Fetched and written now; "Title (Year)".
-    Ingested { title: String },
+    Ingested {
+        title: String,
+    },
     /// Already fresh when its turn came (e.g. another run just ingested it).
     Fresh,
     Failed(Error),

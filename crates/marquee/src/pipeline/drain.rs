@@ -53,7 +53,11 @@ impl DrainReport {
     }
 }
 
-pub async fn drain<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>, deadline: DateTime<Utc>) -> Result<DrainReport> {
+pub async fn drain<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    tmdb: &TmdbClient<'_, H, C>,
+    deadline: DateTime<Utc>,
+) -> Result<DrainReport> {
     let conn = app.db.connect().await?;
     let owner = lease_owner();
     let concurrency = app.config.tmdb.max_in_flight;
@@ -68,7 +72,8 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmd
             break;
         }
         report.claimed += claimed.len() as u64;
-        let jobs: Vec<Job> = claimed.iter().map(|c| Job { tmdb_id: c.tmdb_id, force: c.reason.forces_refresh(), label: None }).collect();
+        let jobs: Vec<Job> =
+            claimed.iter().map(|c| Job { tmdb_id: c.tmdb_id, force: c.reason.forces_refresh(), label: None }).collect();
         let results = run_jobs(app, tmdb, &jobs, concurrency, start_by).await;
         let mut unstarted = Vec::new();
         for (row, result) in claimed.iter().zip(results) {
@@ -95,7 +100,8 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmd
                     report.failed += 1;
                     report.failed_titles.push(format!("TMDB {}: {e}", row.tmdb_id));
                     // A movie TMDB no longer has, or that the catalog refuses, will not improve.
-                    let permanent = matches!(e, Error::Gone { .. } | Error::Rejected { .. } | Error::Tmdb(TmdbError::NotFound));
+                    let permanent =
+                        matches!(e, Error::Gone { .. } | Error::Rejected { .. } | Error::Tmdb(TmdbError::NotFound));
                     if permanent || row.attempts >= row.max_attempts {
                         report.dead += 1;
                     }

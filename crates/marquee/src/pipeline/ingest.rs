@@ -39,7 +39,12 @@ pub enum Outcome {
 
 /// Ingests one movie with `tmdb`, the invocation's TMDB client (one rate limiter for every
 /// movie of the invocation). Writes the client's pending call log when done.
-pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>, tmdb_id: i64, force: bool) -> Result<Outcome> {
+pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    tmdb: &TmdbClient<'_, H, C>,
+    tmdb_id: i64,
+    force: bool,
+) -> Result<Outcome> {
     let started = app.clock.now();
     let conn = app.db.connect().await?;
     if !force && let Some(cached) = fresh_card(&conn, tmdb_id).await? {
@@ -47,7 +52,8 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
     }
     let owner = lease_owner();
     // Wait for another invocation's result, but never past this invocation's deadline.
-    let wait_until = tmdb.deadline().map_or(started + app.config.ingest_wait, |d| d.min(started + app.config.ingest_wait));
+    let wait_until =
+        tmdb.deadline().map_or(started + app.config.ingest_wait, |d| d.min(started + app.config.ingest_wait));
     let claim = loop {
         if let Some(claim) = works::claim(&conn, tmdb_id, &owner, app.config.time_budget + LEASE_MARGIN, force).await? {
             break claim;
@@ -64,14 +70,19 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
             return Err(Error::Gone { tmdb_id });
         }
         if app.clock.now() >= wait_until {
-            return Err(Error::Busy { tmdb_id, waited_ms: (app.clock.now() - started).num_milliseconds().max(0) as u128 });
+            return Err(Error::Busy {
+                tmdb_id,
+                waited_ms: (app.clock.now() - started).num_milliseconds().max(0) as u128,
+            });
         }
         app.clock.sleep(WAIT_POLL).await;
     };
 
     if app.config.tmdb.auth.is_none() {
         works::abandon(&conn, &claim, &owner).await?;
-        return Err(crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into());
+        return Err(
+            crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into()
+        );
     }
     let result = fetch_and_store(app, &conn, tmdb, &claim, &owner, tmdb_id).await;
     flush_api_logs(app, &conn, tmdb).await;
@@ -80,10 +91,19 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, 
 
 /// Writes the TMDB calls logged so far to `tmdb_api_logs`, in one statement. A failure here is
 /// logged, never fatal: the catalog matters more than its call log.
-pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) {
+pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    conn: &impl Connection,
+    tmdb: &TmdbClient<'_, H, C>,
+) {
     let calls = tmdb.take_calls();
     if let Err(e) = api_logs::insert_batch(conn, app.function, &calls).await {
-        log::event("warn", app.function, "could not write tmdb_api_logs", serde_json::json!({"error": e.to_string(), "calls": calls.len()}));
+        log::event(
+            "warn",
+            app.function,
+            "could not write tmdb_api_logs",
+            serde_json::json!({"error": e.to_string(), "calls": calls.len()}),
+        );
     }
 }
 
@@ -110,7 +130,13 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
     let (images, details, raw) = match fetched {
         Ok(f) => f,
         Err(Error::Tmdb(TmdbError::NotFound)) => {
-            let refusal = works::Refusal { status: "gone", tmdb_id, reason: "not_found", detail: "TMDB answered 404", function: app.function };
+            let refusal = works::Refusal {
+                status: "gone",
+                tmdb_id,
+                reason: "not_found",
+                detail: "TMDB answered 404",
+                function: app.function,
+            };
             transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
             return Err(Error::Gone { tmdb_id });
         }
@@ -128,7 +154,13 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
         Ok(record) => record,
         Err(rejection) => {
             let reason = rejection.reason();
-            let refusal = works::Refusal { status: "rejected", tmdb_id, reason, detail: "refused by the catalog policy", function: app.function };
+            let refusal = works::Refusal {
+                status: "rejected",
+                tmdb_id,
+                reason,
+                detail: "refused by the catalog policy",
+                function: app.function,
+            };
             transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
             return Err(Error::Rejected { tmdb_id, reason });
         }
@@ -157,7 +189,11 @@ pub async fn store_record(
     raw: &Json,
     images: &ImageConfiguration,
 ) -> Result<Outcome> {
-    let rating = RatingInput { source: "TMDB", value_0_100: record.vote_average.unwrap_or(0.0) * 10.0, votes: record.vote_count };
+    let rating = RatingInput {
+        source: "TMDB",
+        value_0_100: record.vote_average.unwrap_or(0.0) * 10.0,
+        votes: record.vote_count,
+    };
     let score = score::aggregate(&[rating]);
     let card = card::build(work_id, record, &score);
     let next_refresh_at = staleness::next_refresh_at(record.release_date, now);
@@ -166,24 +202,31 @@ pub async fn store_record(
     let mut tries = 0;
     let changes = loop {
         let attempt = transaction(conn, async |c| {
-            let previous = catalog::lock_for_write(c, work_id, owner).await?.ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
+            let previous = catalog::lock_for_write(c, work_id, owner)
+                .await?
+                .ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
             // A first ingest has nothing to compare with: no change-log entry.
             let changes = match previous.and_then(|raw| serde_json::from_value::<MovieDetails>(raw).ok()) {
-                Some(old) => movie::normalize(&old, images).map(|old| movie::changes(&old.tracked, &record.tracked)).unwrap_or_default(),
+                Some(old) => movie::normalize(&old, images)
+                    .map(|old| movie::changes(&old.tracked, &record.tracked))
+                    .unwrap_or_default(),
                 None => serde_json::Map::new(),
             };
-            catalog::write_movie(c, &catalog::WriteMovie {
-                work_id,
-                lease_owner: owner,
-                record,
-                raw,
-                score: &score,
-                card: &card,
-                changes: &changes,
-                refreshed_at: now,
-                next_refresh_at,
-                function,
-            })
+            catalog::write_movie(
+                c,
+                &catalog::WriteMovie {
+                    work_id,
+                    lease_owner: owner,
+                    record,
+                    raw,
+                    score: &score,
+                    card: &card,
+                    changes: &changes,
+                    refreshed_at: now,
+                    next_refresh_at,
+                    function,
+                },
+            )
             .await?;
             Ok::<_, Error>(changes)
         })
@@ -200,7 +243,10 @@ pub async fn store_record(
 /// TMDB's image configuration: known to this invocation, else from the database cache, else
 /// one `/configuration` call. Runs that ingest concurrently ask once before they start, so
 /// their movies do not each fetch it.
-pub async fn image_configuration<H: HttpClient, C: Clock>(conn: &impl Connection, tmdb: &TmdbClient<'_, H, C>) -> Result<ImageConfiguration> {
+pub async fn image_configuration<H: HttpClient, C: Clock>(
+    conn: &impl Connection,
+    tmdb: &TmdbClient<'_, H, C>,
+) -> Result<ImageConfiguration> {
     if let Some(known) = tmdb.known_images() {
         return Ok(known);
     }

@@ -65,12 +65,23 @@ pub struct RefreshReport {
     pub tmdb_calls: u64,
 }
 
-pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &RefreshRequest) -> Result<RefreshReport> {
+pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: &RefreshRequest,
+) -> Result<RefreshReport> {
     let conn = app.db.connect().await?;
     let run = Run::open(app, &conn, "changes+stale", &request.trigger_type, request.budget, request.dry_run).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
-    let mut report = RefreshReport { run: run.pending(), dry_run: request.dry_run, changes: ChangesReport::default(), stale_queued: 0, drain: None, remaining: 0, tmdb_calls: 0 };
+    let mut report = RefreshReport {
+        run: run.pending(),
+        dry_run: request.dry_run,
+        changes: ChangesReport::default(),
+        stale_queued: 0,
+        drain: None,
+        remaining: 0,
+        tmdb_calls: 0,
+    };
 
     let result: Result<()> = async {
         let today = app.clock.now().date_naive();
@@ -93,7 +104,8 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(app: &App<D, H,
         movies_queued: (report.changes.queued + report.stale_queued) as i64,
         ..report.drain.as_ref().map(DrainReport::counts).unwrap_or_default()
     };
-    let partial = report.changes.clamped || report.changes.error.is_some() || counts.movies_failed > 0 || report.remaining > 0;
+    let partial =
+        report.changes.clamped || report.changes.error.is_some() || counts.movies_failed > 0 || report.remaining > 0;
     report.run = run.close(app, &conn, &tmdb, &result, partial, report.changes.error.clone(), &mut counts).await?;
     report.tmdb_calls = counts.tmdb_calls as u64;
     result.map(|()| report)
@@ -119,8 +131,12 @@ async fn read_changes<D: Database, H: HttpClient, C: Clock>(
     let (first, clamped) = window(report.cursor_before, today);
     report.clamped = clamped;
     if clamped {
-        log::event("warn", app.function, "changes-feed gap longer than 14 days: reading the last 14 and treating every tracked movie as stale",
-                   serde_json::json!({"cursor": report.cursor_before, "from": first}));
+        log::event(
+            "warn",
+            app.function,
+            "changes-feed gap longer than 14 days: reading the last 14 and treating every tracked movie as stale",
+            serde_json::json!({"cursor": report.cursor_before, "from": first}),
+        );
     }
     report.cursor_after = report.cursor_before;
     let mut day = first;
@@ -167,7 +183,11 @@ async fn read_changes<D: Database, H: HttpClient, C: Clock>(
 }
 
 /// Every page of one day's changes; an error on any page fails the day.
-async fn day_changes<H: HttpClient, C: Clock>(tmdb: &TmdbClient<'_, H, C>, day: NaiveDate, pages_read: &mut u32) -> Result<Vec<i64>> {
+async fn day_changes<H: HttpClient, C: Clock>(
+    tmdb: &TmdbClient<'_, H, C>,
+    day: NaiveDate,
+    pages_read: &mut u32,
+) -> Result<Vec<i64>> {
     let first = tmdb.changes(day, day, 1).await?;
     *pages_read += 1;
     let rest = futures::future::join_all((2..=first.total_pages.min(500)).map(|p| tmdb.changes(day, day, p))).await;

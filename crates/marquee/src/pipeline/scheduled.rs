@@ -91,7 +91,9 @@ pub struct ScheduledReport {
 pub fn dedupe_by_rank(pages: Vec<(usize, u32, Vec<MovieSummary>)>) -> Vec<MovieSummary> {
     let mut ranked: Vec<(u64, usize, MovieSummary)> = pages
         .into_iter()
-        .flat_map(|(list, page, results)| results.into_iter().enumerate().map(move |(pos, m)| ((page as u64 - 1) * 20 + pos as u64, list, m)))
+        .flat_map(|(list, page, results)| {
+            results.into_iter().enumerate().map(move |(pos, m)| ((page as u64 - 1) * 20 + pos as u64, list, m))
+        })
         .collect();
     ranked.sort_by_key(|(rank, list, _)| (*rank, *list));
     let mut seen = HashSet::new();
@@ -104,9 +106,13 @@ fn label(m: &MovieSummary) -> String {
     year.map_or_else(|| title.to_owned(), |y| format!("{title} ({y})"))
 }
 
-pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, request: &ScheduledRequest) -> Result<ScheduledReport> {
+pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    request: &ScheduledRequest,
+) -> Result<ScheduledReport> {
     let conn = app.db.connect().await?;
-    let run = Run::open(app, &conn, request.source.label(), &request.trigger_type, request.budget, request.dry_run).await?;
+    let run =
+        Run::open(app, &conn, request.source.label(), &request.trigger_type, request.budget, request.dry_run).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = ScheduledReport {
@@ -135,9 +141,13 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
 ) -> Result<()> {
     let language = request.language.as_deref().unwrap_or(&app.config.tmdb.language);
     let lists = request.source.lists();
-    let pages: Vec<(usize, u32)> = (0..lists.len()).flat_map(|l| (1..=request.pages_per_source).map(move |p| (l, p))).collect();
+    let pages: Vec<(usize, u32)> =
+        (0..lists.len()).flat_map(|l| (1..=request.pages_per_source).map(move |p| (l, p))).collect();
     // All pages at once: the client's rate limiter paces them.
-    let fetched = futures::future::join_all(pages.iter().map(|&(l, p)| tmdb.list(lists[l], p, language, request.region.as_deref()))).await;
+    let fetched = futures::future::join_all(
+        pages.iter().map(|&(l, p)| tmdb.list(lists[l], p, language, request.region.as_deref())),
+    )
+    .await;
     let mut read = Vec::new();
     for (&(l, p), page) in pages.iter().zip(fetched) {
         match page {
@@ -156,13 +166,15 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
     let ids: Vec<i64> = unique.iter().map(|m| m.id).collect();
     let settled = works::settled_among(conn, &ids).await?;
     report.counts.movies_skipped = settled.len() as i64;
-    let candidates: Vec<&MovieSummary> = unique.iter().filter(|m| !settled.contains(&m.id)).take(request.max_movies).collect();
+    let candidates: Vec<&MovieSummary> =
+        unique.iter().filter(|m| !settled.contains(&m.id)).take(request.max_movies).collect();
     if request.dry_run {
         report.would_ingest = candidates.iter().map(|m| Candidate { tmdb_id: m.id, title: label(m) }).collect();
         return Ok(());
     }
 
-    let jobs: Vec<Job> = candidates.iter().map(|m| Job { tmdb_id: m.id, force: false, label: Some(label(m)) }).collect();
+    let jobs: Vec<Job> =
+        candidates.iter().map(|m| Job { tmdb_id: m.id, force: false, label: Some(label(m)) }).collect();
     let budget = (deadline - app.clock.now()).to_std().unwrap_or_default();
     let results = run_jobs(app, tmdb, &jobs, app.config.tmdb.max_in_flight, deadline - start_margin(budget)).await;
     let mut not_started = Vec::new();
@@ -181,7 +193,10 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
             }
             JobResult::Failed(e) => {
                 report.counts.movies_failed += 1;
-                report.counts.failed_titles.push(format!("{}: {e}", job.label.clone().unwrap_or_else(|| job.tmdb_id.to_string())));
+                report
+                    .counts
+                    .failed_titles
+                    .push(format!("{}: {e}", job.label.clone().unwrap_or_else(|| job.tmdb_id.to_string())));
             }
         }
     }

@@ -5,7 +5,9 @@ mod config;
 mod db;
 mod http;
 
+pub use self::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 pub use clock::{Clock, system_now};
 pub use config::Settings;
-pub use db::{Connection, Database, DbError, DbMeter, FromValue, MeteredConnection, MeteredDatabase, Row, Value, transaction};
-pub use self::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
+pub use db::{
+    Connection, Database, DbError, DbMeter, FromValue, MeteredConnection, MeteredDatabase, Row, Value, transaction,
+};

@@ -8,7 +8,10 @@ use futures::future::{Either, select};
 use serde::de::DeserializeOwned;
 
 use super::ratelimit::RateLimiter;
-use super::types::{APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration, TmdbErrorBody};
+use super::types::{
+    APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration,
+    TmdbErrorBody,
+};
 use crate::config::{TmdbAuth, TmdbConfig};
 use crate::domain::backoff::Backoff;
 use crate::ports::{Clock, HttpClient};
@@ -135,7 +138,13 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     }
 
     /// One page of a movie list (popular, now playing, trending this week).
-    pub async fn list(&self, list: MovieList, page: u32, language: &str, region: Option<&str>) -> Result<ListPage, TmdbError> {
+    pub async fn list(
+        &self,
+        list: MovieList,
+        page: u32,
+        language: &str,
+        region: Option<&str>,
+    ) -> Result<ListPage, TmdbError> {
         let mut query = vec![("language", language.to_owned()), ("page", page.to_string())];
         if let (Some(region), true) = (region, list != MovieList::TrendingWeek) {
             query.push(("region", region.to_owned()));
@@ -145,7 +154,12 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     }
 
     /// One page of the ids changed from `start` to `end` (UTC days, inclusive; at most 14 days).
-    pub async fn changes(&self, start: chrono::NaiveDate, end: chrono::NaiveDate, page: u32) -> Result<ChangesPage, TmdbError> {
+    pub async fn changes(
+        &self,
+        start: chrono::NaiveDate,
+        end: chrono::NaiveDate,
+        page: u32,
+    ) -> Result<ChangesPage, TmdbError> {
         let query = vec![("start_date", start.to_string()), ("end_date", end.to_string()), ("page", page.to_string())];
         let call = Call { endpoint: "/movie/changes", path: "/movie/changes".into(), query, tmdb_id: None };
         parse(&call, self.get_json(&call).await?)
@@ -182,7 +196,9 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     async fn attempt(&self, call: &Call<'_>, attempt: u32) -> Attempt {
         let request = match self.request(call) {
             Ok(r) => r,
-            Err(e) => return Attempt::Fail(TmdbError::Rejected { status: 0, code: 0, message: self.redact(&e.to_string()) }),
+            Err(e) => {
+                return Attempt::Fail(TmdbError::Rejected { status: 0, code: 0, message: self.redact(&e.to_string()) });
+            }
         };
         let permit = self.limiter.acquire(self.clock).await;
         self.attempts_made.set(self.attempts_made.get() + 1);
@@ -196,7 +212,15 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         };
         drop(permit);
         let latency_ms = (self.clock.now() - started).num_milliseconds();
-        let mut log = ApiCall { endpoint: call.endpoint, tmdb_id: call.tmdb_id, status: None, latency_ms, attempt, error: None, at: started };
+        let mut log = ApiCall {
+            endpoint: call.endpoint,
+            tmdb_id: call.tmdb_id,
+            status: None,
+            latency_ms,
+            attempt,
+            error: None,
+            at: started,
+        };
         let unit = self.rng.borrow_mut().f64();
         let backoff = Backoff::TMDB;
 
@@ -221,7 +245,14 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         outcome
     }
 
-    fn classify(&self, call: &Call<'_>, attempt: u32, status: u16, response: &crate::ports::HttpResponse, unit: f64) -> Attempt {
+    fn classify(
+        &self,
+        call: &Call<'_>,
+        attempt: u32,
+        status: u16,
+        response: &crate::ports::HttpResponse,
+        unit: f64,
+    ) -> Attempt {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
         let backoff = Backoff::TMDB;
@@ -247,10 +278,16 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                 self.limiter.pause_until(self.clock.now() + wait);
                 Attempt::Retry { wait, why: "HTTP 429 rate limited".into() }
             }
-            500 | 502 | 503 | 504 => Attempt::Retry { wait: backoff.delay(attempt, unit), why: format!("HTTP {status}") },
+            500 | 502 | 503 | 504 => {
+                Attempt::Retry { wait: backoff.delay(attempt, unit), why: format!("HTTP {status}") }
+            }
             _ => {
                 let b = error_body();
-                Attempt::Fail(TmdbError::Rejected { status, code: b.status_code, message: self.redact(&b.status_message) })
+                Attempt::Fail(TmdbError::Rejected {
+                    status,
+                    code: b.status_code,
+                    message: self.redact(&b.status_message),
+                })
             }
         }
     }
@@ -288,7 +325,8 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
 }
 
 fn parse<T: DeserializeOwned>(call: &Call<'_>, json: serde_json::Value) -> Result<T, TmdbError> {
-    serde_json::from_value(json).map_err(|e| TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() })
+    serde_json::from_value(json)
+        .map_err(|e| TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() })
 }
 
 /// "en-US" → "en" (for `include_image_language`).
