@@ -136,13 +136,13 @@ impl TestApp {
         function: &'static str,
     ) -> marquee::App<NativeDb, marquee_cli::native::NativeHttp, marquee_cli::native::SystemClock> {
         let config = marquee::config::Config::load(&self.settings).await.expect("valid settings");
-        marquee::App {
-            db: NativeDb::new(&self.db_url),
-            http: Default::default(),
-            clock: marquee_cli::native::SystemClock,
+        marquee::App::new(
+            NativeDb::new(&self.db_url),
+            Default::default(),
+            marquee_cli::native::SystemClock,
             config,
             function,
-        }
+        )
     }
 
     /// `POST` a JSON body to a route with the admin token.

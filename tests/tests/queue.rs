@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use fake_tmdb::FakeTmdbConfig;
-use marquee::db::queue::{self, Reason};
+use marquee::db::queue::{self, Reason, Scope};
 use marquee::ports::{Database, system_now};
 use marquee_cli::native::NativeDb;
 use marquee_tests::{TestApp, fresh_database};
@@ -16,14 +16,14 @@ async fn a_movie_is_live_in_the_queue_at_most_once_and_claims_follow_priority() 
     assert_eq!(queue::enqueue(&conn, &[11, 13], Reason::Changed, 9).await.unwrap(), 1, "11 is already live");
     assert_eq!(queue::status(&conn).await.unwrap().queued, 4);
     // 11 kept its row but took the higher priority; 13 is new with priority 9: both come first.
-    let urgent = queue::claim(&conn, "runner", 2, Duration::from_secs(60)).await.unwrap();
+    let urgent = queue::claim(&conn, "runner", 2, Duration::from_secs(60), Scope::All).await.unwrap();
     assert_eq!(urgent.iter().map(|c| c.tmdb_id).collect::<Vec<_>>(), vec![11, 13]);
     assert_eq!(urgent[0].reason, Reason::Batch, "the kept row keeps its reason");
-    let rest = queue::claim(&conn, "runner", 10, Duration::from_secs(60)).await.unwrap();
+    let rest = queue::claim(&conn, "runner", 10, Duration::from_secs(60), Scope::All).await.unwrap();
     assert_eq!(rest.iter().map(|c| c.tmdb_id).collect::<Vec<_>>(), vec![10, 12]);
     let s = queue::status(&conn).await.unwrap();
     assert_eq!((s.queued, s.processing), (0, 4));
-    let again = queue::claim(&conn, "other", 10, Duration::from_secs(60)).await.unwrap();
+    let again = queue::claim(&conn, "other", 10, Duration::from_secs(60), Scope::All).await.unwrap();
     assert!(again.is_empty(), "rows under a live lease are not claimed twice");
 }
 
@@ -35,8 +35,8 @@ async fn claims_skip_locked_rows_so_concurrent_runners_split_the_work() {
     queue::enqueue(&setup, &ids, Reason::Batch, 0).await.unwrap();
     let (a, b) = (NativeDb::new(&url).connect().await.unwrap(), NativeDb::new(&url).connect().await.unwrap());
     let (ra, rb) = futures::join!(
-        queue::claim(&a, "a", 25, Duration::from_secs(60)),
-        queue::claim(&b, "b", 25, Duration::from_secs(60))
+        queue::claim(&a, "a", 25, Duration::from_secs(60), Scope::All),
+        queue::claim(&b, "b", 25, Duration::from_secs(60), Scope::All)
     );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.len() + rb.len(), 40);
@@ -48,11 +48,11 @@ async fn a_stale_runner_cannot_overwrite_the_newer_result() {
     let url = fresh_database().await;
     let conn = NativeDb::new(&url).connect().await.unwrap();
     queue::enqueue(&conn, &[7], Reason::Batch, 0).await.unwrap();
-    let old = queue::claim(&conn, "old-runner", 1, Duration::from_millis(1)).await.unwrap();
+    let old = queue::claim(&conn, "old-runner", 1, Duration::from_millis(1), Scope::All).await.unwrap();
     assert_eq!(old.len(), 1);
     // The old runner's lease expires (it looks crashed): a new runner takes the row over.
     tokio_postgres_expire_leases(&url).await;
-    let new = queue::claim(&conn, "new-runner", 1, Duration::from_secs(60)).await.unwrap();
+    let new = queue::claim(&conn, "new-runner", 1, Duration::from_secs(60), Scope::All).await.unwrap();
     assert_eq!(new[0].id, old[0].id);
     assert_eq!(new[0].attempts, 2);
     assert!(queue::complete(&conn, new[0].id, "new-runner").await.unwrap());
@@ -89,7 +89,8 @@ async fn a_claimed_row_whose_runner_crashed_is_finished_by_the_next_drain() {
         .unwrap();
     let library = app.library("test-drain").await;
     let deadline = system_now() + Duration::from_secs(30);
-    let report = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
+    let report =
+        marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline, Scope::All).await.unwrap();
     assert_eq!((report.claimed, report.ingested), (1, 1));
     let row = app.db.query_one("SELECT status, attempts, locked_by FROM refresh_queue", &[]).await.unwrap();
     assert_eq!(
@@ -108,7 +109,8 @@ async fn a_row_that_always_fails_is_dead_after_its_attempts_with_its_error_and_c
     let library = app.library("test-drain").await;
     for attempt in 1..=queue::MAX_ATTEMPTS {
         let deadline = system_now() + Duration::from_secs(30);
-        let report = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
+        let report =
+            marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline, Scope::All).await.unwrap();
         assert_eq!((report.claimed, report.failed), (1, 1), "attempt {attempt}");
         let row = app
             .db
@@ -130,7 +132,7 @@ async fn a_row_that_always_fails_is_dead_after_its_attempts_with_its_error_and_c
     assert!(dead.get::<_, String>(0).contains("malformed JSON"));
     assert_eq!(dead.get::<_, i32>(1), queue::MAX_ATTEMPTS - 1);
     let deadline = system_now() + Duration::from_secs(30);
-    let idle = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
+    let idle = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline, Scope::All).await.unwrap();
     assert_eq!(idle.claimed, 0, "dead rows are not retried on their own");
     assert_eq!(queue::retry_failed(&setup, None).await.unwrap(), 1);
     let row = app.db.query_one("SELECT status, attempts FROM refresh_queue", &[]).await.unwrap();
@@ -146,7 +148,8 @@ async fn a_budget_that_runs_out_leaves_the_rest_queued_untouched() {
     queue::enqueue(&setup, &ids, Reason::Batch, 0).await.unwrap();
     let library = app.library("test-drain").await;
     let deadline = system_now() + Duration::from_millis(1500);
-    let report = marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline).await.unwrap();
+    let report =
+        marquee::pipeline::drain::drain(&library, &library.tmdb(deadline), deadline, Scope::All).await.unwrap();
     assert!(report.ingested > 0 && report.ingested < 60, "{report:?}");
     let status = queue::status(&setup).await.unwrap();
     assert_eq!(status.completed as u64, report.ingested);

@@ -1,6 +1,7 @@
 //! `POST /functions/v1/scheduled-ingest`: lists, dedupe, skip fresh, `max_movies`, budget
 //! overflow into the queue, the run log, and concurrent runs.
 
+use marquee::db::queue::Scope;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -121,7 +122,7 @@ async fn what_does_not_fit_the_budget_is_queued_and_a_later_drain_finishes_it() 
     let library = app.library("test-drain").await;
     let tmdb = library.tmdb(marquee::ports::system_now() + Duration::from_secs(60));
     let deadline = marquee::ports::system_now() + Duration::from_secs(60);
-    let drained = marquee::pipeline::drain::drain(&library, &tmdb, deadline).await.unwrap();
+    let drained = marquee::pipeline::drain::drain(&library, &tmdb, deadline, Scope::All).await.unwrap();
     assert_eq!(drained.ingested as i64, queued);
     assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status = 'complete'").await, 30);
     assert_eq!(app.count("SELECT count(*) FROM refresh_queue WHERE status <> 'completed'").await, 0);
@@ -168,7 +169,7 @@ async fn the_run_log_row_matches_what_happened() {
     assert_eq!(row.get::<_, i32>(5), 0);
     assert_eq!(row.get::<_, i32>(6), 29);
     assert_eq!(row.get::<_, i32>(7), 1);
-    assert_eq!(row.get::<_, i32>(8), 0);
+    assert_eq!(row.get::<_, i32>(8), 1, "the failed movie is queued for a retry");
     assert_eq!(row.get::<_, i32>(9) as u64, app.fake.counters().total, "tmdb_calls = requests the fake saw");
     let ingested: Vec<String> = row.get(10);
     let failed: Vec<String> = row.get(11);

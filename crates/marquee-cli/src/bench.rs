@@ -112,6 +112,8 @@ pub struct IngestFigures {
     pub tmdb_calls: u64,
     pub db_busy: Duration,
     pub db_statements: u64,
+    /// The most database sessions the invocation had open at once.
+    pub peak_connections: u64,
     pub rps: u32,
 }
 
@@ -146,13 +148,13 @@ pub async fn ingest(
         .with("tmdb_rate_limit_rps", rps.to_string())
         .with("time_budget_ms", "3600000");
     let config = marquee::config::Config::load(&settings).await.map_err(|e| e.to_string())?;
-    let app = marquee::App {
-        db: MeteredDatabase::new(NativeDb::new(url)),
-        http: crate::native::NativeHttp::default(),
-        clock: crate::native::SystemClock,
+    let app = marquee::App::new(
+        MeteredDatabase::new(NativeDb::new(url)),
+        crate::native::NativeHttp::default(),
+        crate::native::SystemClock,
         config,
-        function: "bench",
-    };
+        "bench",
+    );
     let started = Instant::now();
     let ingested = if scheduled_mode {
         let request = scheduled::ScheduledRequest {
@@ -187,8 +189,9 @@ pub async fn ingest(
         movies_ingested: ingested,
         wall,
         tmdb_calls: fake.counters().total,
-        db_busy: app.db.meter().busy(),
-        db_statements: app.db.meter().statements(),
+        db_busy: app.db.inner().meter().busy(),
+        db_statements: app.db.inner().meter().statements(),
+        peak_connections: app.db.inner().meter().peak_connections(),
         rps,
     })
 }
@@ -205,7 +208,6 @@ pub struct RefreshFigures {
 /// Fills `works` synthetic catalog rows (inserted directly, no TMDB), `stale` of them due, and
 /// times the daily refresh's stale selection and queueing.
 pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures, String> {
-    use marquee::db::sync;
     use marquee::ports::Connection;
     let conn = NativeDb::new(url).connect().await.map_err(|e| e.to_string())?;
     let started = Instant::now();
@@ -226,7 +228,7 @@ pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures
     for _ in 0..3 {
         conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;
         let t = Instant::now();
-        let queued = sync::queue_stale(&conn, stale, false).await.map_err(|e| e.to_string())?;
+        let queued = marquee::db::queue::enqueue_stale(&conn, stale).await.map_err(|e| e.to_string())?;
         runs.push((t.elapsed(), queued));
     }
     conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;

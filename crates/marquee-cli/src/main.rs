@@ -390,6 +390,7 @@ async fn run(command: Command) -> Result<(), String> {
                 f.db_statements,
                 f.db_statements as f64 / f.movies_ingested.max(1) as f64
             );
+            println!("DB connections: at most {} open at once (db_max_connections)", f.peak_connections);
             println!(
                 "rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}",
                 secs(f.bound()),
@@ -447,7 +448,7 @@ fn with_budget(settings: NativeSettings, budget_ms: Option<i64>) -> NativeSettin
 
 async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i64], force: bool) -> Result<(), String> {
     let config = Config::load(settings).await.map_err(|e| e.to_string())?;
-    let app = App { db, http: NativeHttp::default(), clock: SystemClock, config, function: "marquee-cli" };
+    let app = App::new(db, NativeHttp::default(), SystemClock, config, "marquee-cli");
     let progress = ProgressBar::new(ids.len() as u64)
         .with_style(ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("template"));
     let mut failures = 0;

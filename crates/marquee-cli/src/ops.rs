@@ -7,7 +7,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use marquee::App;
 use marquee::api::requests;
 use marquee::config::Config;
-use marquee::db::{queue, sync};
+use marquee::db::queue::{self, Scope};
+use marquee::db::sync;
 use marquee::pipeline::{batch, drain, refresh, scheduled};
 use marquee::ports::{Clock, Database};
 use serde_json::{Map, Value as Json};
@@ -23,7 +24,7 @@ pub fn database_url(settings: &NativeSettings) -> Result<String, String> {
 pub async fn native_app(settings: &NativeSettings, function: &'static str) -> Result<NativeApp, String> {
     let url = database_url(settings)?;
     let config = Config::load(settings).await.map_err(|e| e.to_string())?;
-    Ok(App { db: NativeDb::new(url), http: NativeHttp::default(), clock: SystemClock, config, function })
+    Ok(App::new(NativeDb::new(url), NativeHttp::default(), SystemClock, config, function))
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -95,15 +96,14 @@ pub async fn queue_status(settings: &NativeSettings) -> Result<(), String> {
 /// progress bar over the rows that were due at the start.
 pub async fn queue_drain(settings: &NativeSettings, budget: Duration) -> Result<(), String> {
     let app = native_app(settings, "marquee-cli").await?;
-    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
-    let due = queue::status(&conn).await.map_err(|e| e.to_string())?.due;
+    let due = queue::status(&app.db.connect().await.map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?.due;
     let progress = bar(due.max(0) as u64, "rows");
     let ends = app.clock.now() + budget;
     let (mut ingested, mut failed, mut fresh) = (0, 0, 0);
     while app.clock.now() < ends {
         let deadline = (app.clock.now() + app.config.time_budget).min(ends);
         let tmdb = app.tmdb(deadline);
-        let report = drain::drain(&app, &tmdb, deadline).await.map_err(|e| e.to_string())?;
+        let report = drain::drain(&app, &tmdb, deadline, Scope::All).await.map_err(|e| e.to_string())?;
         ingested += report.ingested;
         failed += report.failed;
         fresh += report.fresh;
@@ -117,7 +117,7 @@ pub async fn queue_drain(settings: &NativeSettings, budget: Duration) -> Result<
         }
     }
     progress.finish_and_clear();
-    let status = queue::status(&conn).await.map_err(|e| e.to_string())?;
+    let status = queue::status(&app.db.connect().await.map_err(|e| e.to_string())?).await.map_err(|e| e.to_string())?;
     println!(
         "drained: {ingested} ingested, {fresh} already fresh, {failed} failed attempts; queue now: {} queued ({} due), {} failed",
         status.queued, status.due, status.failed

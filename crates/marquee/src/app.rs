@@ -1,11 +1,13 @@
 //! One invocation's world: the ports plus typed configuration.
 
 use crate::config::Config;
-use crate::ports::{Clock, Database, HttpClient};
+use crate::ports::{Clock, Database, HttpClient, Pool};
 use crate::tmdb::TmdbClient;
 
-pub struct App<D, H, C> {
-    pub db: D,
+pub struct App<D: Database, H, C> {
+    /// The invocation's connections: at most `config.db_max_connections` sessions, shared by
+    /// every task of the invocation.
+    pub db: Pool<D>,
     pub http: H,
     pub clock: C,
     pub config: Config,
@@ -14,6 +16,11 @@ pub struct App<D, H, C> {
 }
 
 impl<D: Database, H: HttpClient, C: Clock> App<D, H, C> {
+    pub fn new(db: D, http: H, clock: C, config: Config, function: &'static str) -> Self {
+        let db = Pool::new(db, config.db_max_connections);
+        App { db, http, clock, config, function }
+    }
+
     /// The instant this invocation must be done by.
     pub fn deadline(&self, started: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
         started + self.config.time_budget

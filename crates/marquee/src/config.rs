@@ -58,6 +58,8 @@ pub struct Config {
     pub time_budget: Duration,
     /// How long `ingest-movie` waits for another invocation's in-flight ingest of the same movie.
     pub ingest_wait: Duration,
+    /// Most database sessions one invocation holds at once (its pool's size).
+    pub db_max_connections: usize,
     /// Stripe webhook signing secrets (`whsec_…`), any of which may sign a delivery; empty: the
     /// Stripe route refuses every delivery.
     pub stripe_webhook_secrets: Vec<Secret>,
@@ -84,6 +86,7 @@ pub const SETTINGS: &[(&str, Option<&str>, bool)] = &[
     ("tmdb_max_attempts", Some("5"), false),
     ("time_budget_ms", Some("20000"), false),
     ("ingest_wait_ms", Some("30000"), false),
+    ("db_max_connections", Some("4"), false),
     ("stripe_webhook_secrets", Some(""), true),
 ];
 
@@ -136,6 +139,7 @@ impl Config {
             admin_token,
             time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),
             ingest_wait: Duration::from_millis(number(settings, "ingest_wait_ms").await?),
+            db_max_connections: number::<u32>(settings, "db_max_connections").await? as usize,
             stripe_webhook_secrets: read(settings, "stripe_webhook_secrets")
                 .await
                 .split(',')

@@ -48,3 +48,37 @@ impl From<BillingError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a run does with a movie whose ingest ended in an error: one policy for the drain,
+/// scheduled ingest and the changes feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Every further call would fail the same way (our TMDB credentials, our configuration):
+    /// stop the run; the movie's work stays queued, its attempt not counted.
+    StopRun,
+    /// The movie will not get better: TMDB no longer has it, the catalog refuses it, or TMDB
+    /// refuses the request as invalid (our bug: fail loudly).
+    Permanent,
+    /// The invocation's time ran out before the movie was done: queued again, attempt not
+    /// counted.
+    Unfinished,
+    /// Worth another attempt later, after a backoff.
+    Retry,
+}
+
+impl Error {
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            Error::Tmdb(TmdbError::Unauthorized { .. }) | Error::Config(_) => Disposition::StopRun,
+            Error::Gone { .. }
+            | Error::Rejected { .. }
+            | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. }) => Disposition::Permanent,
+            _ => Disposition::Retry,
+        }
+    }
+
+    /// Whether the run must stop (see [`Disposition::StopRun`]).
+    pub fn stops_run(&self) -> bool {
+        self.disposition() == Disposition::StopRun
+    }
+}

@@ -42,6 +42,12 @@ pub static JOBS: &[Job] = &[
         body: r#"{"trigger_type": "scheduled"}"#,
         description: "daily refresh of changed and stale movies",
     },
+    Job {
+        component: "cron-refresh-drain",
+        path: "/functions/v1/daily-refresh",
+        body: r#"{"trigger_type": "scheduled", "read_changes": false}"#,
+        description: "frequent refresh of stale movies and drain of the queue (the schedule's refresh capacity)",
+    },
 ];
 
 /// The `User-Agent` of bridge requests, so the route's logs can tell a bridge from a person.

@@ -5,8 +5,9 @@ use serde_json::{Value as Json, json};
 
 use super::{Handler, MAX_BODY_BYTES, Params, json_response, require_admin};
 use crate::app::App;
-use crate::db::cards;
+use crate::db::cards::{self, CardLookup};
 use crate::domain::card::if_none_match;
+use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
 use crate::pipeline::ingest::{self, Outcome};
 use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
@@ -68,7 +69,7 @@ async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(
 }
 
 /// The body as JSON: 413 when too large, 400 when not a JSON object.
-fn json_body(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
+pub(super) fn json_body(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
         return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
@@ -148,7 +149,7 @@ async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
 }
 
 /// Like [`json_body`], but an empty body means `{}` (all defaults), as cron callers send.
-fn json_body_or_empty(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
+pub(super) fn json_body_or_empty(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
     if request.body().iter().all(u8::is_ascii_whitespace) { Ok(Default::default()) } else { json_body(request) }
 }
 
@@ -159,13 +160,13 @@ async fn work_card<D: Database, H: HttpClient, C: Clock>(
 ) -> Result<HttpResponse> {
     let raw = params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| Json::String(v.clone()));
     let tmdb_id = parse_tmdb_id(raw.as_ref(), "tmdb_id")?;
-    let conn = app.db.connect().await?;
-    let card = cards::by_tmdb_id(&conn, tmdb_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("movie {tmdb_id} is not in the catalog")))?;
-    if card.status == "gone" {
-        return Err(Error::Gone { tmdb_id });
-    }
+    let card = match cards::by_tmdb_id(&app.db.connect().await?, tmdb_id).await? {
+        CardLookup::Servable(card) => card,
+        CardLookup::NotServable(WorkStatus::Gone) => return Err(Error::Gone { tmdb_id }),
+        CardLookup::NotServable(_) | CardLookup::Unknown => {
+            return Err(Error::NotFound(format!("movie {tmdb_id} is not in the catalog")));
+        }
+    };
     let etag: http::HeaderValue = card.etag.parse().expect("etags are hex in quotes");
     let not_modified = request
         .headers()

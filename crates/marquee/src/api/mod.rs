@@ -3,6 +3,8 @@
 
 mod error;
 mod handlers;
+#[cfg(test)]
+mod parser_properties;
 pub mod requests;
 
 use http::{Method, StatusCode};
@@ -134,7 +136,7 @@ where
         Ok(c) => c,
         Err(e) => return error_response(function, &e.into()),
     };
-    let app = App { db, http, clock, config, function };
+    let app = App::new(db, http, clock, config, function);
     handlers::handle(&app, route.handler, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
 }
 
@@ -147,7 +149,7 @@ pub(crate) fn json_response(status: StatusCode, body: &Json) -> HttpResponse {
 }
 
 /// `Authorization: Bearer <admin token>`, compared in constant time.
-pub(crate) fn require_admin<D, H, C>(app: &App<D, H, C>, request: &HttpRequest) -> Result<(), Error> {
+pub(crate) fn require_admin<D: Database, H, C>(app: &App<D, H, C>, request: &HttpRequest) -> Result<(), Error> {
     let Some(expected) = &app.config.admin_token else {
         return Err(crate::config::ConfigError("`admin_token` is not set; admin routes are closed".into()).into());
     };

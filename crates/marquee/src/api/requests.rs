@@ -38,10 +38,15 @@ fn string<'a>(body: &'a Body, field: &str) -> Result<Option<&'a str>> {
     }
 }
 
+/// An optional boolean field; absent means `false`.
 pub fn boolean(body: &Body, field: &str) -> Result<bool> {
+    Ok(optional_boolean(body, field)?.unwrap_or(false))
+}
+
+fn optional_boolean(body: &Body, field: &str) -> Result<Option<bool>> {
     match body.get(field) {
-        None | Some(Json::Null) => Ok(false),
-        Some(Json::Bool(b)) => Ok(*b),
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(bad(format!("`{field}` must be true or false"))),
     }
 }
@@ -58,6 +63,18 @@ fn budget(body: &Body) -> Result<Option<Duration>> {
     Ok(int(body, "budget_ms", 1, 3_600_000)?.map(|ms| Duration::from_millis(ms as u64)))
 }
 
+/// "en" or "en-US": ISO 639-1, optionally a hyphen and ISO 3166-1. Checked on bytes, so any
+/// other input (multi-byte characters included) is simply refused.
+fn is_language_tag(tag: &str) -> bool {
+    match tag.as_bytes() {
+        [a, b] => a.is_ascii_lowercase() && b.is_ascii_lowercase(),
+        [a, b, b'-', c, d] => {
+            a.is_ascii_lowercase() && b.is_ascii_lowercase() && c.is_ascii_uppercase() && d.is_ascii_uppercase()
+        }
+        _ => false,
+    }
+}
+
 pub fn scheduled(body: &Body) -> Result<ScheduledRequest> {
     let source = match string(body, "source")? {
         None => Source::All,
@@ -66,12 +83,7 @@ pub fn scheduled(body: &Body) -> Result<ScheduledRequest> {
     };
     let language = string(body, "language")?
         .map(|l| {
-            let ok = l.len() == 2 && l.bytes().all(|b| b.is_ascii_lowercase())
-                || l.len() == 5
-                    && l[..2].bytes().all(|b| b.is_ascii_lowercase())
-                    && &l[2..3] == "-"
-                    && l[3..].bytes().all(|b| b.is_ascii_uppercase());
-            if ok {
+            if is_language_tag(l) {
                 Ok(l.to_owned())
             } else {
                 Err(bad(format!("`language` must look like \"en\" or \"en-US\", got {l:?}")))
@@ -145,6 +157,7 @@ pub fn refresh(body: &Body) -> Result<RefreshRequest> {
         batch_size: int(body, "batch_size", 1, 100_000)?.unwrap_or(1000),
         dry_run: boolean(body, "dry_run")?,
         trigger_type: trigger_type(body)?,
+        read_changes: optional_boolean(body, "read_changes")?.unwrap_or(true),
     })
 }
 

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "sync_state",
         sql: include_str!("../../../../migrations/0005_sync_state.sql"),
     },
+    Migration {
+        version: 6,
+        description: "unattended",
+        sql: include_str!("../../../../migrations/0006_unattended.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod cards;
 pub mod catalog;
 pub mod migrate;
+pub mod predicates;
 pub mod queue;
 pub mod runs;
 pub mod sync;

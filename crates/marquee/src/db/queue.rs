@@ -1,71 +1,140 @@
-//! `refresh_queue`: enqueue, claim with `FOR UPDATE SKIP LOCKED` and a lease, finish or fail
-//! under that lease, dead rows after `max_attempts`, retry on demand.
+//! `refresh_queue`, the one module that writes it: enqueue (from ids, changed ids, the stale
+//! selection and interrupted ingests), claim with `FOR UPDATE SKIP LOCKED` and a lease, finish
+//! or fail under that lease, dead rows after `max_attempts` — also when the runner itself keeps
+//! dying with the row — and retry on demand.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use super::predicates::{QUEUE_DUE, QUEUE_LEASE_EXPIRED, QUEUE_LIVE, STALE, TRACKED};
+use crate::domain::states::sql_text_enum;
 use crate::ports::{Connection, DbError, Value};
 
-/// Why a movie is queued (the `reason` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    Scheduled,
-    Batch,
-    Changed,
-    Stale,
-    Manual,
+sql_text_enum! {
+    /// Why a movie is queued (the `reason` column).
+    Reason {
+        Scheduled => "scheduled",
+        Batch => "batch",
+        Changed => "changed",
+        Stale => "stale",
+        Manual => "manual",
+        /// Its ingest was interrupted (the invocation died holding the lease).
+        Recover => "recover",
+    }
 }
 
 impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Scheduled => "scheduled",
-            Reason::Batch => "batch",
-            Reason::Changed => "changed",
-            Reason::Stale => "stale",
-            Reason::Manual => "manual",
-        }
-    }
-
     /// Whether processing must refetch even a movie that looks fresh.
     pub fn forces_refresh(self) -> bool {
-        matches!(self, Reason::Changed | Reason::Stale | Reason::Manual)
-    }
-
-    pub fn parse(s: &str) -> Option<Reason> {
-        [Reason::Scheduled, Reason::Batch, Reason::Changed, Reason::Stale, Reason::Manual]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        matches!(self, Reason::Changed | Reason::Stale | Reason::Manual | Reason::Recover)
     }
 }
 
-/// Default attempts before a row is dead.
+/// Attempts before a row is dead.
 pub const MAX_ATTEMPTS: i32 = 5;
 
-/// Queues movies (in the given order); a movie already live in the queue keeps its row, with
-/// the higher of the two priorities. Returns how many rows are new.
+/// How every enqueue ends: `rows(tmdb_id, work_id, ord)` are inserted with `$reason` and
+/// `$priority` (given as `{reason}`/`{priority}` placeholders' parameter numbers); a movie already
+/// live in the queue keeps its row, with the higher of the two priorities.
+fn insert_rows(reason: &str, priority: &str) -> String {
+    format!(
+        "INSERT INTO refresh_queue (tmdb_id, work_id, reason, priority, max_attempts)
+         SELECT tmdb_id, work_id, {reason}, {priority}, {MAX_ATTEMPTS} FROM rows ORDER BY ord
+         ON CONFLICT (tmdb_id) WHERE {QUEUE_LIVE}
+         DO UPDATE SET priority = greatest(refresh_queue.priority, EXCLUDED.priority)
+         RETURNING (xmax = 0) AS inserted"
+    )
+}
+
+fn ids(tmdb_ids: &[i64]) -> Value {
+    Value::ArrayInt64(tmdb_ids.iter().map(|id| Some(*id)).collect())
+}
+
+fn inserted(rows: &[crate::ports::Row]) -> u64 {
+    rows.iter().filter(|r| r.get::<bool>("inserted").unwrap_or(false)).count() as u64
+}
+
+/// Queues movies (in the given order, each once). Returns how many rows are new.
 pub async fn enqueue(conn: &impl Connection, tmdb_ids: &[i64], reason: Reason, priority: i32) -> Result<u64, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH rows AS (
+                SELECT q.tmdb_id, w.work_id, min(q.ord) AS ord
+                FROM unnest($1::int8[]) WITH ORDINALITY AS q(tmdb_id, ord)
+                LEFT JOIN works w ON w.tmdb_id = q.tmdb_id
+                GROUP BY q.tmdb_id, w.work_id
+             ) {}",
+            insert_rows("$2", "$3")
+        )
+    });
     if tmdb_ids.is_empty() {
         return Ok(0);
     }
-    let rows = conn
-        .query(
-            "INSERT INTO refresh_queue (tmdb_id, work_id, reason, priority, max_attempts)
-             SELECT q.tmdb_id, w.work_id, $2, $3, $4
-             FROM unnest($1::int8[]) WITH ORDINALITY AS q(tmdb_id, ord)
-             LEFT JOIN works w ON w.tmdb_id = q.tmdb_id
-             ORDER BY q.ord
-             ON CONFLICT (tmdb_id) WHERE status IN ('queued', 'processing')
-             DO UPDATE SET priority = greatest(refresh_queue.priority, EXCLUDED.priority)
-             RETURNING (xmax = 0) AS inserted",
-            &[
-                Value::ArrayInt64(tmdb_ids.iter().map(|id| Some(*id)).collect()),
-                reason.as_str().into(),
-                priority.into(),
-                MAX_ATTEMPTS.into(),
-            ],
+    Ok(inserted(&conn.query(&SQL, &[ids(tmdb_ids), reason.into(), priority.into()]).await?))
+}
+
+/// Of the changed ids, those the catalog tracks, queued at `priority` (reason `changed`).
+/// Returns (tracked, newly queued).
+pub async fn enqueue_changed(conn: &impl Connection, changed: &[i64], priority: i32) -> Result<(u64, u64), DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH rows AS (
+                SELECT w.tmdb_id, w.work_id, w.tmdb_id AS ord FROM works w WHERE w.tmdb_id = ANY($1) AND {TRACKED}
+             ), queued AS ({})
+             SELECT (SELECT count(*) FROM rows) AS tracked, (SELECT count(*) FROM queued WHERE inserted) AS inserted",
+            insert_rows("'changed'", "$2")
         )
-        .await?;
-    Ok(rows.iter().filter(|r| r.get::<bool>("inserted").unwrap_or(false)).count() as u64)
+    });
+    let rows = conn.query(&SQL, &[ids(changed), priority.into()]).await?;
+    Ok((rows[0].get::<i64>("tracked")? as u64, rows[0].get::<i64>("inserted")? as u64))
+}
+
+/// Queue priority of a stale work by its release age: the tiers refresh the newest most often.
+const STALE_PRIORITY: &str =
+    "CASE WHEN w.release_date >= current_date - 30 THEN 3 WHEN w.release_date >= current_date - 180 THEN 2
+                                   WHEN w.release_date >= current_date - 365 THEN 1 ELSE 0 END";
+
+/// Queues up to `limit` stale works (see `predicates::STALE`), newest releases first and at a
+/// higher priority. Works already live in the queue are skipped, so repeated selections move on
+/// through the backlog. Returns how many rows are new.
+pub async fn enqueue_stale(conn: &impl Connection, limit: i64) -> Result<u64, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH rows AS (
+                SELECT w.tmdb_id, w.work_id, {STALE_PRIORITY} AS priority,
+                       row_number() OVER (ORDER BY w.release_date DESC NULLS LAST, w.work_id) AS ord
+                FROM works w
+                WHERE {stale} AND NOT EXISTS (SELECT 1 FROM refresh_queue l WHERE l.tmdb_id = w.tmdb_id AND l.{QUEUE_LIVE})
+                ORDER BY w.release_date DESC NULLS LAST, w.work_id
+                LIMIT $1
+             ) {}",
+            insert_rows("'stale'", "rows.priority"),
+            stale = *STALE
+        )
+    });
+    Ok(inserted(&conn.query(&SQL, &[limit.into()]).await?))
+}
+
+/// Ingests whose invocation died holding the lease (`works` still `ingesting`, lease run out):
+/// released to what a failed ingest leaves and queued again (reason `recover`), in one
+/// statement so that none is released without being queued. Returns how many were recovered.
+pub async fn recover_interrupted(conn: &impl Connection) -> Result<u64, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH released AS ({}), rows AS (SELECT tmdb_id, work_id, tmdb_id AS ord FROM released), queued AS ({})
+             SELECT count(*) AS n FROM released",
+            super::works::release_interrupted_sql(),
+            insert_rows("'recover'", "5")
+        )
+    });
+    conn.query(&SQL, &[]).await?[0].get::<i64>("n").map(|n| n as u64)
+}
+
+/// Of `tmdb_ids`, how many are live in the queue (waiting, or held by a runner).
+pub async fn live_among(conn: &impl Connection, tmdb_ids: &[i64]) -> Result<i64, DbError> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT count(*) AS n FROM refresh_queue WHERE tmdb_id = ANY($1) AND {QUEUE_LIVE}"));
+    conn.query(&SQL, &[ids(tmdb_ids)]).await?[0].get("n")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,35 +145,73 @@ pub struct Claimed {
     /// Counting this one.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// Its previous runner died with it (lease expired): it runs alone, so that a movie that
+    /// kills its runner cannot take other rows down with it.
+    pub suspect: bool,
 }
 
-/// Claims up to `limit` due rows — queued and due, or processing with an expired lease (a
-/// crashed runner) — by priority, due time and id, skipping rows other runners hold.
-pub async fn claim(conn: &impl Connection, owner: &str, limit: i64, lease: Duration) -> Result<Vec<Claimed>, DbError> {
-    let rows = conn
-        .query(
-            "UPDATE refresh_queue q SET status = 'processing', locked_by = $1,
+/// Which rows a drain may claim.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    /// Only these movies (a scheduled run works the candidates it queued).
+    Only(&'a [i64]),
+}
+
+/// Claims work for one runner, by priority, due time and id, skipping rows other runners hold:
+/// - rows whose runner died with them (lease expired) after `max_attempts` claims become
+///   `failed`, with an error saying so;
+/// - otherwise, a row whose runner died (a suspect) is claimed alone;
+/// - otherwise, up to `limit` due rows.
+pub async fn claim(
+    conn: &impl Connection,
+    owner: &str,
+    limit: i64,
+    lease: Duration,
+    scope: Scope<'_>,
+) -> Result<Vec<Claimed>, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let in_scope = "($4::int8[] IS NULL OR q.tmdb_id = ANY($4))";
+        format!(
+            "WITH buried AS (
+                UPDATE refresh_queue q SET status = 'failed', processed_at = now(), locked_by = NULL, lease_until = NULL,
+                       last_error = 'its runner stopped without a result ' || q.attempts || ' times (lease expired): '
+                                    || 'the movie may crash the runner or outlast its time limit'
+                                    || coalesce('; last error: ' || q.last_error, '')
+                WHERE {QUEUE_LEASE_EXPIRED} AND q.attempts >= q.max_attempts
+                RETURNING q.id
+             ), suspect AS (
+                SELECT q.id FROM refresh_queue q
+                WHERE {QUEUE_LEASE_EXPIRED} AND q.attempts < q.max_attempts AND {in_scope}
+                ORDER BY q.priority DESC, q.id LIMIT 1
+                FOR UPDATE SKIP LOCKED
+             ), due AS (
+                SELECT q.id FROM refresh_queue q
+                WHERE {QUEUE_DUE} AND {in_scope} AND NOT EXISTS (SELECT 1 FROM suspect)
+                ORDER BY q.priority DESC, q.next_attempt_at, q.id LIMIT $2
+                FOR UPDATE SKIP LOCKED
+             ), claimed AS (SELECT id, true AS suspect FROM suspect UNION ALL SELECT id, false FROM due)
+             UPDATE refresh_queue q SET status = 'processing', locked_by = $1,
                     lease_until = now() + make_interval(secs => $3), attempts = q.attempts + 1
-             FROM (SELECT id FROM refresh_queue
-                   WHERE (status = 'queued' AND next_attempt_at <= now())
-                      OR (status = 'processing' AND lease_until < now())
-                   ORDER BY priority DESC, next_attempt_at, id
-                   LIMIT $2
-                   FOR UPDATE SKIP LOCKED) due
-             WHERE q.id = due.id
-             RETURNING q.id, q.tmdb_id, q.reason, q.attempts, q.max_attempts",
-            &[owner.into(), limit.into(), lease.as_secs_f64().into()],
+             FROM claimed c WHERE q.id = c.id
+             RETURNING q.id, q.tmdb_id, q.reason, q.attempts, q.max_attempts, c.suspect"
         )
-        .await?;
+    });
+    let scope = match scope {
+        Scope::All => Value::Null,
+        Scope::Only(only) => ids(only),
+    };
+    let rows = conn.query(&SQL, &[owner.into(), limit.into(), lease.as_secs_f64().into(), scope]).await?;
     let mut claimed = rows
         .iter()
         .map(|r| {
             Ok(Claimed {
                 id: r.get("id")?,
                 tmdb_id: r.get("tmdb_id")?,
-                reason: Reason::parse(&r.get::<String>("reason")?).unwrap_or(Reason::Manual),
+                reason: r.get("reason")?,
                 attempts: r.get("attempts")?,
                 max_attempts: r.get("max_attempts")?,
+                suspect: r.get("suspect")?,
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;
@@ -166,19 +273,20 @@ pub async fn release(conn: &impl Connection, ids: &[i64], owner: &str) -> Result
 
 /// Requeues dead rows (all, or those of `tmdb_ids`) whose movie is not live in the queue again.
 pub async fn retry_failed(conn: &impl Connection, tmdb_ids: Option<&[i64]>) -> Result<u64, DbError> {
-    let ids = tmdb_ids.map(|ids| Value::ArrayInt64(ids.iter().map(|i| Some(*i)).collect())).unwrap_or(Value::Null);
-    conn.execute(
-        "UPDATE refresh_queue q SET status = 'queued', attempts = 0, next_attempt_at = now(), processed_at = NULL
-         WHERE q.status = 'failed' AND ($1::int8[] IS NULL OR q.tmdb_id = ANY($1))
-           AND NOT EXISTS (SELECT 1 FROM refresh_queue live WHERE live.tmdb_id = q.tmdb_id AND live.status IN ('queued', 'processing'))
-           AND q.id = (SELECT max(id) FROM refresh_queue d WHERE d.tmdb_id = q.tmdb_id AND d.status = 'failed')",
-        &[ids],
-    )
-    .await
+    let only = tmdb_ids.map(ids).unwrap_or(Value::Null);
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE refresh_queue q SET status = 'queued', attempts = 0, next_attempt_at = now(), processed_at = NULL
+             WHERE q.status = 'failed' AND ($1::int8[] IS NULL OR q.tmdb_id = ANY($1))
+               AND NOT EXISTS (SELECT 1 FROM refresh_queue live WHERE live.tmdb_id = q.tmdb_id AND live.{QUEUE_LIVE})
+               AND q.id = (SELECT max(id) FROM refresh_queue d WHERE d.tmdb_id = q.tmdb_id AND d.status = 'failed')"
+        )
+    });
+    conn.execute(&SQL, &[only]).await
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct QueueStatus {
+pub struct QueueCounts {
     pub queued: i64,
     pub due: i64,
     pub processing: i64,
@@ -187,7 +295,7 @@ pub struct QueueStatus {
     pub failed: i64,
 }
 
-pub async fn status(conn: &impl Connection) -> Result<QueueStatus, DbError> {
+pub async fn status(conn: &impl Connection) -> Result<QueueCounts, DbError> {
     let rows = conn
         .query(
             "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
@@ -201,7 +309,7 @@ pub async fn status(conn: &impl Connection) -> Result<QueueStatus, DbError> {
         )
         .await?;
     let r = &rows[0];
-    Ok(QueueStatus {
+    Ok(QueueCounts {
         queued: r.get("queued")?,
         due: r.get("due")?,
         processing: r.get("processing")?,

@@ -1,7 +1,17 @@
-//! `scheduled_ingestion_log`: one row per function run, opened when the run starts and closed
-//! with its counts when it ends, also when it fails.
+//! `scheduled_ingestion_log` (the seed's name; it logs every run of every function): one row per
+//! run, opened with its deadline when the run starts and closed with its counts when it ends,
+//! also when it fails. A row its invocation never closed is marked `abandoned` by a later run.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::states::RunStatus;
 use crate::ports::{Connection, DbError, Value};
+
+/// A run still `running` this long after its deadline was killed: no live invocation can hold
+/// it (the platform stops every invocation at its limit, and a run's budget never exceeds it).
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 
 pub async fn start(
     conn: &impl Connection,
@@ -9,13 +19,29 @@ pub async fn start(
     function: &str,
     source: &str,
     trigger_type: &str,
+    deadline: DateTime<Utc>,
 ) -> Result<(), DbError> {
     conn.execute(
-        "INSERT INTO scheduled_ingestion_log (run_id, function, source, trigger_type) VALUES ($1, $2, $3, $4)",
-        &[run_id.into(), function.into(), source.into(), trigger_type.into()],
+        "INSERT INTO scheduled_ingestion_log (run_id, function, source, trigger_type, deadline_at)
+         VALUES ($1, $2, $3, $4, ($5::timestamp AT TIME ZONE 'UTC'))",
+        &[run_id.into(), function.into(), source.into(), trigger_type.into(), deadline.into()],
     )
     .await?;
     Ok(())
+}
+
+/// Closes the runs that their invocation never closed, [`ABANDONED_AFTER`] past their deadline
+/// (runs from before deadlines were recorded: an hour after they started). Returns how many.
+pub async fn close_abandoned(conn: &impl Connection) -> Result<u64, DbError> {
+    conn.execute(
+        "UPDATE scheduled_ingestion_log SET status = 'abandoned', finished_at = now(),
+                duration_ms = least(extract(epoch FROM now() - started_at) * 1000, 2147483647)::int,
+                error = 'no result ' || $1::int || ' s after its deadline: its invocation was killed or crashed before closing the run'
+         WHERE status = 'running'
+           AND coalesce(deadline_at, started_at + interval '1 hour') < now() - make_interval(secs => $1::int)",
+        &[Value::Int32(ABANDONED_AFTER.as_secs() as i32)],
+    )
+    .await
 }
 
 /// The counts of a finished run.
@@ -34,7 +60,7 @@ pub struct RunCounts {
 pub async fn finish(
     conn: &impl Connection,
     run_id: &str,
-    status: &str,
+    status: RunStatus,
     counts: &RunCounts,
     duration_ms: i64,
     error: Option<&str>,

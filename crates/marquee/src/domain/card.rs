@@ -18,6 +18,16 @@ pub struct Card {
     pub etag: String,
 }
 
+/// "Title (Year)", as the old run log wrote it; just the title when the year is unknown, and
+/// "?" for a movie without a title.
+pub fn title_year(title: Option<&str>, year: Option<i64>) -> String {
+    let title = title.filter(|t| !t.trim().is_empty()).unwrap_or("?");
+    match year {
+        Some(year) => format!("{title} ({year})"),
+        None => title.to_owned(),
+    }
+}
+
 pub fn build(work_id: i64, record: &MovieRecord, score: &Aggregate) -> Card {
     let m = &record.meta;
     let top = |key: &str, n: usize| {

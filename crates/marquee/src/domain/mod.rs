@@ -6,3 +6,4 @@ pub mod images;
 pub mod movie;
 pub mod score;
 pub mod staleness;
+pub mod states;

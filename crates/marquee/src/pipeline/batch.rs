@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::drain::{DrainReport, drain};
+use super::drain::{DrainReport, backlog, drain};
 use super::ingest::{self, lease_owner};
 use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, tmdb_config, works};
 use crate::domain::movie;
+use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Database, HttpClient, transaction};
+use crate::ports::{Clock, Database, HttpClient};
 use crate::tmdb::types::MovieDetails;
 
 /// Most ids one request may name.
@@ -56,13 +57,12 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     request: &BatchRequest,
 ) -> Result<BatchReport> {
-    let conn = app.db.connect().await?;
     let mode = match request.mode {
         BatchMode::Ids(_) => "ids",
         BatchMode::Reingest { .. } => "reingest",
         BatchMode::Reproject { .. } => "reproject",
     };
-    let run = Run::open(app, &conn, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
+    let run = Run::open(app, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = BatchReport {
@@ -79,9 +79,10 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
     let result: Result<()> = async {
         match &request.mode {
             BatchMode::Ids(ids) => {
-                report.queued = queue::enqueue(&conn, ids, queue::Reason::Batch, 5).await?;
+                report.queued = queue::enqueue(&app.db.connect().await?, ids, queue::Reason::Batch, 5).await?;
             }
             BatchMode::Reingest { filter, cursor, limit } => {
+                let conn = app.db.connect().await?;
                 let page = works::page(&conn, *filter, *cursor, *limit).await?;
                 report.next_cursor = (page.len() as i64 == *limit).then(|| page.last().map(|(w, _)| *w)).flatten();
                 let ids: Vec<i64> = page.iter().map(|(_, t)| *t).collect();
@@ -89,21 +90,21 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
                 report.queued = queue::enqueue(&conn, &ids, reason, 1).await?;
             }
             BatchMode::Reproject { cursor, limit } => {
-                let (done, next) = reproject(app, &conn, *cursor, *limit, deadline).await?;
+                let (done, next) = reproject(app, *cursor, *limit, deadline).await?;
                 report.reprojected = done;
                 report.next_cursor = next;
                 return Ok(());
             }
         }
-        let drained = report.drain.insert(drain(app, &tmdb, deadline).await?);
+        let drained = report.drain.insert(drain(app, &tmdb, deadline, queue::Scope::All).await?);
         drained.take_fatal()
     }
     .await;
 
-    report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
+    report.remaining = backlog(app).await;
     let mut counts = counts_of(&report);
     let partial = counts.movies_failed > 0 || report.remaining > 0 || report.next_cursor.is_some();
-    report.run = run.close(app, &conn, &tmdb, &result, partial, None, &mut counts).await?;
+    report.run = run.close(app, &tmdb, &result, partial, None, &mut counts).await?;
     report.tmdb_calls = counts.tmdb_calls as u64;
     result.map(|()| report)
 }
@@ -121,11 +122,11 @@ fn counts_of(report: &BatchReport) -> runs::RunCounts {
 /// the same lease and transaction as an ingest. Needs TMDB's image configuration in the cache.
 async fn reproject<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
-    conn: &D::Conn,
     cursor: i64,
     limit: i64,
     deadline: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u64, Option<i64>)> {
+    let conn = &app.db.connect().await?;
     let images = tmdb_config::cached(conn, None)
         .await?
         .ok_or_else(|| Error::BadRequest("no TMDB image configuration is cached yet: ingest one movie first".into()))?
@@ -148,13 +149,13 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
             }
             Ok(Err(rejection)) => {
                 let refusal = works::Refusal {
-                    status: "rejected",
+                    status: WorkStatus::Rejected,
                     tmdb_id: *tmdb_id,
                     reason: rejection.reason(),
                     detail: "refused on reprojection",
                     function: app.function,
                 };
-                transaction(conn, async |c| works::mark_refused(c, claim.work_id, &owner, &refusal).await).await?;
+                ingest::refuse(conn, claim.work_id, &owner, &refusal).await?;
             }
             Err(e) => {
                 works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?

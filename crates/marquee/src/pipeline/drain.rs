@@ -4,14 +4,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch_work::{Job, JobResult, is_fatal, run_jobs, start_margin};
-use super::ingest::lease_owner;
+use super::ingest::{LEASE_MARGIN, lease_owner};
+use super::runner::{JobResult, MovieJob, run_jobs, start_margin};
 use crate::app::App;
-use crate::db::queue;
+use crate::db::queue::{self, Scope};
 use crate::domain::backoff::Backoff;
-use crate::error::{Error, Result};
+use crate::error::{Disposition, Error, Result};
 use crate::ports::{Clock, Database, HttpClient};
-use crate::tmdb::{TmdbClient, TmdbError};
+use crate::tmdb::TmdbClient;
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct DrainReport {
@@ -26,8 +26,14 @@ pub struct DrainReport {
     pub released: u64,
     /// Rows another runner took over after our lease expired: our result was not recorded.
     pub lease_lost: u64,
+    /// Rows whose previous runner died with them, each run alone.
+    pub suspects: u64,
     pub ingested_titles: Vec<String>,
+    /// "TMDB <id>: <error>" per failed attempt.
     pub failed_titles: Vec<String>,
+    /// `(tmdb_id, error)` per failed attempt, for callers that label movies their own way.
+    #[serde(skip)]
+    pub failures: Vec<(i64, String)>,
     #[serde(skip)]
     pub fatal: Option<Error>,
 }
@@ -53,28 +59,34 @@ impl DrainReport {
     }
 }
 
+/// Works the queue (or the part of it in `scope`) until it is empty or the deadline is near.
+/// Every row is queued before it is worked, so an invocation killed at any point loses nothing:
+/// its leases expire and a later drain takes the rows over.
 pub async fn drain<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
     deadline: DateTime<Utc>,
+    scope: Scope<'_>,
 ) -> Result<DrainReport> {
-    let conn = app.db.connect().await?;
     let owner = lease_owner();
     let concurrency = app.config.tmdb.max_in_flight;
     let budget = (deadline - app.clock.now()).to_std().unwrap_or_default();
     let start_by = deadline - start_margin(budget);
-    // A lease outlives the longest a claimed movie can take: the budget plus one request.
-    let lease = budget + app.config.tmdb.request_timeout * 2;
+    // A lease outlives the longest a claimed movie can take: the TMDB client stops at the
+    // deadline, and the write that follows is short.
+    let lease = budget + LEASE_MARGIN;
     let mut report = DrainReport::default();
     while report.fatal.is_none() && app.clock.now() < start_by {
-        let claimed = queue::claim(&conn, &owner, concurrency as i64, lease).await?;
+        let claimed = queue::claim(&app.db.connect().await?, &owner, concurrency as i64, lease, scope).await?;
         if claimed.is_empty() {
             break;
         }
         report.claimed += claimed.len() as u64;
-        let jobs: Vec<Job> =
-            claimed.iter().map(|c| Job { tmdb_id: c.tmdb_id, force: c.reason.forces_refresh(), label: None }).collect();
+        report.suspects += claimed.iter().filter(|c| c.suspect).count() as u64;
+        let jobs: Vec<MovieJob> =
+            claimed.iter().map(|c| MovieJob { tmdb_id: c.tmdb_id, force: c.reason.forces_refresh() }).collect();
         let results = run_jobs(app, tmdb, &jobs, concurrency, start_by).await;
+        let conn = app.db.connect().await?;
         let mut unstarted = Vec::new();
         for (row, result) in claimed.iter().zip(results) {
             let recorded = match result {
@@ -91,23 +103,28 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(
                     unstarted.push(row.id);
                     true
                 }
-                JobResult::Failed(e) if is_fatal(&e) => {
-                    unstarted.push(row.id);
-                    report.fatal = Some(e);
-                    true
-                }
-                JobResult::Failed(e) => {
-                    report.failed += 1;
-                    report.failed_titles.push(format!("TMDB {}: {e}", row.tmdb_id));
-                    // A movie TMDB no longer has, or that the catalog refuses, will not improve.
-                    let permanent =
-                        matches!(e, Error::Gone { .. } | Error::Rejected { .. } | Error::Tmdb(TmdbError::NotFound));
-                    if permanent || row.attempts >= row.max_attempts {
-                        report.dead += 1;
+                JobResult::Failed(e) => match e.disposition() {
+                    Disposition::Unfinished => {
+                        unstarted.push(row.id);
+                        true
                     }
-                    let retry_in = Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64());
-                    queue::fail(&conn, row.id, &owner, &e.to_string(), retry_in, permanent).await?
-                }
+                    Disposition::StopRun => {
+                        unstarted.push(row.id);
+                        report.fatal = Some(e);
+                        true
+                    }
+                    disposition => {
+                        let permanent = disposition == Disposition::Permanent;
+                        report.failed += 1;
+                        report.failed_titles.push(format!("TMDB {}: {e}", row.tmdb_id));
+                        report.failures.push((row.tmdb_id, e.to_string()));
+                        if permanent || row.attempts >= row.max_attempts {
+                            report.dead += 1;
+                        }
+                        let retry_in = Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64());
+                        queue::fail(&conn, row.id, &owner, &e.to_string(), retry_in, permanent).await?
+                    }
+                },
             };
             if !recorded {
                 report.lease_lost += 1;
@@ -116,4 +133,13 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(
         report.released += queue::release(&conn, &unstarted, &owner).await?;
     }
     Ok(report)
+}
+
+/// Rows still waiting in the queue or held by a runner, for run reports; -1 when the database
+/// cannot say (the report is still worth returning).
+pub async fn backlog<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) -> i64 {
+    match app.db.connect().await {
+        Ok(conn) => queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1),
+        Err(_) => -1,
+    }
 }

@@ -14,7 +14,8 @@ use crate::domain::card::{self, Card};
 use crate::domain::movie::{self, MovieRecord};
 use crate::domain::score::{self, RatingInput};
 use crate::domain::staleness;
-use crate::error::{Error, Result};
+use crate::domain::states::WorkStatus;
+use crate::error::{Disposition, Error, Result};
 use crate::log;
 use crate::ports::{Clock, Connection, Database, HttpClient, transaction};
 use crate::tmdb::types::{ImageConfiguration, MovieDetails};
@@ -26,7 +27,7 @@ const WAIT_POLL: Duration = Duration::from_millis(200);
 /// serialization failure.
 const WRITE_TRIES: u32 = 3;
 /// A lease outlives the invocation's budget by this much, so a slow but live ingest keeps it.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+pub(crate) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -38,7 +39,8 @@ pub enum Outcome {
 }
 
 /// Ingests one movie with `tmdb`, the invocation's TMDB client (one rate limiter for every
-/// movie of the invocation). Writes the client's pending call log when done.
+/// movie of the invocation). Writes the client's pending call log when done. Holds a database
+/// connection only while it talks to the database, never while it waits for TMDB.
 pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
@@ -46,8 +48,7 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     force: bool,
 ) -> Result<Outcome> {
     let started = app.clock.now();
-    let conn = app.db.connect().await?;
-    if !force && let Some(cached) = fresh_card(&conn, tmdb_id).await? {
+    if !force && let Some(cached) = fresh_card(&app.db.connect().await?, tmdb_id).await? {
         return Ok(cached);
     }
     let owner = lease_owner();
@@ -55,49 +56,55 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     let wait_until =
         tmdb.deadline().map_or(started + app.config.ingest_wait, |d| d.min(started + app.config.ingest_wait));
     let claim = loop {
-        if let Some(claim) = works::claim(&conn, tmdb_id, &owner, app.config.time_budget + LEASE_MARGIN, force).await? {
-            break claim;
-        }
-        // Not claimed: either it is fresh now (another invocation just finished) or someone
-        // holds a live lease.
-        if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
-            return Ok(cached);
-        }
-        if let Some(state) = works::lookup(&conn, tmdb_id).await?
-            && state.status == "gone"
-            && !state.lease_live
         {
-            return Err(Error::Gone { tmdb_id });
+            let conn = app.db.connect().await?;
+            if let Some(claim) =
+                works::claim(&conn, tmdb_id, &owner, app.config.time_budget + LEASE_MARGIN, force).await?
+            {
+                break claim;
+            }
+            // Not claimed: either it is fresh now (another invocation just finished) or someone
+            // holds a live lease.
+            if let Some(cached) = fresh_card(&conn, tmdb_id).await? {
+                return Ok(cached);
+            }
+            if let Some(state) = works::lookup(&conn, tmdb_id).await?
+                && state.status == WorkStatus::Gone
+                && !state.lease_live
+            {
+                return Err(Error::Gone { tmdb_id });
+            }
         }
         if app.clock.now() >= wait_until {
-            return Err(Error::Busy {
-                tmdb_id,
-                waited_ms: (app.clock.now() - started).num_milliseconds().max(0) as u128,
-            });
+            let waited_ms = (app.clock.now() - started).num_milliseconds().max(0) as u128;
+            return Err(Error::Busy { tmdb_id, waited_ms });
         }
         app.clock.sleep(WAIT_POLL).await;
     };
 
     if app.config.tmdb.auth.is_none() {
-        works::abandon(&conn, &claim, &owner).await?;
+        works::abandon(&app.db.connect().await?, &claim, &owner).await?;
         return Err(
             crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into()
         );
     }
-    let result = fetch_and_store(app, &conn, tmdb, &claim, &owner, tmdb_id).await;
-    flush_api_logs(app, &conn, tmdb).await;
+    let result = fetch_and_store(app, tmdb, &claim, &owner, tmdb_id).await;
+    flush_api_logs(app, tmdb).await;
     result
 }
 
 /// Writes the TMDB calls logged so far to `tmdb_api_logs`, in one statement. A failure here is
 /// logged, never fatal: the catalog matters more than its call log.
-pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(
-    app: &App<D, H, C>,
-    conn: &impl Connection,
-    tmdb: &TmdbClient<'_, H, C>,
-) {
+pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, tmdb: &TmdbClient<'_, H, C>) {
     let calls = tmdb.take_calls();
-    if let Err(e) = api_logs::insert_batch(conn, app.function, &calls).await {
+    if calls.is_empty() {
+        return;
+    }
+    let written = match app.db.connect().await {
+        Ok(conn) => api_logs::insert_batch(&conn, app.function, &calls).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         log::event(
             "warn",
             app.function,
@@ -110,43 +117,53 @@ pub async fn flush_api_logs<D: Database, H: HttpClient, C: Clock>(
 /// The stored card when the movie is complete and not stale.
 async fn fresh_card(conn: &impl Connection, tmdb_id: i64) -> Result<Option<Outcome>> {
     let served = cards::serve_if_fresh(conn, tmdb_id).await?;
-    Ok(served.map(|(work_id, card, etag)| Outcome::Cached { work_id, card, etag }))
+    Ok(served.map(|c| Outcome::Cached { work_id: c.work_id, card: c.payload, etag: c.etag }))
+}
+
+/// Records under the lease that the catalog refuses the movie (gone or rejected); a writer that
+/// lost its lease records nothing and learns it.
+pub(crate) async fn refuse(
+    conn: &impl Connection,
+    work_id: i64,
+    owner: &str,
+    refusal: &works::Refusal<'_>,
+) -> Result<()> {
+    if works::refuse(conn, work_id, owner, refusal).await? {
+        Ok(())
+    } else {
+        Err(Error::LeaseLost { tmdb_id: refusal.tmdb_id })
+    }
 }
 
 async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
-    conn: &D::Conn,
     tmdb: &TmdbClient<'_, H, C>,
     claim: &works::Claim,
     owner: &str,
     tmdb_id: i64,
 ) -> Result<Outcome> {
     let fetched = async {
-        let images = image_configuration(conn, tmdb).await?;
+        let images = image_configuration(app, tmdb).await?;
         let (details, raw) = tmdb.movie(tmdb_id).await?;
         Ok::<_, Error>((images, details, raw))
     }
     .await;
+    let conn = app.db.connect().await?;
+    let refusal = |status, reason, detail| works::Refusal { status, tmdb_id, reason, detail, function: app.function };
     let (images, details, raw) = match fetched {
         Ok(f) => f,
         Err(Error::Tmdb(TmdbError::NotFound)) => {
-            let refusal = works::Refusal {
-                status: "gone",
-                tmdb_id,
-                reason: "not_found",
-                detail: "TMDB answered 404",
-                function: app.function,
-            };
-            transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
+            refuse(&conn, claim.work_id, owner, &refusal(WorkStatus::Gone, "not_found", "TMDB answered 404")).await?;
             return Err(Error::Gone { tmdb_id });
         }
-        Err(e @ Error::Tmdb(TmdbError::Unauthorized { .. })) => {
-            // Our credentials are wrong: nothing about the movie is known, so nothing is written.
-            works::abandon(conn, claim, owner).await?;
+        Err(e) if matches!(e.disposition(), Disposition::StopRun | Disposition::Unfinished) => {
+            // Nothing was learnt about the movie (our credentials are wrong, or time ran out):
+            // nothing is written, and the movie is as it was.
+            works::abandon(&conn, claim, owner).await?;
             return Err(e);
         }
         Err(e) => {
-            works::mark_failed(conn, claim.work_id, owner, &e.to_string()).await?;
+            works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await?;
             return Err(e);
         }
     };
@@ -154,22 +171,21 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
         Ok(record) => record,
         Err(rejection) => {
             let reason = rejection.reason();
-            let refusal = works::Refusal {
-                status: "rejected",
-                tmdb_id,
-                reason,
-                detail: "refused by the catalog policy",
-                function: app.function,
-            };
-            transaction(conn, async |c| works::mark_refused(c, claim.work_id, owner, &refusal).await).await?;
+            refuse(
+                &conn,
+                claim.work_id,
+                owner,
+                &refusal(WorkStatus::Rejected, reason, "refused by the catalog policy"),
+            )
+            .await?;
             return Err(Error::Rejected { tmdb_id, reason });
         }
     };
-    match store_record(conn, app.function, app.clock.now(), claim.work_id, owner, &record, &raw, &images).await {
+    match store_record(&conn, app.function, app.clock.now(), claim.work_id, owner, &record, &raw, &images).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             if !matches!(e, Error::LeaseLost { .. }) {
-                let _ = works::mark_failed(conn, claim.work_id, owner, &e.to_string()).await;
+                let _ = works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await;
             }
             Err(e)
         }
@@ -243,18 +259,19 @@ pub async fn store_record(
 /// TMDB's image configuration: known to this invocation, else from the database cache, else
 /// one `/configuration` call. Runs that ingest concurrently ask once before they start, so
 /// their movies do not each fetch it.
-pub async fn image_configuration<H: HttpClient, C: Clock>(
-    conn: &impl Connection,
+pub async fn image_configuration<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
 ) -> Result<ImageConfiguration> {
     if let Some(known) = tmdb.known_images() {
         return Ok(known);
     }
-    let images = match tmdb_config::cached(conn, Some(tmdb_config::MAX_AGE_DAYS)).await? {
+    let cached = tmdb_config::cached(&app.db.connect().await?, Some(tmdb_config::MAX_AGE_DAYS)).await?;
+    let images = match cached {
         Some(cached) => cached.images,
         None => {
             let fresh = tmdb.configuration().await?;
-            tmdb_config::store(conn, &fresh).await?;
+            tmdb_config::store(&app.db.connect().await?, &fresh).await?;
             fresh.images
         }
     };

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::drain::{DrainReport, drain};
+use super::drain::{DrainReport, backlog, drain};
 use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, sync};
@@ -32,6 +32,9 @@ pub struct RefreshRequest {
     pub batch_size: i64,
     pub dry_run: bool,
     pub trigger_type: String,
+    /// Read TMDB's changes feed first (the daily run). `false`: only queue what is stale and
+    /// drain (the frequent run that gives the schedule its capacity).
+    pub read_changes: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -69,8 +72,8 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     request: &RefreshRequest,
 ) -> Result<RefreshReport> {
-    let conn = app.db.connect().await?;
-    let run = Run::open(app, &conn, "changes+stale", &request.trigger_type, request.budget, request.dry_run).await?;
+    let source = if request.read_changes { "changes+stale" } else { "stale" };
+    let run = Run::open(app, source, &request.trigger_type, request.budget, request.dry_run).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = RefreshReport {
@@ -84,20 +87,22 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
     };
 
     let result: Result<()> = async {
-        let today = app.clock.now().date_naive();
-        read_changes(app, &conn, &tmdb, today, request.dry_run, &mut report.changes).await?;
+        if request.read_changes {
+            let today = app.clock.now().date_naive();
+            read_changes(app, &tmdb, today, request.dry_run, &mut report.changes).await?;
+        }
         if request.dry_run {
-            report.stale_queued = sync::count_stale(&conn).await?.max(0) as u64;
+            report.stale_queued = sync::count_stale(&app.db.connect().await?).await?.max(0) as u64;
             return Ok(());
         }
-        report.stale_queued = sync::queue_stale(&conn, request.batch_size, report.changes.clamped).await?;
-        let drained = report.drain.insert(drain(app, &tmdb, deadline).await?);
+        report.stale_queued = queue::enqueue_stale(&app.db.connect().await?, request.batch_size).await?;
+        let drained = report.drain.insert(drain(app, &tmdb, deadline, queue::Scope::All).await?);
         drained.take_fatal()
     }
     .await;
 
     if !request.dry_run {
-        report.remaining = queue::status(&conn).await.map(|s| s.queued + s.processing).unwrap_or(-1);
+        report.remaining = backlog(app).await;
     }
     let mut counts = runs::RunCounts {
         movies_checked: (report.changes.tracked + report.stale_queued) as i64,
@@ -106,7 +111,7 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
     };
     let partial =
         report.changes.clamped || report.changes.error.is_some() || counts.movies_failed > 0 || report.remaining > 0;
-    report.run = run.close(app, &conn, &tmdb, &result, partial, report.changes.error.clone(), &mut counts).await?;
+    report.run = run.close(app, &tmdb, &result, partial, report.changes.error.clone(), &mut counts).await?;
     report.tmdb_calls = counts.tmdb_calls as u64;
     result.map(|()| report)
 }
@@ -121,13 +126,12 @@ pub fn window(cursor: Option<NaiveDate>, today: NaiveDate) -> (NaiveDate, bool) 
 
 async fn read_changes<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
-    conn: &D::Conn,
     tmdb: &TmdbClient<'_, H, C>,
     today: NaiveDate,
     dry_run: bool,
     report: &mut ChangesReport,
 ) -> Result<()> {
-    report.cursor_before = sync::cursor(conn, sync::MOVIE_CHANGES).await?;
+    report.cursor_before = sync::cursor(&app.db.connect().await?, sync::MOVIE_CHANGES).await?;
     let (first, clamped) = window(report.cursor_before, today);
     report.clamped = clamped;
     if clamped {
@@ -137,6 +141,9 @@ async fn read_changes<D: Database, H: HttpClient, C: Clock>(
             "changes-feed gap longer than 14 days: reading the last 14 and treating every tracked movie as stale",
             serde_json::json!({"cursor": report.cursor_before, "from": first}),
         );
+        if !dry_run {
+            sync::mark_all_stale(&app.db.connect().await?, sync::MOVIE_CHANGES).await?;
+        }
     }
     report.cursor_after = report.cursor_before;
     let mut day = first;
@@ -147,10 +154,10 @@ async fn read_changes<D: Database, H: HttpClient, C: Clock>(
                 // The cursor stays before this day; the next run reads it again.
                 let message = format!("changes of {day}: {e}");
                 if !dry_run {
-                    sync::record_error(conn, sync::MOVIE_CHANGES, &message).await?;
+                    sync::record_error(&app.db.connect().await?, sync::MOVIE_CHANGES, &message).await?;
                 }
                 report.error = Some(message);
-                if super::batch_work::is_fatal(&e) {
+                if e.stops_run() {
                     return Err(e);
                 }
                 break;
@@ -158,12 +165,12 @@ async fn read_changes<D: Database, H: HttpClient, C: Clock>(
         };
         report.changed += ids.len() as u64;
         if dry_run {
-            report.tracked += sync::count_tracked(conn, &ids).await?.max(0) as u64;
+            report.tracked += sync::count_tracked(&app.db.connect().await?, &ids).await?.max(0) as u64;
         } else {
             // Today is not over: its changes are queued but the cursor stops at yesterday.
             let advance_to = (day < today).then_some(day);
-            let (tracked, queued) = transaction(conn, async |c| {
-                let counts = sync::queue_tracked_changes(c, &ids, CHANGED_PRIORITY).await?;
+            let (tracked, queued) = transaction(&app.db.connect().await?, async |c| {
+                let counts = queue::enqueue_changed(c, &ids, CHANGED_PRIORITY).await?;
                 if let Some(d) = advance_to {
                     sync::advance(c, sync::MOVIE_CHANGES, d).await?;
                 }

@@ -1,6 +1,10 @@
 //! One run of a function, as the run log sees it: a `scheduled_ingestion_log` row opened when
 //! the run starts and closed with its counts when it ends (also when it fails), the run's
 //! deadline, and the TMDB call log flushed at the end. A dry run logs nothing.
+//!
+//! Every run starts by cleaning up after invocations that died: their runs are closed as
+//! `abandoned`, and their interrupted ingests are queued again. Nothing else has to notice a
+//! crash, and no operator has to.
 
 use std::time::Duration;
 
@@ -9,9 +13,12 @@ use serde::Serialize;
 
 use super::ingest::{flush_api_logs, lease_owner};
 use crate::app::App;
+use crate::db::queue;
 use crate::db::runs::{self, RunCounts};
+use crate::domain::states::RunStatus;
 use crate::error::Result;
-use crate::ports::{Clock, Connection, Database, HttpClient};
+use crate::log;
+use crate::ports::{Clock, Database, HttpClient};
 use crate::tmdb::TmdbClient;
 
 /// How a run ended: the part every run report shares (flattened into its JSON).
@@ -20,7 +27,7 @@ pub struct RunOutcome {
     /// Empty for a dry run.
     pub run_id: String,
     /// `running` until closed, then `succeeded`, `partial` or `failed`.
-    pub status: &'static str,
+    pub status: RunStatus,
     pub duration_ms: i64,
     pub error: Option<String>,
 }
@@ -34,11 +41,10 @@ pub struct Run {
 }
 
 impl Run {
-    /// Opens the run. Its deadline is the requested budget, never beyond the configured one (the
-    /// platform's limit).
+    /// Opens the run (after the clean-up above). Its deadline is the requested budget, never
+    /// beyond the configured one (the platform's limit).
     pub async fn open<D: Database, H: HttpClient, C: Clock>(
         app: &App<D, H, C>,
-        conn: &impl Connection,
         source: &str,
         trigger_type: &str,
         budget: Option<Duration>,
@@ -48,14 +54,27 @@ impl Run {
         let deadline = started + budget.map_or(app.config.time_budget, |b| b.min(app.config.time_budget));
         let id = if dry_run { String::new() } else { format!("run-{}", lease_owner()) };
         if !dry_run {
-            runs::start(conn, &id, app.function, source, trigger_type).await?;
+            let conn = app.db.connect().await?;
+            let abandoned = runs::close_abandoned(&conn).await?;
+            let recovered = queue::recover_interrupted(&conn).await?;
+            if abandoned + recovered > 0 {
+                log::event(
+                    "warn",
+                    app.function,
+                    "cleaned up after invocations that died",
+                    serde_json::json!({
+                        "runs_abandoned": abandoned, "ingests_requeued": recovered
+                    }),
+                );
+            }
+            runs::start(&conn, &id, app.function, source, trigger_type, deadline).await?;
         }
         Ok(Run { id, started, deadline, logged: !dry_run })
     }
 
     /// The outcome before the run is closed.
     pub fn pending(&self) -> RunOutcome {
-        RunOutcome { run_id: self.id.clone(), status: "running", duration_ms: 0, error: None }
+        RunOutcome { run_id: self.id.clone(), status: RunStatus::Running, duration_ms: 0, error: None }
     }
 
     /// Closes the run: `failed` with the error when `result` is one, else `partial` (with
@@ -65,7 +84,6 @@ impl Run {
     pub async fn close<D: Database, H: HttpClient, C: Clock>(
         &self,
         app: &App<D, H, C>,
-        conn: &impl Connection,
         tmdb: &TmdbClient<'_, H, C>,
         result: &Result<()>,
         partial: bool,
@@ -75,13 +93,14 @@ impl Run {
         counts.tmdb_calls = tmdb.requests_made() as i64;
         let duration_ms = (app.clock.now() - self.started).num_milliseconds();
         let (status, error) = match result {
-            Err(e) => ("failed", Some(e.to_string())),
-            Ok(()) if partial => ("partial", note),
-            Ok(()) => ("succeeded", None),
+            Err(e) => (RunStatus::Failed, Some(e.to_string())),
+            Ok(()) if partial => (RunStatus::Partial, note),
+            Ok(()) => (RunStatus::Succeeded, None),
         };
         if self.logged {
-            flush_api_logs(app, conn, tmdb).await;
-            runs::finish(conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
+            flush_api_logs(app, tmdb).await;
+            let conn = app.db.connect().await?;
+            runs::finish(&conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
     }

@@ -1,15 +1,16 @@
 //! `scheduled-ingest`: read TMDB's lists, dedupe, skip what is fresh, ingest the rest up to
 //! `max_movies` within the time budget, and queue whatever did not fit — never drop it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use super::batch_work::{Job, JobResult, is_fatal, run_jobs, start_margin};
+use super::drain::drain;
 use super::run::{Run, RunOutcome};
 use crate::app::App;
 use crate::db::{queue, runs, works};
+use crate::domain::card::title_year;
 use crate::error::{Error, Result};
 use crate::ports::{Clock, Database, HttpClient};
 use crate::tmdb::types::{MovieList, MovieSummary};
@@ -100,19 +101,20 @@ pub fn dedupe_by_rank(pages: Vec<(usize, u32, Vec<MovieSummary>)>) -> Vec<MovieS
     ranked.into_iter().filter(|(_, _, m)| seen.insert(m.id)).map(|(_, _, m)| m).collect()
 }
 
+/// Queue priority of the movies a scheduled run picked: above the stale backlog (0–3), below
+/// what TMDB reports changed (10).
+const SCHEDULED_PRIORITY: i32 = 5;
+
 fn label(m: &MovieSummary) -> String {
-    let year = m.release_date.as_deref().and_then(|d| d.get(..4)).filter(|y| y.chars().all(|c| c.is_ascii_digit()));
-    let title = m.title.as_deref().unwrap_or("?");
-    year.map_or_else(|| title.to_owned(), |y| format!("{title} ({y})"))
+    let year = m.release_date.as_deref().and_then(|d| d.get(..4)).and_then(|y| y.parse().ok());
+    title_year(m.title.as_deref(), year)
 }
 
 pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     request: &ScheduledRequest,
 ) -> Result<ScheduledReport> {
-    let conn = app.db.connect().await?;
-    let run =
-        Run::open(app, &conn, request.source.label(), &request.trigger_type, request.budget, request.dry_run).await?;
+    let run = Run::open(app, request.source.label(), &request.trigger_type, request.budget, request.dry_run).await?;
     let deadline = run.deadline;
     let tmdb = app.tmdb(deadline);
     let mut report = ScheduledReport {
@@ -124,16 +126,15 @@ pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(
         would_ingest: Vec::new(),
         list_errors: Vec::new(),
     };
-    let result = ingest_lists(app, &conn, &tmdb, request, deadline, &mut report).await;
+    let result = ingest_lists(app, &tmdb, request, deadline, &mut report).await;
     let c = &report.counts;
     let partial = c.movies_failed > 0 || c.movies_queued > 0 || !report.list_errors.is_empty();
-    report.run = run.close(app, &conn, &tmdb, &result, partial, None, &mut report.counts).await?;
+    report.run = run.close(app, &tmdb, &result, partial, None, &mut report.counts).await?;
     result.map(|()| report)
 }
 
 async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
-    conn: &D::Conn,
     tmdb: &crate::tmdb::TmdbClient<'_, H, C>,
     request: &ScheduledRequest,
     deadline: chrono::DateTime<chrono::Utc>,
@@ -154,7 +155,7 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
             Ok(page) => read.push((l, p, page.results)),
             Err(e) => {
                 let e = Error::from(e);
-                if is_fatal(&e) {
+                if e.stops_run() {
                     return Err(e);
                 }
                 report.list_errors.push(format!("{} page {p}: {e}", lists[l].name()));
@@ -164,7 +165,7 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
     let unique = dedupe_by_rank(read);
     report.counts.movies_checked = unique.len() as i64;
     let ids: Vec<i64> = unique.iter().map(|m| m.id).collect();
-    let settled = works::settled_among(conn, &ids).await?;
+    let settled = works::settled_among(&app.db.connect().await?, &ids).await?;
     report.counts.movies_skipped = settled.len() as i64;
     let candidates: Vec<&MovieSummary> =
         unique.iter().filter(|m| !settled.contains(&m.id)).take(request.max_movies).collect();
@@ -173,37 +174,24 @@ async fn ingest_lists<D: Database, H: HttpClient, C: Clock>(
         return Ok(());
     }
 
-    let jobs: Vec<Job> =
-        candidates.iter().map(|m| Job { tmdb_id: m.id, force: false, label: Some(label(m)) }).collect();
-    let budget = (deadline - app.clock.now()).to_std().unwrap_or_default();
-    let results = run_jobs(app, tmdb, &jobs, app.config.tmdb.max_in_flight, deadline - start_margin(budget)).await;
-    let mut not_started = Vec::new();
-    let mut fatal = None;
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            JobResult::Ingested { title } => {
-                report.counts.movies_ingested += 1;
-                report.counts.ingested_titles.push(title);
-            }
-            JobResult::Fresh => report.counts.movies_skipped += 1,
-            JobResult::NotStarted => not_started.push(job.tmdb_id),
-            JobResult::Failed(e) if is_fatal(&e) => {
-                not_started.push(job.tmdb_id);
-                fatal = Some(e);
-            }
-            JobResult::Failed(e) => {
-                report.counts.movies_failed += 1;
-                report
-                    .counts
-                    .failed_titles
-                    .push(format!("{}: {e}", job.label.clone().unwrap_or_else(|| job.tmdb_id.to_string())));
-            }
-        }
-    }
-    // Whatever did not fit is queued for the next drain, never dropped.
-    queue::enqueue(conn, &not_started, queue::Reason::Scheduled, 0).await?;
-    report.counts.movies_queued = not_started.len() as i64;
-    fatal.map_or(Ok(()), Err)
+    // Queued before they are worked: a run killed at any point leaves them to the next drain.
+    let candidate_ids: Vec<i64> = candidates.iter().map(|m| m.id).collect();
+    queue::enqueue(&app.db.connect().await?, &candidate_ids, queue::Reason::Scheduled, SCHEDULED_PRIORITY).await?;
+    let mut drained = drain(app, tmdb, deadline, queue::Scope::Only(&candidate_ids)).await?;
+    let labels: HashMap<i64, String> = candidates.iter().map(|m| (m.id, label(m))).collect();
+    let c = &mut report.counts;
+    c.movies_skipped += drained.fresh as i64;
+    c.movies_ingested = drained.ingested as i64;
+    c.movies_failed = drained.failed as i64;
+    c.ingested_titles = std::mem::take(&mut drained.ingested_titles);
+    c.failed_titles = drained
+        .failures
+        .iter()
+        .map(|(id, e)| format!("{}: {e}", labels.get(id).cloned().unwrap_or_else(|| format!("TMDB {id}"))))
+        .collect();
+    // Not started, failed and waiting for a retry, or held by another runner: still queued.
+    c.movies_queued = queue::live_among(&app.db.connect().await?, &candidate_ids).await?;
+    drained.take_fatal()
 }
 
 #[cfg(test)]

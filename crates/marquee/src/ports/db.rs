@@ -217,6 +217,8 @@ where
 pub struct DbMeter {
     statements: std::cell::Cell<u64>,
     busy: std::cell::Cell<std::time::Duration>,
+    open: std::cell::Cell<u64>,
+    peak_open: std::cell::Cell<u64>,
 }
 
 impl DbMeter {
@@ -227,9 +229,14 @@ impl DbMeter {
     pub fn busy(&self) -> std::time::Duration {
         self.busy.get()
     }
+    /// The most sessions that were open at once.
+    pub fn peak_connections(&self) -> u64 {
+        self.peak_open.get()
+    }
     pub fn reset(&self) {
         self.statements.set(0);
         self.busy.set(std::time::Duration::ZERO);
+        self.peak_open.set(self.open.get());
     }
     fn record(&self, started: std::time::Instant) {
         self.statements.set(self.statements.get() + 1);
@@ -245,10 +252,19 @@ pub struct MeteredConnection<C> {
 
 impl<C> MeteredConnection<C> {
     pub fn new(inner: C) -> Self {
-        Self { inner, meter: Rc::default() }
+        let meter = Rc::new(DbMeter::default());
+        meter.open.set(1);
+        meter.peak_open.set(1);
+        Self { inner, meter }
     }
     pub fn meter(&self) -> &DbMeter {
         &self.meter
+    }
+}
+
+impl<C> Drop for MeteredConnection<C> {
+    fn drop(&mut self) {
+        self.meter.open.set(self.meter.open.get().saturating_sub(1));
     }
 }
 
@@ -285,6 +301,10 @@ impl<D> MeteredDatabase<D> {
 impl<D: Database> Database for MeteredDatabase<D> {
     type Conn = MeteredConnection<D::Conn>;
     async fn connect(&self) -> Result<Self::Conn, DbError> {
-        Ok(MeteredConnection { inner: self.inner.connect().await?, meter: self.meter.clone() })
+        let inner = self.inner.connect().await?;
+        let open = self.meter.open.get() + 1;
+        self.meter.open.set(open);
+        self.meter.peak_open.set(self.meter.peak_open.get().max(open));
+        Ok(MeteredConnection { inner, meter: self.meter.clone() })
     }
 }

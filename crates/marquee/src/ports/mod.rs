@@ -4,6 +4,7 @@ mod clock;
 mod config;
 mod db;
 mod http;
+mod pool;
 
 pub use self::http::{HttpClient, HttpRequest, HttpResponse, TransportError};
 pub use clock::{Clock, system_now};
@@ -11,3 +12,4 @@ pub use config::Settings;
 pub use db::{
     Connection, Database, DbError, DbMeter, FromValue, MeteredConnection, MeteredDatabase, Row, Value, transaction,
 };
+pub use pool::{Pool, Pooled};

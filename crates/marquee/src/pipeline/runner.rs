@@ -1,6 +1,6 @@
-//! Ingesting many movies in one invocation: bounded concurrency, one shared TMDB client, and a
-//! deadline after which nothing new starts (what did not start is reported, to be queued).
-//! A TMDB 401 stops everything that has not started yet.
+//! The concurrent runner of queued movies: bounded concurrency, one shared TMDB client, and a
+//! deadline after which nothing new starts (what did not start is reported, to go back to the
+//! queue). An error that stops the run (TMDB 401) stops everything that has not started yet.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -10,16 +10,17 @@ use futures::StreamExt;
 
 use super::ingest::{self, Outcome};
 use crate::app::App;
+use crate::domain::card::title_year;
 use crate::error::Error;
 use crate::ports::{Clock, Database, HttpClient};
-use crate::tmdb::{TmdbClient, TmdbError};
+use crate::tmdb::TmdbClient;
 
-/// One movie to ingest, with a label for the run log when it is known (from a TMDB list).
+/// One movie to ingest.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Job {
+pub struct MovieJob {
     pub tmdb_id: i64,
+    /// Refetch even when the stored movie looks fresh.
     pub force: bool,
-    pub label: Option<String>,
 }
 
 #[derive(Debug)]
@@ -41,25 +42,18 @@ pub fn start_margin(budget: Duration) -> Duration {
     (budget / 10).clamp(Duration::from_millis(200), Duration::from_secs(3))
 }
 
-/// Whether an error must stop the whole run (our credentials are wrong: every call would fail).
-pub fn is_fatal(error: &Error) -> bool {
-    matches!(error, Error::Tmdb(TmdbError::Unauthorized { .. }) | Error::Config(_))
-}
-
 /// Runs `jobs` with at most `concurrency` at once; results are in the jobs' order.
 pub async fn run_jobs<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
-    jobs: &[Job],
+    jobs: &[MovieJob],
     concurrency: usize,
     start_by: DateTime<Utc>,
 ) -> Vec<JobResult> {
     if jobs.len() > 1 {
         // Known before the jobs start, so they do not each fetch it. A failure here (e.g. 401)
         // is reported by the jobs themselves.
-        if let Ok(conn) = app.db.connect().await {
-            let _ = ingest::image_configuration(&conn, tmdb).await;
-        }
+        let _ = ingest::image_configuration(app, tmdb).await;
     }
     let stopped = Cell::new(false);
     let stopped = &stopped;
@@ -69,10 +63,10 @@ pub async fn run_jobs<D: Database, H: HttpClient, C: Clock>(
                 return (i, JobResult::NotStarted);
             }
             let result = match ingest::ingest_movie(app, tmdb, job.tmdb_id, job.force).await {
-                Ok(Outcome::Ingested { card, .. }) => JobResult::Ingested { title: title_year(&card.payload) },
+                Ok(Outcome::Ingested { card, .. }) => JobResult::Ingested { title: card_label(&card.payload) },
                 Ok(Outcome::Cached { .. }) => JobResult::Fresh,
                 Err(e) => {
-                    if is_fatal(&e) {
+                    if e.stops_run() {
                         stopped.set(true);
                     }
                     JobResult::Failed(e)
@@ -87,11 +81,7 @@ pub async fn run_jobs<D: Database, H: HttpClient, C: Clock>(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// "Title (Year)", as the old run log wrote it.
-pub fn title_year(card: &serde_json::Value) -> String {
-    let title = card["title"].as_str().unwrap_or("?");
-    match card["year"].as_i64() {
-        Some(year) => format!("{title} ({year})"),
-        None => title.to_owned(),
-    }
+/// The run log's label of an ingested movie, from its card.
+fn card_label(card: &serde_json::Value) -> String {
+    title_year(card["title"].as_str(), card["year"].as_i64())
 }

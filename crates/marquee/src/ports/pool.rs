@@ -1,0 +1,128 @@
+//! A small connection pool for one invocation: at most `max` database sessions, reused by every
+//! task of the invocation. Hosted PostgreSQL allows tens of connections, not hundreds, and each
+//! `connect` on Spin opens its own session, so an invocation that ingests twenty movies at once
+//! must not open twenty (DESIGN.md §5).
+//!
+//! A connection goes back to the pool only when it is clean: not inside a transaction (a task
+//! dropped between `BEGIN` and `COMMIT` would hand the next task an open transaction) and not
+//! broken (an error that was not the server's answer, e.g. the session was closed).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use async_lock::{Semaphore, SemaphoreGuardArc};
+
+use super::db::{Connection, Database, DbError, Row, Value};
+
+pub struct Pool<D: Database> {
+    shared: Rc<Shared<D>>,
+}
+
+struct Shared<D: Database> {
+    db: D,
+    idle: RefCell<Vec<D::Conn>>,
+    slots: Arc<Semaphore>,
+    opened: Cell<u64>,
+}
+
+impl<D: Database> Pool<D> {
+    /// A pool of at most `max` sessions (at least one).
+    pub fn new(db: D, max: usize) -> Self {
+        let shared = Shared {
+            db,
+            idle: RefCell::new(Vec::new()),
+            slots: Arc::new(Semaphore::new(max.max(1))),
+            opened: Cell::new(0),
+        };
+        Self { shared: Rc::new(shared) }
+    }
+
+    /// The database behind the pool.
+    pub fn inner(&self) -> &D {
+        &self.shared.db
+    }
+
+    /// Sessions opened so far (reused ones count once).
+    pub fn opened(&self) -> u64 {
+        self.shared.opened.get()
+    }
+}
+
+/// A connection borrowed from a [`Pool`]; returned to it when dropped, if clean.
+pub struct Pooled<D: Database> {
+    conn: Option<D::Conn>,
+    shared: Rc<Shared<D>>,
+    in_transaction: Cell<bool>,
+    broken: Cell<bool>,
+    _slot: SemaphoreGuardArc,
+}
+
+impl<D: Database> Database for Pool<D> {
+    type Conn = Pooled<D>;
+
+    /// Waits for a free slot, then reuses an idle session or opens one.
+    async fn connect(&self) -> Result<Pooled<D>, DbError> {
+        let slot = self.shared.slots.acquire_arc().await;
+        let idle = self.shared.idle.borrow_mut().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = self.shared.db.connect().await?;
+                self.shared.opened.set(self.shared.opened.get() + 1);
+                conn
+            }
+        };
+        Ok(Pooled {
+            conn: Some(conn),
+            shared: self.shared.clone(),
+            in_transaction: Cell::new(false),
+            broken: Cell::new(false),
+            _slot: slot,
+        })
+    }
+}
+
+impl<D: Database> Pooled<D> {
+    fn conn(&self) -> &D::Conn {
+        self.conn.as_ref().expect("present until dropped")
+    }
+
+    /// Tracks what a statement did to the session's state.
+    fn observe<T>(&self, sql: &str, result: &Result<T, DbError>) {
+        match result {
+            Ok(_) if sql.eq_ignore_ascii_case("BEGIN") => self.in_transaction.set(true),
+            Ok(_) if sql.eq_ignore_ascii_case("COMMIT") || sql.eq_ignore_ascii_case("ROLLBACK") => {
+                self.in_transaction.set(false)
+            }
+            // No SQLSTATE: the server did not answer (closed session, I/O error).
+            Err(e) if e.sqlstate().is_none() => self.broken.set(true),
+            _ => {}
+        }
+    }
+}
+
+impl<D: Database> Connection for Pooled<D> {
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let result = self.conn().query(sql, params).await;
+        self.observe(sql, &result);
+        result
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let result = self.conn().execute(sql, params).await;
+        self.observe(sql, &result);
+        result
+    }
+}
+
+impl<D: Database> Drop for Pooled<D> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !self.in_transaction.get()
+            && !self.broken.get()
+        {
+            self.shared.idle.borrow_mut().push(conn);
+        }
+    }
+}
