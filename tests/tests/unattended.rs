@@ -343,3 +343,47 @@ async fn a_pooled_connection_dropped_inside_a_transaction_is_never_reused() {
     assert_eq!(reused, again);
     assert_eq!(pool.opened(), 2);
 }
+
+#[tokio::test]
+async fn sync_status_says_whether_the_shipped_schedule_keeps_up_with_a_million_movies() {
+    let app = TestApp::start_with(small_catalog(), |s| s).await;
+    // 1,000,000 complete works: 1% in the 2-day tier, 5% in the 7-day, 5% in the 14-day, the
+    // rest in the 30-day tier, refreshed at spread-out times.
+    app.db
+        .execute(
+            "INSERT INTO works (tmdb_id, title, ingestion_status, schema_version, last_refreshed_at, next_refresh_at)
+             SELECT g, 'Movie ' || g, 'complete', 1, t.refreshed,
+                    t.refreshed + make_interval(days => CASE WHEN g % 100 < 1 THEN 2 WHEN g % 100 < 6 THEN 7
+                                                             WHEN g % 100 < 11 THEN 14 ELSE 30 END)
+             FROM generate_series(1, 1000000) AS g,
+                  LATERAL (SELECT now() - make_interval(hours => (g % 24)::int)) AS t(refreshed)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let library = app.library("marquee-cli").await;
+    let shipped = marquee_cli::schedule::parse_manifest(marquee_cli::schedule::SHIPPED_MANIFEST).unwrap();
+    let report = marquee_cli::ops::sync_report(&library, &shipped).await.unwrap();
+    let schedule = &report["schedule"];
+    let need = schedule["needed_per_day"].as_f64().unwrap();
+    let expected = 10_000.0 / 2.0 + 50_000.0 / 7.0 + 50_000.0 / 14.0 + 890_000.0 / 30.0;
+    assert!((need - expected).abs() < 1e-6, "need {need}, expected {expected}");
+    let tiers: Vec<(i64, i64)> = schedule["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["every_days"].as_i64().unwrap(), t["works"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(tiers, vec![(2, 10_000), (7, 50_000), (14, 50_000), (30, 890_000)]);
+    // The daily refresh (1 run) and the drain every 5 minutes (288 runs), each 18 s × 40 rps.
+    assert_eq!(schedule["capacity_per_day"].as_f64().unwrap(), 289.0 * 720.0);
+    assert_eq!(schedule["keeps_up"], true, "{schedule}");
+    assert!(schedule["verdict"].as_str().unwrap().starts_with("The schedule keeps up"), "{schedule}");
+
+    // The old schedule (one daily refresh) could not, and says so.
+    let mut daily_only = shipped.clone();
+    daily_only.calls.retain(|c| c.component != "cron-refresh-drain");
+    let report = marquee_cli::ops::sync_report(&library, &daily_only).await.unwrap();
+    assert_eq!(report["schedule"]["keeps_up"], false);
+    assert!(report["schedule"]["verdict"].as_str().unwrap().contains("cannot keep up"), "{report}");
+}

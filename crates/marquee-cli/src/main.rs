@@ -186,8 +186,14 @@ enum IngestCommand {
 
 #[derive(Subcommand)]
 enum SyncCommand {
-    /// The changes-feed cursor, how many movies are stale, and the queue.
-    Status,
+    /// The changes-feed cursor, how many movies are stale, the queue, and whether the schedule's
+    /// refresh runs keep up with what the catalog's staleness tiers make due each day.
+    Status {
+        /// The manifest whose `[[trigger.cron]]` schedule is assessed (looked for in the current
+        /// directory and its parents; the shipped schedule when not found).
+        #[arg(long, default_value = "spin.toml")]
+        manifest: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -336,7 +342,7 @@ async fn run(command: Command) -> Result<(), String> {
             let body = serde_json::json!({"budget_ms": ms, "batch_size": batch_size, "dry_run": dry_run});
             ops::daily_refresh(&with_budget(settings, Some(ms)), body.as_object().cloned().unwrap_or_default()).await
         }
-        Command::Sync { what: SyncCommand::Status } => ops::sync_status(&settings).await,
+        Command::Sync { what: SyncCommand::Status { manifest } } => ops::sync_status(&settings, &manifest).await,
         Command::Bench { what: BenchCommand::Refresh { works, stale } } => {
             let url = scratch_database(&database_url(&settings)?, "marquee_bench").await?;
             run_migrations(&url).await?;

@@ -141,13 +141,31 @@ pub async fn daily_refresh(settings: &NativeSettings, body: Map<String, Json>) -
     run_and_print("reading the changes feed, queueing and draining", refresh::daily_refresh(&app, &request)).await
 }
 
-pub async fn sync_status(settings: &NativeSettings) -> Result<(), String> {
+pub async fn sync_status(settings: &NativeSettings, manifest: &std::path::Path) -> Result<(), String> {
     let app = native_app(settings, "marquee-cli").await?;
-    let conn = app.db.connect().await.map_err(|e| e.to_string())?;
-    let states = sync::all(&conn).await.map_err(|e| e.to_string())?;
-    let stale = sync::count_stale(&conn).await.map_err(|e| e.to_string())?;
-    print_json(
-        &serde_json::json!({"sync_state": states, "stale_movies": stale, "queue": queue::status(&conn).await.map_err(|e| e.to_string())?}),
-    );
+    let schedule = crate::schedule::read_or_shipped(manifest)?;
+    let report = sync_report(&app, &schedule).await.map_err(|e| e.to_string())?;
+    eprintln!("{}", report["schedule"]["verdict"].as_str().unwrap_or_default());
+    print_json(&report);
     Ok(())
+}
+
+/// What `marquee sync status` prints: the cursors, the stale count, the queue, and the
+/// schedule's capacity against the catalog's need.
+pub async fn sync_report(app: &NativeApp, schedule: &crate::schedule::Schedule) -> marquee::Result<Json> {
+    let refresh_route = marquee::api::ROUTES.iter().find(|r| r.handler == marquee::api::Handler::DailyRefresh);
+    let refresh_runs: Vec<(String, String)> = schedule
+        .calls
+        .iter()
+        .filter(|c| refresh_route.is_some_and(|r| r.path == c.path))
+        .map(|c| (c.component.clone(), c.cron.clone()))
+        .collect();
+    let capacity = marquee::pipeline::capacity::assess(app, &refresh_runs).await?;
+    let conn = app.db.connect().await?;
+    Ok(serde_json::json!({
+        "sync_state": sync::all(&conn).await?,
+        "stale_movies": capacity.stale_now,
+        "queue": queue::status(&conn).await?,
+        "schedule": capacity,
+    }))
 }

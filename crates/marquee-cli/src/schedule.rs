@@ -36,19 +36,34 @@ pub struct Schedule {
 /// A relative `manifest` not found in the current directory is looked for in its ancestors, so
 /// the command works from anywhere in the checkout.
 pub fn print(manifest: &Path, base_url: Option<&str>, format: Format) -> Result<(), String> {
-    let found = match std::env::current_dir() {
-        Ok(cwd) if manifest.is_relative() && !manifest.exists() => {
-            cwd.ancestors().map(|d| d.join(manifest)).find(|p| p.exists())
-        }
-        _ => None,
-    };
-    let schedule = read_manifest(found.as_deref().unwrap_or(manifest))?;
+    let schedule = read_manifest(&locate(manifest).unwrap_or_else(|| manifest.to_path_buf()))?;
     let base_url = base_url
         .or(schedule.default_base_url.as_deref())
         .ok_or("no --base-url and no `marquee_base_url` default in the manifest")?;
     print!("{}", render(&schedule, base_url, format));
     Ok(())
 }
+
+/// `manifest` if it exists; a relative one is also looked for in the current directory's
+/// ancestors, so commands work from anywhere in the checkout.
+pub fn locate(manifest: &Path) -> Option<std::path::PathBuf> {
+    if manifest.exists() {
+        return Some(manifest.to_path_buf());
+    }
+    let cwd = std::env::current_dir().ok().filter(|_| manifest.is_relative())?;
+    cwd.ancestors().map(|d| d.join(manifest)).find(|p| p.exists())
+}
+
+/// The schedule of `manifest` (see [`locate`]), or the one this build ships.
+pub fn read_or_shipped(manifest: &Path) -> Result<Schedule, String> {
+    match locate(manifest) {
+        Some(path) => read_manifest(&path),
+        None => parse_manifest(SHIPPED_MANIFEST).map_err(|e| format!("the shipped spin.toml: {e}")),
+    }
+}
+
+/// The `spin.toml` this build was made with.
+pub const SHIPPED_MANIFEST: &str = include_str!("../../../spin.toml");
 
 pub fn read_manifest(path: &Path) -> Result<Schedule, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;

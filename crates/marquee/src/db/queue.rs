@@ -89,11 +89,6 @@ pub async fn enqueue_changed(conn: &impl Connection, changed: &[i64], priority: 
     Ok((rows[0].get::<i64>("tracked")? as u64, rows[0].get::<i64>("inserted")? as u64))
 }
 
-/// Queue priority of a stale work by its release age: the tiers refresh the newest most often.
-const STALE_PRIORITY: &str =
-    "CASE WHEN w.release_date >= current_date - 30 THEN 3 WHEN w.release_date >= current_date - 180 THEN 2
-                                   WHEN w.release_date >= current_date - 365 THEN 1 ELSE 0 END";
-
 /// Queues up to `limit` stale works (see `predicates::STALE`), newest releases first and at a
 /// higher priority. Works already live in the queue are skipped, so repeated selections move on
 /// through the backlog. Returns how many rows are new.
@@ -101,7 +96,7 @@ pub async fn enqueue_stale(conn: &impl Connection, limit: i64) -> Result<u64, Db
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH rows AS (
-                SELECT w.tmdb_id, w.work_id, {STALE_PRIORITY} AS priority,
+                SELECT w.tmdb_id, w.work_id, {priority} AS priority,
                        row_number() OVER (ORDER BY w.release_date DESC NULLS LAST, w.work_id) AS ord
                 FROM works w
                 WHERE {stale} AND NOT EXISTS (SELECT 1 FROM refresh_queue l WHERE l.tmdb_id = w.tmdb_id AND l.{QUEUE_LIVE})
@@ -109,7 +104,8 @@ pub async fn enqueue_stale(conn: &impl Connection, limit: i64) -> Result<u64, Db
                 LIMIT $1
              ) {}",
             insert_rows("'stale'", "rows.priority"),
-            stale = *STALE
+            stale = *STALE,
+            priority = crate::domain::staleness::priority_sql()
         )
     });
     Ok(inserted(&conn.query(&SQL, &[limit.into()]).await?))

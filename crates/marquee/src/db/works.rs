@@ -240,3 +240,28 @@ pub async fn raw_page(
         .await?;
     rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?, r.get("payload")?))).collect()
 }
+
+/// The catalog's refresh need: complete works by the interval their tier gave them at their last
+/// write (`next_refresh_at - last_refreshed_at`, so it is exactly what the code assigned).
+pub async fn refresh_need(conn: &impl Connection) -> Result<Vec<crate::domain::capacity::TierNeed>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT greatest(round(extract(epoch FROM w.next_refresh_at - w.last_refreshed_at) / 86400), 1)::int8 AS every_days,
+                    count(*) AS works
+             FROM works w
+             WHERE w.ingestion_status = 'complete' AND w.next_refresh_at IS NOT NULL AND w.last_refreshed_at IS NOT NULL
+             GROUP BY 1 ORDER BY 1",
+            &[],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let (every_days, works): (i64, i64) = (r.get("every_days")?, r.get("works")?);
+            Ok(crate::domain::capacity::TierNeed {
+                every_days,
+                works,
+                refreshes_per_day: works as f64 / every_days as f64,
+            })
+        })
+        .collect()
+}

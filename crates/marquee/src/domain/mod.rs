@@ -1,6 +1,7 @@
 //! Pure decisions: no I/O here.
 
 pub mod backoff;
+pub mod capacity;
 pub mod card;
 pub mod images;
 pub mod movie;

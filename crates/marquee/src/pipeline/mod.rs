@@ -1,6 +1,7 @@
 //! What the functions do, step by step, over the ports.
 
 pub mod batch;
+pub mod capacity;
 pub mod drain;
 pub mod ingest;
 pub mod refresh;
