@@ -45,42 +45,55 @@ pub struct Receipt {
     pub error: Option<String>,
 }
 
-async fn apply(conn: &impl Connection, event: &Event, action: &Action) -> Result<bool, DbError> {
-    let rank = action.rank(&event.kind);
-    match action {
-        Action::Customer(c) => sql::apply_customer(conn, c, event.created, rank, &event.id).await,
-        Action::Subscription(s) => sql::apply_subscription(conn, s, event.created, rank, &event.id).await,
-        Action::Checkout(c) => sql::apply_checkout(conn, c).await,
-        Action::Invoice(i) => sql::apply_invoice(conn, i, event.created, &event.id).await,
-        Action::Ignore => Ok(false),
-    }
+/// What an event means for billing, decided once for a delivery and for a replay: the action,
+/// or why a handled event type is unusable, and the status it is stored with.
+struct Verdict {
+    action: Result<Action, String>,
+    status: &'static str,
 }
 
-fn status_of(classified: &Result<Action, String>) -> &'static str {
-    match classified {
-        Ok(Action::Ignore) => "ignored",
-        Ok(_) => "processed",
-        Err(_) => "failed",
+impl Verdict {
+    fn of(event: &Event) -> Verdict {
+        let action = events::classify(event);
+        let status = match &action {
+            Ok(Action::Ignore) => "ignored",
+            Ok(_) => "processed",
+            Err(_) => "failed",
+        };
+        Verdict { action, status }
+    }
+
+    fn error(&self) -> Option<String> {
+        self.action.as_ref().err().cloned()
+    }
+
+    /// Applies the action; `false` when it changed nothing (ignored, unusable, or older than the
+    /// stored state).
+    async fn apply(&self, conn: &impl Connection, event: &Event) -> Result<bool, DbError> {
+        let Ok(action) = &self.action else { return Ok(false) };
+        let rank = action.rank(&event.kind);
+        match action {
+            Action::Customer(c) => sql::apply_customer(conn, c, event.created, rank, &event.id).await,
+            Action::Subscription(s) => sql::apply_subscription(conn, s, event.created, rank, &event.id).await,
+            Action::Checkout(c) => sql::apply_checkout(conn, c).await,
+            Action::Invoice(i) => sql::apply_invoice(conn, i, event.created, &event.id).await,
+            Action::Ignore => Ok(false),
+        }
     }
 }
 
 /// Stores a verified event and applies it, in one transaction.
 pub async fn receive(conn: &impl Connection, event: &Event) -> Result<Receipt, BillingError> {
-    let classified = events::classify(event);
-    let status = status_of(&classified);
-    let error = classified.as_ref().err().cloned();
+    let verdict = Verdict::of(event);
     transaction(conn, async |c| {
-        let Some(row) = sql::insert_event(c, event, status, error.as_deref()).await? else {
+        let Some(row) = sql::insert_event(c, event, verdict.status, verdict.error().as_deref()).await? else {
             return Ok(Receipt { event_id: event.id.clone(), status: "duplicate", applied: false, error: None });
         };
-        let applied = match &classified {
-            Ok(action) => apply(c, event, action).await?,
-            Err(_) => false,
-        };
+        let applied = verdict.apply(c, event).await?;
         if applied {
             sql::mark_applied(c, row, true).await?;
         }
-        Ok(Receipt { event_id: event.id.clone(), status, applied, error: error.clone() })
+        Ok(Receipt { event_id: event.id.clone(), status: verdict.status, applied, error: verdict.error() })
     })
     .await
 }
@@ -93,15 +106,10 @@ pub async fn replay(conn: &impl Connection, event_id: &str) -> Result<Receipt, B
         let payload: Json =
             sql::stored_payload(c, event_id).await?.ok_or_else(|| BillingError::EventNotFound(event_id.to_owned()))?;
         let event = events::parse(payload.to_string().as_bytes()).map_err(BillingError::InvalidEvent)?;
-        let classified = events::classify(&event);
-        let status = status_of(&classified);
-        let error = classified.as_ref().err().cloned();
-        let applied = match &classified {
-            Ok(action) => apply(c, &event, action).await?,
-            Err(_) => false,
-        };
-        sql::record_replay(c, event_id, status, applied, error.as_deref()).await?;
-        Ok(Receipt { event_id: event.id.clone(), status, applied, error })
+        let verdict = Verdict::of(&event);
+        let applied = verdict.apply(c, &event).await?;
+        sql::record_replay(c, event_id, verdict.status, applied, verdict.error().as_deref()).await?;
+        Ok(Receipt { event_id: event.id.clone(), status: verdict.status, applied, error: verdict.error() })
     })
     .await
 }

@@ -292,18 +292,18 @@ pub struct QueueCounts {
 }
 
 pub async fn status(conn: &impl Connection) -> Result<QueueCounts, DbError> {
-    let rows = conn
-        .query(
-            "SELECT count(*) FILTER (WHERE status = 'queued') AS queued,
-                    count(*) FILTER (WHERE status = 'queued' AND next_attempt_at <= now()) AS due,
-                    count(*) FILTER (WHERE status = 'processing') AS processing,
-                    count(*) FILTER (WHERE status = 'processing' AND lease_until < now()) AS expired_leases,
-                    count(*) FILTER (WHERE status = 'completed') AS completed,
-                    count(*) FILTER (WHERE status = 'failed') AS failed
-             FROM refresh_queue",
-            &[],
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT count(*) FILTER (WHERE q.status = 'queued') AS queued,
+                    count(*) FILTER (WHERE {QUEUE_DUE}) AS due,
+                    count(*) FILTER (WHERE q.status = 'processing') AS processing,
+                    count(*) FILTER (WHERE {QUEUE_LEASE_EXPIRED}) AS expired_leases,
+                    count(*) FILTER (WHERE q.status = 'completed') AS completed,
+                    count(*) FILTER (WHERE q.status = 'failed') AS failed
+             FROM refresh_queue q"
         )
-        .await?;
+    });
+    let rows = conn.query(&SQL, &[]).await?;
     let r = &rows[0];
     Ok(QueueCounts {
         queued: r.get("queued")?,
