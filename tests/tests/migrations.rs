@@ -47,3 +47,38 @@ async fn an_applied_migration_that_was_edited_is_refused() {
         other => panic!("expected an edited-migration error, got {other:?}"),
     }
 }
+
+/// The words a `CHECK (column IN (...))` constraint allows, as the migrated schema has them.
+async fn allowed(db: &tokio_postgres::Client, constraint: &str) -> std::collections::BTreeSet<String> {
+    let def: String = db
+        .query_one("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = $1", &[&constraint])
+        .await
+        .unwrap_or_else(|e| panic!("{constraint}: {e}"))
+        .get(0);
+    def.split('\'').skip(1).step_by(2).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn the_rust_state_enums_and_the_schema_allow_the_same_words() {
+    use marquee::db::queue::Reason;
+    use marquee::domain::states::{QueueStatus, RunStatus, WorkStatus};
+    let url = marquee_tests::fresh_database().await;
+    let db = connect(&url).await;
+    let words = |all: Vec<&str>| all.into_iter().map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
+    assert_eq!(
+        allowed(&db, "works_ingestion_status_check").await,
+        words(WorkStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    assert_eq!(
+        allowed(&db, "refresh_queue_status_check").await,
+        words(QueueStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    assert_eq!(
+        allowed(&db, "refresh_queue_reason_check").await,
+        words(Reason::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    assert_eq!(
+        allowed(&db, "scheduled_ingestion_log_status_check").await,
+        words(RunStatus::ALL.iter().map(|s| s.as_str()).collect())
+    );
+}
