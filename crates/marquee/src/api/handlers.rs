@@ -68,6 +68,18 @@ async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(
     ))
 }
 
+/// A stored ETag as a header; one that is not a valid header value is a database error (the
+/// card row is damaged), never a panic.
+fn etag_header(etag: &str) -> Result<http::HeaderValue> {
+    etag.parse().map_err(|_| {
+        Error::Db(crate::ports::DbError::Decode {
+            column: "etag".into(),
+            expected: "a quoted hex ETag",
+            found: etag.chars().take(60).collect(),
+        })
+    })
+}
+
 /// The body as JSON: 413 when too large, 400 when not a JSON object.
 pub(super) fn json_body(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
     let body = request.body();
@@ -114,7 +126,7 @@ async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
         StatusCode::OK,
         &json!({"status": status, "tmdb_id": tmdb_id, "work_id": work_id, "changes": changes, "card": card}),
     );
-    response.headers_mut().insert(http::header::ETAG, etag.parse().expect("etags are hex in quotes"));
+    response.headers_mut().insert(http::header::ETAG, etag_header(&etag)?);
     Ok(response)
 }
 
@@ -167,7 +179,7 @@ async fn work_card<D: Database, H: HttpClient, C: Clock>(
             return Err(Error::NotFound(format!("movie {tmdb_id} is not in the catalog")));
         }
     };
-    let etag: http::HeaderValue = card.etag.parse().expect("etags are hex in quotes");
+    let etag = etag_header(&card.etag)?;
     let not_modified = request
         .headers()
         .get(http::header::IF_NONE_MATCH)
