@@ -7,7 +7,7 @@ pub mod catalog;
 pub mod migrate;
 pub mod predicates;
 pub mod queue;
-pub mod runs;
+pub mod run_log;
 pub mod sync;
 pub mod tmdb_config;
 pub mod works;

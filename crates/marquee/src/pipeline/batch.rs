@@ -10,7 +10,7 @@ use super::drain::{DrainReport, backlog, drain};
 use super::ingest::{self, lease_owner};
 use super::run::{Run, RunOutcome};
 use crate::app::App;
-use crate::db::{queue, runs, tmdb_config, works};
+use crate::db::{queue, run_log, tmdb_config, works};
 use crate::domain::movie;
 use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
@@ -109,13 +109,13 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
     result.map(|()| report)
 }
 
-fn counts_of(report: &BatchReport) -> runs::RunCounts {
+fn counts_of(report: &BatchReport) -> run_log::RunCounts {
     let reprojected = report.reprojected as i64;
     let base = report.drain.as_ref().map_or(
-        runs::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() },
+        run_log::RunCounts { movies_checked: reprojected, movies_ingested: reprojected, ..Default::default() },
         DrainReport::counts,
     );
-    runs::RunCounts { movies_queued: report.queued as i64, ..base }
+    run_log::RunCounts { movies_queued: report.queued as i64, ..base }
 }
 
 /// Re-derives meta, facts, score and card from each stored raw response (no TMDB call), under

@@ -46,8 +46,8 @@ impl DrainReport {
     }
 
     /// The run-log counts of what the drain did.
-    pub fn counts(&self) -> crate::db::runs::RunCounts {
-        crate::db::runs::RunCounts {
+    pub fn counts(&self) -> crate::db::run_log::RunCounts {
+        crate::db::run_log::RunCounts {
             movies_checked: self.claimed as i64,
             movies_skipped: self.fresh as i64,
             movies_ingested: self.ingested as i64,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::drain::{DrainReport, backlog, drain};
 use super::run::{Run, RunOutcome};
 use crate::app::App;
-use crate::db::{queue, runs, sync};
+use crate::db::{queue, run_log, sync};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::ports::{Clock, Database, HttpClient, transaction};
@@ -104,7 +104,7 @@ pub async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
     if !request.dry_run {
         report.remaining = backlog(app).await;
     }
-    let mut counts = runs::RunCounts {
+    let mut counts = run_log::RunCounts {
         movies_checked: (report.changes.tracked + report.stale_queued) as i64,
         movies_queued: (report.changes.queued + report.stale_queued) as i64,
         ..report.drain.as_ref().map(DrainReport::counts).unwrap_or_default()

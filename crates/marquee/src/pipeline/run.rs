@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::ingest::{flush_api_logs, lease_owner};
 use crate::app::App;
 use crate::db::queue;
-use crate::db::runs::{self, RunCounts};
+use crate::db::run_log::{self, RunCounts};
 use crate::domain::states::RunStatus;
 use crate::error::Result;
 use crate::log;
@@ -55,7 +55,7 @@ impl Run {
         let id = if dry_run { String::new() } else { format!("run-{}", lease_owner()) };
         if !dry_run {
             let conn = app.db.connect().await?;
-            let abandoned = runs::close_abandoned(&conn).await?;
+            let abandoned = run_log::close_abandoned(&conn).await?;
             let recovered = queue::recover_interrupted(&conn).await?;
             if abandoned + recovered > 0 {
                 log::event(
@@ -67,7 +67,7 @@ impl Run {
                     }),
                 );
             }
-            runs::start(&conn, &id, app.function, source, trigger_type, deadline).await?;
+            run_log::start(&conn, &id, app.function, source, trigger_type, deadline).await?;
         }
         Ok(Run { id, started, deadline, logged: !dry_run })
     }
@@ -100,7 +100,7 @@ impl Run {
         if self.logged {
             flush_api_logs(app, tmdb).await;
             let conn = app.db.connect().await?;
-            runs::finish(&conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
+            run_log::finish(&conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
     }

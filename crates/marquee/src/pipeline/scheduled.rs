@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::drain::drain;
 use super::run::{Run, RunOutcome};
 use crate::app::App;
-use crate::db::{queue, runs, works};
+use crate::db::{queue, run_log, works};
 use crate::domain::card::title_year;
 use crate::error::{Error, Result};
 use crate::ports::{Clock, Database, HttpClient};
@@ -79,7 +79,7 @@ pub struct ScheduledReport {
     pub trigger_type: String,
     pub dry_run: bool,
     #[serde(flatten)]
-    pub counts: runs::RunCounts,
+    pub counts: run_log::RunCounts,
     /// Dry run: what a real run would ingest, in order (before the budget is applied).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_ingest: Vec<Candidate>,
@@ -122,7 +122,7 @@ pub async fn scheduled_ingest<D: Database, H: HttpClient, C: Clock>(
         source: request.source.label(),
         trigger_type: request.trigger_type.clone(),
         dry_run: request.dry_run,
-        counts: runs::RunCounts::default(),
+        counts: run_log::RunCounts::default(),
         would_ingest: Vec::new(),
         list_errors: Vec::new(),
     };
