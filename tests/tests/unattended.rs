@@ -363,7 +363,7 @@ async fn sync_status_says_whether_the_shipped_schedule_keeps_up_with_a_million_m
         .unwrap();
     let library = app.library("marquee-cli").await;
     let shipped = marquee_cli::schedule::parse_manifest(marquee_cli::schedule::SHIPPED_MANIFEST).unwrap();
-    let report = marquee_cli::ops::sync_report(&library, &shipped).await.unwrap();
+    let report = marquee_cli::commands::sync::sync_report(&library, &shipped).await.unwrap();
     let schedule = &report["schedule"];
     let need = schedule["needed_per_day"].as_f64().unwrap();
     let expected = 10_000.0 / 2.0 + 50_000.0 / 7.0 + 50_000.0 / 14.0 + 890_000.0 / 30.0;
@@ -383,7 +383,7 @@ async fn sync_status_says_whether_the_shipped_schedule_keeps_up_with_a_million_m
     // The old schedule (one daily refresh) could not, and says so.
     let mut daily_only = shipped.clone();
     daily_only.calls.retain(|c| c.component != "cron-refresh-drain");
-    let report = marquee_cli::ops::sync_report(&library, &daily_only).await.unwrap();
+    let report = marquee_cli::commands::sync::sync_report(&library, &daily_only).await.unwrap();
     assert_eq!(report["schedule"]["keeps_up"], false);
     assert!(report["schedule"]["verdict"].as_str().unwrap().contains("cannot keep up"), "{report}");
 }

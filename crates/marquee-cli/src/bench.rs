@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
@@ -35,11 +36,11 @@ fn image_configuration() -> ImageConfiguration {
 
 /// Writes `movies` fully enriched movies (first ingest), then writes them all again (refresh),
 /// timing only the write transaction of each and counting its statements.
-pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String> {
+pub async fn write(db: &NativeDb, movies: usize) -> anyhow::Result<WriteFigures> {
     let config =
         FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
     let images = image_configuration();
-    let conn = MeteredConnection::new(db.connect().await.map_err(|e| e.to_string())?);
+    let conn = MeteredConnection::new(db.connect().await?);
     let owner = ingest::lease_owner();
     let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
     let mut figures = WriteFigures {
@@ -55,14 +56,13 @@ pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String>
     };
     for pass in 0..2 {
         for id in 1..=movies as u64 {
-            let raw = fake_tmdb::movie_details(&config, id, &parts).ok_or("fake catalog has no such movie")?;
-            let details: MovieDetails = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
-            let record =
-                movie::normalize(&details, &images).map_err(|r| format!("movie {id} rejected: {}", r.reason()))?;
+            let raw = fake_tmdb::movie_details(&config, id, &parts).context("fake catalog has no such movie")?;
+            let details: MovieDetails = serde_json::from_value(raw.clone())?;
+            let record = movie::normalize(&details, &images)
+                .map_err(|r| anyhow::anyhow!("movie {id} rejected: {}", r.reason()))?;
             let claim = works::claim(&conn, id as i64, &owner, Duration::from_secs(60), true)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("could not claim")?;
+                .await?
+                .context("could not claim")?;
             conn.meter().reset();
             let started = Instant::now();
             ingest::store_record(
@@ -75,8 +75,7 @@ pub async fn write(db: &NativeDb, movies: usize) -> Result<WriteFigures, String>
                 &raw,
                 &images,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             let elapsed = started.elapsed();
             figures.statements_per_movie = figures.statements_per_movie.max(conn.meter().statements());
             if pass == 0 {
@@ -133,21 +132,21 @@ pub async fn ingest(
     latency: Duration,
     rps: u32,
     scheduled_mode: bool,
-) -> Result<IngestFigures, String> {
+) -> anyhow::Result<IngestFigures> {
     use marquee::pipeline::{batch, scheduled};
     use marquee::ports::MeteredDatabase;
 
     let fake_config =
         FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
     let token = fake_config.bearer_token.clone();
-    let fake = fake_tmdb::FakeTmdb::start(fake_config).map_err(|e| e.to_string())?;
+    let fake = fake_tmdb::FakeTmdb::start(fake_config)?;
     let settings = crate::native::NativeSettings::default()
         .with("database_url", url)
         .with("tmdb_base_url", fake.base_url())
         .with("tmdb_token", token)
         .with("tmdb_rate_limit_rps", rps.to_string())
         .with("time_budget_ms", "3600000");
-    let config = marquee::config::Config::load(&settings).await.map_err(|e| e.to_string())?;
+    let config = marquee::config::Config::load(&settings).await?;
     let app = marquee::App::new(
         MeteredDatabase::new(NativeDb::new(url)),
         crate::native::NativeHttp::default(),
@@ -167,7 +166,7 @@ pub async fn ingest(
             dry_run: false,
             budget: None,
         };
-        let report = scheduled::scheduled_ingest(&app, &request).await.map_err(|e| e.to_string())?;
+        let report = scheduled::scheduled_ingest(&app, &request).await?;
         report.counts.movies_ingested as u64
     } else {
         let mut ingested = 0;
@@ -178,7 +177,7 @@ pub async fn ingest(
                 trigger_type: "manual".into(),
                 budget: None,
             };
-            let report = batch::batch_ingest(&app, &request).await.map_err(|e| e.to_string())?;
+            let report = batch::batch_ingest(&app, &request).await?;
             ingested += report.drain.map_or(0, |d| d.ingested);
         }
         ingested
@@ -207,9 +206,9 @@ pub struct RefreshFigures {
 
 /// Fills `works` synthetic catalog rows (inserted directly, no TMDB), `stale` of them due, and
 /// times the daily refresh's stale selection and queueing.
-pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures, String> {
+pub async fn refresh(url: &str, works: i64, stale: i64) -> anyhow::Result<RefreshFigures> {
     use marquee::ports::Connection;
-    let conn = NativeDb::new(url).connect().await.map_err(|e| e.to_string())?;
+    let conn = NativeDb::new(url).connect().await?;
     let started = Instant::now();
     // Spread release dates over 40 years; every `works / stale`-th row is due, the rest are not.
     conn.execute(
@@ -221,17 +220,17 @@ pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures
         &[works.into(), stale.into(), marquee::domain::staleness::SCHEMA_VERSION.into()],
     )
     .await
-    .map_err(|e| e.to_string())?;
-    conn.execute("ANALYZE works", &[]).await.map_err(|e| e.to_string())?;
+    ?;
+    conn.execute("ANALYZE works", &[]).await?;
     let fill = started.elapsed();
     let mut runs = Vec::new();
     for _ in 0..3 {
-        conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;
+        conn.execute("DELETE FROM refresh_queue", &[]).await?;
         let t = Instant::now();
-        let queued = marquee::db::queue::enqueue_stale(&conn, stale).await.map_err(|e| e.to_string())?;
+        let queued = marquee::db::queue::enqueue_stale(&conn, stale).await?;
         runs.push((t.elapsed(), queued));
     }
-    conn.execute("DELETE FROM refresh_queue", &[]).await.map_err(|e| e.to_string())?;
+    conn.execute("DELETE FROM refresh_queue", &[]).await?;
     let plan = conn
         .query(
             "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT tmdb_id, work_id FROM works
@@ -239,8 +238,7 @@ pub async fn refresh(url: &str, works: i64, stale: i64) -> Result<RefreshFigures
              ORDER BY release_date DESC NULLS LAST, work_id LIMIT $2",
             &[marquee::domain::staleness::SCHEMA_VERSION.into(), stale.into()],
         )
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .iter()
         .filter_map(|r| r.get::<String>("QUERY PLAN").ok())
         .collect::<Vec<_>>()

@@ -1,9 +1,11 @@
 //! The native side of Marquee: the adapter implementing the library's ports natively, the
-//! native HTTP server, a local PostgreSQL for development and tests, and the command-line tool.
+//! native HTTP server, a local PostgreSQL for development and tests, and the command-line tool
+//! (its arguments in [`cli`], what each subcommand does in [`commands`]).
 
 pub mod bench;
+pub mod cli;
+pub mod commands;
 pub mod localpg;
 pub mod native;
-pub mod ops;
 pub mod schedule;
 pub mod server;

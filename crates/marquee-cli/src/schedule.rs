@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use anyhow::{Context as _, bail};
 use marquee::schedule::{scheduled_body, spin_cron_to_five_fields};
 
 /// The prefix of every cron component's `target_url` in `spin.toml`.
@@ -35,11 +36,11 @@ pub struct Schedule {
 /// `marquee schedule print`. `base_url` defaults to the manifest's `marquee_base_url`.
 /// A relative `manifest` not found in the current directory is looked for in its ancestors, so
 /// the command works from anywhere in the checkout.
-pub fn print(manifest: &Path, base_url: Option<&str>, format: Format) -> Result<(), String> {
+pub fn print(manifest: &Path, base_url: Option<&str>, format: Format) -> anyhow::Result<()> {
     let schedule = read_manifest(&locate(manifest).unwrap_or_else(|| manifest.to_path_buf()))?;
     let base_url = base_url
         .or(schedule.default_base_url.as_deref())
-        .ok_or("no --base-url and no `marquee_base_url` default in the manifest")?;
+        .context("no --base-url and no `marquee_base_url` default in the manifest")?;
     print!("{}", render(&schedule, base_url, format));
     Ok(())
 }
@@ -55,48 +56,48 @@ pub fn locate(manifest: &Path) -> Option<std::path::PathBuf> {
 }
 
 /// The schedule of `manifest` (see [`locate`]), or the one this build ships.
-pub fn read_or_shipped(manifest: &Path) -> Result<Schedule, String> {
+pub fn read_or_shipped(manifest: &Path) -> anyhow::Result<Schedule> {
     match locate(manifest) {
         Some(path) => read_manifest(&path),
-        None => parse_manifest(SHIPPED_MANIFEST).map_err(|e| format!("the shipped spin.toml: {e}")),
+        None => parse_manifest(SHIPPED_MANIFEST).context("the shipped spin.toml"),
     }
 }
 
 /// The `spin.toml` this build was made with.
 pub const SHIPPED_MANIFEST: &str = include_str!("../../../spin.toml");
 
-pub fn read_manifest(path: &Path) -> Result<Schedule, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_manifest(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_manifest(path: &Path) -> anyhow::Result<Schedule> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_manifest(&text).with_context(|| path.display().to_string())
 }
 
-pub fn parse_manifest(text: &str) -> Result<Schedule, String> {
-    let m: toml::Value = toml::from_str(text).map_err(|e| format!("not valid TOML: {e}"))?;
+pub fn parse_manifest(text: &str) -> anyhow::Result<Schedule> {
+    let m: toml::Value = toml::from_str(text).context("not valid TOML")?;
     let triggers =
         m.get("trigger").and_then(|t| t.get("cron")).and_then(|c| c.as_array()).map(Vec::as_slice).unwrap_or_default();
     let mut calls = Vec::new();
     for trigger in triggers {
         let component =
-            trigger.get("component").and_then(|c| c.as_str()).ok_or("a [[trigger.cron]] lacks `component`")?;
+            trigger.get("component").and_then(|c| c.as_str()).context("a [[trigger.cron]] lacks `component`")?;
         let cron = trigger
             .get("cron_expression")
             .and_then(|c| c.as_str())
-            .ok_or_else(|| format!("{component}: no `cron_expression`"))?;
-        let cron5 = spin_cron_to_five_fields(cron).map_err(|e| format!("{component}: {e}"))?;
+            .with_context(|| format!("{component}: no `cron_expression`"))?;
+        let cron5 = spin_cron_to_five_fields(cron).with_context(|| component.to_owned())?;
         let variables = m
             .get("component")
             .and_then(|c| c.get(component))
             .and_then(|c| c.get("variables"))
-            .ok_or_else(|| format!("{component}: no [component.{component}.variables]"))?;
+            .with_context(|| format!("{component}: no [component.{component}.variables]"))?;
         let variable = |name: &str| {
-            variables.get(name).and_then(|v| v.as_str()).ok_or_else(|| format!("{component}: no `{name}` variable"))
+            variables.get(name).and_then(|v| v.as_str()).with_context(|| format!("{component}: no `{name}` variable"))
         };
         let target = variable("target_url")?;
-        let path = target.strip_prefix(BASE_URL_TEMPLATE).filter(|p| p.starts_with('/')).ok_or_else(|| {
+        let path = target.strip_prefix(BASE_URL_TEMPLATE).filter(|p| p.starts_with('/')).with_context(|| {
             format!("{component}: `target_url` must be \"{BASE_URL_TEMPLATE}/<route>\", got {target:?}")
         })?;
         let body = variable("body")?;
-        scheduled_body(body).map_err(|e| format!("{component}: {e}"))?;
+        scheduled_body(body).with_context(|| component.to_owned())?;
         calls.push(ScheduledCall {
             component: component.to_owned(),
             cron: cron.to_owned(),
@@ -106,7 +107,7 @@ pub fn parse_manifest(text: &str) -> Result<Schedule, String> {
         });
     }
     if calls.is_empty() {
-        return Err("no [[trigger.cron]] entries".into());
+        bail!("no [[trigger.cron]] entries");
     }
     let default_base_url = m
         .get("variables")
@@ -295,7 +296,7 @@ body = '{"trigger_type": "scheduled", "note": "100%"}'
             (MANIFEST.replace(r#""trigger_type": "scheduled""#, r#""trigger_type": "manual""#), "trigger_type"),
             ("[variables]\n".to_owned(), "no [[trigger.cron]]"),
         ] {
-            let e = parse_manifest(&bad).unwrap_err();
+            let e = format!("{:#}", parse_manifest(&bad).unwrap_err());
             assert!(e.contains(why), "{e}");
         }
     }

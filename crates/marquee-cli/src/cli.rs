@@ -1,0 +1,227 @@
+//! The command line of `marquee`: every subcommand and flag (clap derive). What each one does
+//! is in [`crate::commands`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "marquee", version, about = "Keeps a PostgreSQL movie catalog in sync with TMDB and serves it.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (DATABASE_URL).
+    Migrate,
+    /// Run the fake TMDB server.
+    FakeTmdb {
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        #[arg(long, default_value_t = 10_000)]
+        catalog_size: u32,
+        /// Added latency per response.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Answer 429 above this many requests per second.
+        #[arg(long)]
+        rps: Option<u32>,
+        #[arg(long, default_value = "fake-tmdb-token")]
+        token: String,
+    },
+    /// Ingest movies.
+    Ingest {
+        #[command(subcommand)]
+        what: IngestCommand,
+    },
+    /// Serve every route of the routing table natively.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCommand,
+    },
+    /// The quick start: a database (DATABASE_URL, or a local PostgreSQL in .marquee/pg), migrations,
+    /// the fake TMDB unless TMDB_TOKEN/TMDB_API_KEY is set, a handful of movies ingested and printed.
+    Demo {
+        #[arg(default_values_t = [550_i64, 603, 680, 13, 155])]
+        ids: Vec<i64>,
+    },
+    /// What `POST /functions/v1/daily-refresh` does: changed and stale movies, queued and drained.
+    Refresh {
+        /// Time budget, e.g. 60s or 5m.
+        #[arg(long, default_value = "60s")]
+        budget: humantime::Duration,
+        /// Most stale movies to queue.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: i64,
+        /// Read the changes feed and count; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Sync cursors.
+    Sync {
+        #[command(subcommand)]
+        what: SyncCommand,
+    },
+    /// Look at and work the refresh queue.
+    Queue {
+        #[command(subcommand)]
+        what: QueueCommand,
+    },
+    /// Stripe webhook tools.
+    Stripe {
+        #[command(subcommand)]
+        what: StripeCommand,
+    },
+    /// The schedule of spin.toml's cron triggers, for every scheduler.
+    Schedule {
+        #[command(subcommand)]
+        what: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ScheduleCommand {
+    /// Print the schedule as Spin cron triggers, crontab lines, Kubernetes CronJobs, GitHub
+    /// Actions `on.schedule` and `spin aka crons` commands (all from spin.toml).
+    Print {
+        /// The Spin manifest holding the `[[trigger.cron]]` entries.
+        #[arg(long, default_value = "spin.toml")]
+        manifest: PathBuf,
+        /// Where the routes are served (default: spin.toml's `marquee_base_url`).
+        #[arg(long, env = "MARQUEE_BASE_URL")]
+        base_url: Option<String>,
+        #[arg(long, value_enum, default_value = "all")]
+        format: crate::schedule::Format,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StripeCommand {
+    /// Print a `Stripe-Signature` header value for the event JSON on stdin, signed as Stripe signs.
+    Sign {
+        /// The endpoint's signing secret (whsec_…).
+        #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Unix seconds to sign with (default: now).
+        #[arg(long)]
+        timestamp: Option<i64>,
+    },
+    /// Apply a stored event again (DATABASE_URL), e.g. one stored as `failed`.
+    Replay { event_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum IngestCommand {
+    /// Ingest (or refresh) movies by TMDB id.
+    Movie {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// Refetch even when fresh.
+        #[arg(long)]
+        force: bool,
+    },
+    /// What `POST /functions/v1/scheduled-ingest` does: lists, dedupe, skip fresh, ingest, queue the rest.
+    Scheduled {
+        /// popular, now_playing, trending or all.
+        #[arg(long, default_value = "all")]
+        source: String,
+        #[arg(long, default_value_t = 20)]
+        max_movies: i64,
+        #[arg(long, default_value_t = 5)]
+        pages_per_source: i64,
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// Fetch the lists and report what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Time budget (default: TIME_BUDGET_MS).
+        #[arg(long)]
+        budget_ms: Option<i64>,
+    },
+    /// What `POST /functions/v1/batch-ingest` does: queue ids (or a page of the catalog) and drain.
+    Batch {
+        /// TMDB ids, comma-separated.
+        #[arg(long, value_delimiter = ',', conflicts_with = "mode")]
+        ids: Vec<i64>,
+        /// reingest or reproject.
+        #[arg(long)]
+        mode: Option<String>,
+        /// Reingest filter: all, stale, failed or schema_outdated.
+        #[arg(long)]
+        filter: Option<String>,
+        #[arg(long)]
+        cursor: Option<i64>,
+        #[arg(long)]
+        limit: Option<i64>,
+        /// Follow `next_cursor` until the catalog is done.
+        #[arg(long)]
+        all_pages: bool,
+        #[arg(long)]
+        budget_ms: Option<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SyncCommand {
+    /// The changes-feed cursor, how many movies are stale, the queue, and whether the schedule's
+    /// refresh runs keep up with what the catalog's staleness tiers make due each day.
+    Status {
+        /// The manifest whose `[[trigger.cron]]` schedule is assessed (looked for in the current
+        /// directory and its parents; the shipped schedule when not found).
+        #[arg(long, default_value = "spin.toml")]
+        manifest: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// Counts by state.
+    Status,
+    /// Ingest due rows until the queue is empty or the budget is spent.
+    Drain {
+        #[arg(long, default_value_t = 300)]
+        budget_secs: u64,
+    },
+    /// Requeue dead rows (all, or the given TMDB ids).
+    RetryFailed { ids: Vec<i64> },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Native cost of writing one fully enriched movie (25 cast, 5 crew, 8 keywords, providers, images).
+    Write {
+        #[arg(long, default_value_t = 200)]
+        movies: usize,
+    },
+    /// Scheduled or batch ingest against the in-process fake TMDB and real PostgreSQL.
+    Ingest {
+        #[arg(long, default_value_t = 20)]
+        movies: usize,
+        /// Fake TMDB latency per response.
+        #[arg(long, default_value_t = 30)]
+        latency_ms: u64,
+        /// Marquee's TMDB rate limit.
+        #[arg(long, default_value_t = 40)]
+        rps: u32,
+        /// scheduled (default up to 300 movies) or batch.
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Selecting and queueing the stale movies of a large synthetic catalog.
+    Refresh {
+        #[arg(long, default_value_t = 1_000_000)]
+        works: i64,
+        #[arg(long, default_value_t = 10_000)]
+        stale: i64,
+    },
+}

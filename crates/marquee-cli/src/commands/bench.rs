@@ -1,0 +1,113 @@
+//! `marquee bench write|ingest|refresh`: runs [`crate::bench`] in a scratch database and
+//! prints its figures.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use marquee::ports::{Connection, Database};
+
+use super::app::{database_url, run_migrations};
+use crate::bench;
+use crate::cli::BenchCommand;
+use crate::localpg::with_database;
+use crate::native::{NativeDb, NativeSettings};
+
+/// The database benchmarks run in, on the server of DATABASE_URL.
+const SCRATCH: &str = "marquee_bench";
+
+pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Result<()> {
+    match what {
+        BenchCommand::Write { movies } => {
+            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            eprintln!("benchmarking in a scratch database: {}", url.rsplit('/').next().unwrap_or_default());
+            run_migrations(&url).await?;
+            print_write(&bench::write(&NativeDb::new(url), movies).await?);
+        }
+        BenchCommand::Ingest { movies, latency_ms, rps, mode } => {
+            let scheduled = match mode.as_deref() {
+                None => movies <= 300,
+                Some("scheduled") => true,
+                Some("batch") => false,
+                Some(other) => bail!("--mode must be scheduled or batch, got {other}"),
+            };
+            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            run_migrations(&url).await?;
+            let figures = bench::ingest(&url, movies, Duration::from_millis(latency_ms), rps, scheduled).await?;
+            print_ingest(&figures, latency_ms);
+        }
+        BenchCommand::Refresh { works, stale } => {
+            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            run_migrations(&url).await?;
+            print_refresh(&bench::refresh(&url, works, stale).await?);
+        }
+    }
+    Ok(())
+}
+
+/// A new, empty database on the server of `url` (dropped first if it exists), so benchmarks
+/// never touch the catalog itself.
+async fn scratch_database(url: &str, name: &str) -> anyhow::Result<String> {
+    let admin = NativeDb::new(url).connect().await?;
+    for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")] {
+        admin.execute(&sql, &[]).await.with_context(|| format!("cannot create the scratch database {name}"))?;
+    }
+    Ok(with_database(url, name))
+}
+
+fn print_write(figures: &bench::WriteFigures) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "bench write: {} movies, each {} cast, {} crew, {} keywords, {} images, {} provider offers",
+        figures.movies, figures.cast, figures.crew, figures.keywords, figures.images, figures.provider_offers
+    );
+    println!("statements per movie (write transaction, BEGIN..COMMIT included): {}", figures.statements_per_movie);
+    for (label, samples) in [("first ingest", &figures.first_ingest), ("refresh", &figures.refresh)] {
+        println!(
+            "{label:>12}: mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, {:.0} movies/s on one connection",
+            ms(bench::mean(samples)),
+            ms(bench::percentile(samples, 0.5)),
+            ms(bench::percentile(samples, 0.95)),
+            1.0 / bench::mean(samples).as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+fn print_ingest(f: &bench::IngestFigures, latency_ms: u64) {
+    let secs = |d: Duration| d.as_secs_f64();
+    let rps = f.rps;
+    println!(
+        "bench ingest: {} — {} movies ingested, fake TMDB latency {latency_ms} ms, rate limit {rps} rps",
+        f.mode, f.movies_ingested
+    );
+    println!("wall time: {:.2} s", secs(f.wall));
+    println!(
+        "TMDB calls: {} ({:.2} per movie, lists and /configuration included)",
+        f.tmdb_calls,
+        f.tmdb_calls as f64 / f.movies_ingested.max(1) as f64
+    );
+    println!(
+        "DB time: {:.1} ms per movie ({} statements, {:.1} per movie; summed over concurrent connections)",
+        secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64,
+        f.db_statements,
+        f.db_statements as f64 / f.movies_ingested.max(1) as f64
+    );
+    println!("DB connections: at most {} open at once (db_max_connections)", f.peak_connections);
+    println!(
+        "rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}",
+        secs(f.bound()),
+        secs(f.wall) / secs(f.bound()).max(1e-9)
+    );
+}
+
+fn print_refresh(f: &bench::RefreshFigures) {
+    println!("bench refresh: {} works, {} stale (catalog filled in {:.1} s)", f.works, f.stale, f.fill.as_secs_f64());
+    for (i, t) in f.runs.iter().enumerate() {
+        println!(
+            "select + queue the stale movies, run {}: {:.1} ms, {} queued",
+            i + 1,
+            t.0.as_secs_f64() * 1000.0,
+            t.1
+        );
+    }
+    println!("query plan:\n{}", f.plan);
+}

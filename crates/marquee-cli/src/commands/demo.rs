@@ -1,0 +1,44 @@
+//! `marquee demo`: the quick start.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use fake_tmdb::{FakeTmdb, FakeTmdbConfig};
+use marquee::ports::{Connection, Database};
+
+use super::app::{database_url, run_migrations};
+use super::ingest::ingest_and_print;
+use crate::localpg::LocalPostgres;
+use crate::native::{NativeDb, NativeSettings};
+
+/// A database (DATABASE_URL, or a local PostgreSQL in .marquee/pg), migrations, the fake TMDB
+/// unless a TMDB credential is set, then `ids` ingested and printed.
+pub async fn run(settings: NativeSettings, ids: &[i64]) -> anyhow::Result<()> {
+    let mut settings = settings;
+    if settings.value("database_url").is_none() {
+        let pg = LocalPostgres::start(&PathBuf::from(".marquee/pg"), 54329).map_err(anyhow::Error::msg)?;
+        let admin = NativeDb::new(pg.url("postgres")).connect().await?;
+        let exists = admin.query("SELECT 1 FROM pg_database WHERE datname = 'marquee'", &[]).await?;
+        if exists.is_empty() {
+            admin.execute("CREATE DATABASE marquee", &[]).await.context("cannot create the database `marquee`")?;
+        }
+        eprintln!("local PostgreSQL in {} (DATABASE_URL={})", pg.dir.display(), pg.url("marquee"));
+        settings = settings.with("database_url", pg.url("marquee"));
+    }
+    let url = database_url(&settings)?;
+    let applied = run_migrations(&url).await?;
+    eprintln!(
+        "migrations: {}",
+        if applied.is_empty() { "up to date".to_owned() } else { format!("applied {applied:?}") }
+    );
+    let _fake = if settings.value("tmdb_token").is_none() && settings.value("tmdb_api_key").is_none() {
+        let fake = FakeTmdb::start(FakeTmdbConfig::default()).context("cannot start the fake TMDB")?;
+        eprintln!("no TMDB_TOKEN set: using the fake TMDB at {}", fake.base_url());
+        settings =
+            settings.with("tmdb_base_url", fake.base_url()).with("tmdb_token", FakeTmdbConfig::default().bearer_token);
+        Some(fake)
+    } else {
+        None
+    };
+    ingest_and_print(&settings, NativeDb::new(url), ids, false).await
+}

@@ -1,0 +1,42 @@
+//! What each subcommand of `marquee` does, one module per concern; [`run`] dispatches.
+//! Requests go through the same validation as the HTTP routes.
+
+mod app;
+mod bench;
+mod demo;
+mod fake_tmdb;
+mod ingest;
+mod migrate;
+mod output;
+mod queue;
+mod refresh;
+mod serve;
+mod stripe;
+pub mod sync;
+
+use crate::cli::{Command, ScheduleCommand};
+use crate::native::NativeSettings;
+
+pub use app::{NativeApp, database_url, native_app};
+
+/// Runs one subcommand with the settings of the process environment.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    let settings = NativeSettings::from_env();
+    match command {
+        Command::Migrate => migrate::run(&settings).await,
+        Command::FakeTmdb { port, catalog_size, latency_ms, rps, token } => {
+            fake_tmdb::run(port, catalog_size, latency_ms, rps, token)
+        }
+        Command::Ingest { what } => ingest::run(settings, what).await,
+        Command::Serve { listen } => serve::run(settings, listen),
+        Command::Bench { what } => bench::run(&settings, what).await,
+        Command::Demo { ids } => demo::run(settings, &ids).await,
+        Command::Refresh { budget, batch_size, dry_run } => refresh::run(settings, budget, batch_size, dry_run).await,
+        Command::Sync { what } => sync::run(&settings, what).await,
+        Command::Queue { what } => queue::run(&settings, what).await,
+        Command::Stripe { what } => stripe::run(&settings, what).await,
+        Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
+            crate::schedule::print(&manifest, base_url.as_deref(), format)
+        }
+    }
+}
