@@ -5,13 +5,12 @@
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use marquee::api::{self, MAX_BODY_BYTES};
-use marquee::error::Error;
+use marquee::api;
 use tokio::sync::oneshot;
 
 use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
@@ -88,13 +87,8 @@ async fn handle(
     http: NativeHttp,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => {
-            let request = http::Request::from_parts(parts, collected.to_bytes().to_vec());
-            api::serve(settings, db, http, SystemClock, None, request).await
-        }
-        Err(_) => api::error_response("marquee", &Error::PayloadTooLarge { limit: MAX_BODY_BYTES }),
-    };
+    let response =
+        api::read_body_then(request, async |request| api::serve(settings, db, http, SystemClock, None, request).await)
+            .await;
     response.map(|body| Full::new(Bytes::from(body)))
 }

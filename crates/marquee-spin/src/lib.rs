@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
-use http_body_util::{BodyExt, Full, Limited};
-use marquee::api::{self, Handler, MAX_BODY_BYTES};
-use marquee::error::Error;
+use http_body_util::Full;
+use marquee::api::{self, Handler};
 use marquee::ports::{
     Clock, Connection, Database, DbError, HttpClient, HttpRequest, HttpResponse, Row, Settings, TransportError, Value,
     system_now,
@@ -18,15 +17,11 @@ use spin_sdk::pg::{self, DbValue, ParameterValue};
 
 /// Serves one request with `handler`: the whole body of a component.
 pub async fn serve(handler: Handler, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
-    let (parts, body) = request.into_parts();
-    let response = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => {
-            let request = http::Request::from_parts(parts, collected.to_bytes().to_vec());
-            let db = SpinDb { url: spin_sdk::variables::get("database_url").await.unwrap_or_default() };
-            api::serve(&SpinSettings, db, SpinHttp, SpinClock, Some(handler), request).await
-        }
-        Err(_) => api::error_response("marquee", &Error::PayloadTooLarge { limit: MAX_BODY_BYTES }),
-    };
+    let response = api::read_body_then(request, async |request| {
+        let db = SpinDb { url: spin_sdk::variables::get("database_url").await.unwrap_or_default() };
+        api::serve(&SpinSettings, db, SpinHttp, SpinClock, Some(handler), request).await
+    })
+    .await;
     response.map(|body| Full::new(Bytes::from(body)))
 }
 

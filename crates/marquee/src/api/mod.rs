@@ -8,6 +8,7 @@ mod parser_properties;
 pub mod requests;
 
 use http::{Method, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use serde_json::Value as Json;
 use subtle::ConstantTimeEq;
 
@@ -138,6 +139,25 @@ where
     };
     let app = App::new(db, http, clock, config, function);
     handlers::handle(&app, route.handler, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
+}
+
+/// Reads the body of an incoming request (at most [`MAX_BODY_BYTES`]) and hands the request to
+/// `serve`; a body that is larger, or cannot be read, is answered 413 without calling it. The
+/// first step of both adapters, each with its own body type (any `http_body::Body`, which is
+/// what `BodyExt` extends) and its own way to [`serve`].
+pub async fn read_body_then<B>(
+    request: http::Request<B>,
+    serve: impl AsyncFnOnce(HttpRequest) -> HttpResponse,
+) -> HttpResponse
+where
+    B: BodyExt,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (parts, body) = request.into_parts();
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => serve(http::Request::from_parts(parts, collected.to_bytes().to_vec())).await,
+        Err(_) => error_response("marquee", &Error::PayloadTooLarge { limit: MAX_BODY_BYTES }),
+    }
 }
 
 pub(crate) fn json_response(status: StatusCode, body: &Json) -> HttpResponse {
