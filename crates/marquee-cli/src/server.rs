@@ -33,18 +33,17 @@ impl Server {
             let local = tokio::task::LocalSet::new();
             local.block_on(&runtime, async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let db = NativeDb::new(settings.value("database_url").unwrap_or_default());
                 let http = NativeHttp::default();
                 loop {
                     let (stream, _) = tokio::select! {
                         accepted = listener.accept() => match accepted { Ok(s) => s, Err(_) => continue },
                         _ = &mut stop => break,
                     };
-                    let (settings, db, http) = (settings.clone(), db.clone(), http.clone());
+                    let (settings, http) = (settings.clone(), http.clone());
                     tokio::task::spawn_local(async move {
                         let service = service_fn(move |request| {
-                            let (settings, db, http) = (settings.clone(), db.clone(), http.clone());
-                            async move { Ok::<_, std::convert::Infallible>(handle(&settings, db, http, request).await) }
+                            let (settings, http) = (settings.clone(), http.clone());
+                            async move { Ok::<_, std::convert::Infallible>(handle(&settings, http, request).await) }
                         });
                         let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                     });
@@ -83,12 +82,12 @@ impl Drop for Server {
 
 async fn handle(
     settings: &NativeSettings,
-    db: NativeDb,
     http: NativeHttp,
     request: hyper::Request<Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let response =
-        api::read_body_then(request, async |request| api::serve(settings, db, http, SystemClock, None, request).await)
-            .await;
+    let response = api::read_body_then(request, async |request| {
+        api::serve(settings, |url: &str| NativeDb::new(url), http, SystemClock, None, request).await
+    })
+    .await;
     response.map(|body| Full::new(Bytes::from(body)))
 }

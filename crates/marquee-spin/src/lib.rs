@@ -18,8 +18,8 @@ use spin_sdk::pg::{self, DbValue, ParameterValue};
 /// Serves one request with `handler`: the whole body of a component.
 pub async fn serve(handler: Handler, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
     let response = api::read_body_then(request, async |request| {
-        let db = SpinDb { url: spin_sdk::variables::get("database_url").await.unwrap_or_default() };
-        api::serve(&SpinSettings, db, SpinHttp, SpinClock, Some(handler), request).await
+        let open_db = |url: &str| SpinDb { url: url.to_owned() };
+        api::serve(&SpinSettings, open_db, SpinHttp, SpinClock, Some(handler), request).await
     })
     .await;
     response.map(|body| Full::new(Bytes::from(body)))

@@ -52,6 +52,9 @@ pub struct TmdbConfig {
 
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The PostgreSQL URL (it may hold a password); `None` when unset, and every route that
+    /// needs the database then answers with a configuration error.
+    pub database_url: Option<Secret>,
     pub tmdb: TmdbConfig,
     pub admin_token: Option<Secret>,
     /// Wall-time budget of one invocation.
@@ -127,6 +130,7 @@ impl Config {
         }
         let admin_token = Some(read(settings, "admin_token").await).filter(|t| !t.is_empty()).map(Secret::new);
         Ok(Config {
+            database_url: Some(read(settings, "database_url").await).filter(|u| !u.is_empty()).map(Secret::new),
             tmdb: TmdbConfig {
                 base_url,
                 auth,

@@ -14,10 +14,12 @@ pub fn database_url(settings: &NativeSettings) -> anyhow::Result<String> {
     settings.value("database_url").map(str::to_owned).context("DATABASE_URL is not set")
 }
 
+/// The library's `App` with the configuration's database (one typed configuration, as the
+/// routes have).
 pub async fn native_app(settings: &NativeSettings, function: &'static str) -> anyhow::Result<NativeApp> {
-    let url = database_url(settings)?;
     let config = Config::load(settings).await?;
-    Ok(App::new(NativeDb::new(url), NativeHttp::default(), SystemClock, config, function))
+    let db = NativeDb::new(config.database_url.as_ref().context("DATABASE_URL is not set")?.expose());
+    Ok(App::new(db, NativeHttp::default(), SystemClock, config, function))
 }
 
 /// Applies the pending migrations to the database at `url`; returns the versions applied.

@@ -113,7 +113,7 @@ pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Params), Er
 /// route's component names the function in logs and `tmdb_api_logs`.
 pub async fn serve<S, D, H, C>(
     settings: &S,
-    db: D,
+    open_db: impl FnOnce(&str) -> D,
     http: H,
     clock: C,
     only: Option<Handler>,
@@ -137,6 +137,10 @@ where
         Ok(c) => c,
         Err(e) => return error_response(function, &e.into()),
     };
+    let Some(url) = config.database_url.as_ref() else {
+        return error_response(function, &crate::config::ConfigError("`database_url` is not set".into()).into());
+    };
+    let db = open_db(url.expose());
     let app = App::new(db, http, clock, config, function);
     handlers::handle(&app, route.handler, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
 }
