@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use http_body_util::Full;
-use marquee::api::{self, Handler};
+use marquee::api::{self, RouteId};
 use marquee::ports::{
     Clock, Connection, Database, DbError, HttpClient, HttpRequest, HttpResponse, Row, Settings, TransportError, Value,
     system_now,
@@ -16,7 +16,7 @@ use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::pg::{self, DbValue, ParameterValue};
 
 /// Serves one request with `handler`: the whole body of a component.
-pub async fn serve(handler: Handler, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
+pub async fn serve(handler: RouteId, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
     let response = api::read_body_then(request, async |request| {
         let open_db = |url: &str| SpinDb { url: url.to_owned() };
         api::serve(&SpinSettings, open_db, SpinHttp, SpinClock, Some(handler), request).await

@@ -1,11 +1,11 @@
 //! `ingest-movie`: ingests or refreshes one movie and returns its card.
 //! Thin by design: everything happens in the `marquee` library.
 
-use marquee::api::Handler;
+use marquee::api::RouteId;
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    marquee_spin::serve(Handler::IngestMovie, request).await
+    marquee_spin::serve(RouteId::IngestMovie, request).await
 }

@@ -31,7 +31,7 @@ async fn status(settings: &NativeSettings, manifest: &Path) -> anyhow::Result<()
 /// What `marquee sync status` prints: the changes-feed cursor, how many movies are stale, the
 /// queue, and the schedule's refresh capacity against the catalog's daily need.
 pub async fn sync_report(app: &NativeApp, schedule: &Schedule) -> marquee::Result<Json> {
-    let refresh_route = marquee::api::ROUTES.iter().find(|r| r.handler == marquee::api::Handler::DailyRefresh);
+    let refresh_route = marquee::api::ROUTES.iter().find(|r| r.id == marquee::api::RouteId::DailyRefresh);
     let refresh_runs: Vec<(String, String)> = schedule
         .calls
         .iter()

@@ -3,7 +3,7 @@
 use http::StatusCode;
 use serde_json::{Value as Json, json};
 
-use super::{Handler, MAX_BODY_BYTES, Params, json_response, require_admin};
+use super::{MAX_BODY_BYTES, Params, RouteId, json_response, require_admin};
 use crate::app::App;
 use crate::db::cards::{self, CardLookup};
 use crate::domain::card::if_none_match;
@@ -14,17 +14,17 @@ use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
 
 pub async fn handle<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
-    handler: Handler,
+    handler: RouteId,
     params: &Params,
     request: HttpRequest,
 ) -> Result<HttpResponse> {
     match handler {
-        Handler::IngestMovie => ingest_movie(app, request).await,
-        Handler::ScheduledIngest => scheduled_ingest(app, request).await,
-        Handler::BatchIngest => batch_ingest(app, request).await,
-        Handler::DailyRefresh => daily_refresh(app, request).await,
-        Handler::WorkCard => work_card(app, params, request).await,
-        Handler::StripeWebhook => stripe_webhook(app, request).await,
+        RouteId::IngestMovie => ingest_movie(app, request).await,
+        RouteId::ScheduledIngest => scheduled_ingest(app, request).await,
+        RouteId::BatchIngest => batch_ingest(app, request).await,
+        RouteId::DailyRefresh => daily_refresh(app, request).await,
+        RouteId::WorkCard => work_card(app, params, request).await,
+        RouteId::StripeWebhook => stripe_webhook(app, request).await,
     }
 }
 

@@ -22,8 +22,9 @@ use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse, Setti
 /// Request bodies above this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Which route a request is for; `handlers::handle` runs the one function of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handler {
+pub enum RouteId {
     IngestMovie,
     ScheduledIngest,
     BatchIngest,
@@ -39,7 +40,7 @@ pub struct Route {
     pub method: Method,
     /// Spin route syntax: `:name` matches one path segment.
     pub path: &'static str,
-    pub handler: Handler,
+    pub id: RouteId,
 }
 
 /// Every route Marquee serves. `spin.toml` and the native server are checked against it.
@@ -48,32 +49,32 @@ pub static ROUTES: &[Route] = &[
         component: "ingest-movie",
         method: Method::POST,
         path: "/functions/v1/ingest-movie",
-        handler: Handler::IngestMovie,
+        id: RouteId::IngestMovie,
     },
     Route {
         component: "scheduled-ingest",
         method: Method::POST,
         path: "/functions/v1/scheduled-ingest",
-        handler: Handler::ScheduledIngest,
+        id: RouteId::ScheduledIngest,
     },
     Route {
         component: "batch-ingest",
         method: Method::POST,
         path: "/functions/v1/batch-ingest",
-        handler: Handler::BatchIngest,
+        id: RouteId::BatchIngest,
     },
     Route {
         component: "daily-refresh",
         method: Method::POST,
         path: "/functions/v1/daily-refresh",
-        handler: Handler::DailyRefresh,
+        id: RouteId::DailyRefresh,
     },
-    Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", handler: Handler::WorkCard },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/works/:tmdb_id", id: RouteId::WorkCard },
     Route {
         component: "stripe-webhook",
         method: Method::POST,
         path: "/functions/v1/stripe-webhook",
-        handler: Handler::StripeWebhook,
+        id: RouteId::StripeWebhook,
     },
 ];
 
@@ -116,7 +117,7 @@ pub async fn serve<S, D, H, C>(
     open_db: impl FnOnce(&str) -> D,
     http: H,
     clock: C,
-    only: Option<Handler>,
+    only: Option<RouteId>,
     request: HttpRequest,
 ) -> HttpResponse
 where
@@ -126,7 +127,7 @@ where
     C: Clock,
 {
     let (route, params) = match route(request.method(), request.uri().path()) {
-        Ok((r, _)) if only.is_some_and(|h| h != r.handler) => {
+        Ok((r, _)) if only.is_some_and(|h| h != r.id) => {
             return error_response("marquee", &Error::NotFound(format!("no route for {}", request.uri().path())));
         }
         Ok(found) => found,
@@ -142,7 +143,7 @@ where
     };
     let db = open_db(url.expose());
     let app = App::new(db, http, clock, config, function);
-    handlers::handle(&app, route.handler, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
+    handlers::handle(&app, route.id, &params, request).await.unwrap_or_else(|e| error_response(function, &e))
 }
 
 /// Reads the body of an incoming request (at most [`MAX_BODY_BYTES`]) and hands the request to
@@ -194,7 +195,7 @@ mod tests {
     #[test]
     fn routes_match_with_parameters_and_report_405() {
         let (r, params) = route(&Method::GET, "/api/works/550").unwrap();
-        assert_eq!(r.handler, Handler::WorkCard);
+        assert_eq!(r.id, RouteId::WorkCard);
         assert_eq!(params, vec![("tmdb_id", "550".to_owned())]);
         assert!(matches!(route(&Method::GET, "/functions/v1/ingest-movie"), Err(Error::MethodNotAllowed)));
         assert!(matches!(route(&Method::GET, "/api/works/"), Err(Error::NotFound(_))));
