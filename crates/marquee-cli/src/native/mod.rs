@@ -28,7 +28,9 @@ impl Clock for SystemClock {
 
 /// Settings by name; natively read from upper-cased environment variables
 /// (`tmdb_token` ← `TMDB_TOKEN`), as `spin up` reads `SPIN_VARIABLE_TMDB_TOKEN`.
-#[derive(Clone, Debug, Default)]
+///
+/// Holds secrets (the database URL, tokens): deliberately not `Debug`, so it cannot be printed.
+#[derive(Clone, Default)]
 pub struct NativeSettings {
     values: HashMap<String, String>,
 }
