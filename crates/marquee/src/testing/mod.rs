@@ -1,4 +1,5 @@
-//! Test doubles for the ports that carry time: a virtual clock and a scripted TMDB.
+//! Test doubles for the ports that carry time: a virtual clock, a scripted TMDB, and a
+//! database wrapper that stops virtual time while a real statement runs.
 //!
 //! They let the rules of time (rate limiting, backoff, `Retry-After`, deadlines) be tested
 //! exactly and instantly: a "slow TMDB" or a 20 s budget costs no real time, and every
@@ -10,7 +11,9 @@
 //! drive them alike.
 
 mod clock;
+mod db;
 mod http;
 
 pub use clock::{Hold, VirtualClock};
+pub use db::{HeldConnection, HeldDb};
 pub use http::{Reply, ScriptedHttp, Sent};
