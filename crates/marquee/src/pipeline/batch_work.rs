@@ -31,7 +31,8 @@ pub enum JobResult {
     /// Already fresh when its turn came (e.g. another run just ingested it).
     Fresh,
     Failed(Error),
-    /// Not started: the budget ran out, or the run stopped on a fatal error.
+    /// Not started (the budget ran out, or the run stopped on a fatal error), or started but
+    /// its TMDB fetch ran out of budget: either way, work to queue for a later run.
     NotStarted,
 }
 
@@ -71,6 +72,8 @@ pub async fn run_jobs<D: Database, H: HttpClient, C: Clock>(
             let result = match ingest::ingest_movie(app, tmdb, job.tmdb_id, job.force).await {
                 Ok(Outcome::Ingested { card, .. }) => JobResult::Ingested { title: title_year(&card.payload) },
                 Ok(Outcome::Cached { .. }) => JobResult::Fresh,
+                // The budget ran out before TMDB answered: not the movie's failure, left to queue.
+                Err(Error::Tmdb(TmdbError::OutOfTime { .. })) => JobResult::NotStarted,
                 Err(e) => {
                     if is_fatal(&e) {
                         stopped.set(true);
