@@ -26,8 +26,8 @@ impl<D: Database, H: HttpClient, C: Clock> App<D, H, C> {
         started + self.config.time_budget
     }
 
-    /// The invocation's TMDB client: one rate limiter and call log for all its requests; no
-    /// retry wait ends after `deadline`.
+    /// The invocation's TMDB client: one rate limiter and call log for all its requests;
+    /// `deadline` is hard (nothing starts, waits or runs past it).
     pub fn tmdb(&self, deadline: chrono::DateTime<chrono::Utc>) -> TmdbClient<'_, H, C> {
         TmdbClient::new(&self.http, &self.clock, &self.config.tmdb).with_deadline(deadline)
     }

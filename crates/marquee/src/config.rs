@@ -19,6 +19,17 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// `text` with this secret blanked out, for anything that could reach a log or a response.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.0)
+    }
+}
+
+/// `text` with every occurrence of `secret` replaced by `***` (nothing to do for an empty secret).
+/// The one redaction rule, for secrets typed [`Secret`] or read as plain strings.
+pub fn redact(text: &str, secret: &str) -> String {
+    let secret = secret.trim();
+    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "***") }
 }
 
 impl fmt::Debug for Secret {

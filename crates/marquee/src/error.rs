@@ -73,6 +73,7 @@ impl Error {
             Error::Gone { .. }
             | Error::Rejected { .. }
             | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. }) => Disposition::Permanent,
+            Error::Tmdb(TmdbError::OutOfTime { .. }) => Disposition::Unfinished,
             _ => Disposition::Retry,
         }
     }

@@ -14,6 +14,8 @@ pub mod log;
 pub mod pipeline;
 pub mod ports;
 pub mod schedule;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tmdb;
 
 pub use app::App;

@@ -24,6 +24,7 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::Tmdb(TmdbError::Malformed { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_bad_response"),
         Error::Tmdb(TmdbError::Rejected { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_rejected"),
         Error::Tmdb(TmdbError::Exhausted { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "tmdb_unavailable"),
+        Error::Tmdb(TmdbError::OutOfTime { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "time_budget_exhausted"),
         Error::Db(_) => (StatusCode::INTERNAL_SERVER_ERROR, "database_error"),
         Error::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "configuration_error"),
         Error::Billing(BillingError::Signature(_)) => (StatusCode::BAD_REQUEST, "invalid_signature"),

@@ -32,7 +32,8 @@ pub enum JobResult {
     /// Already fresh when its turn came (e.g. another run just ingested it).
     Fresh,
     Failed(Error),
-    /// Not started: the budget ran out, or the run stopped on a fatal error.
+    /// Not started (the budget ran out, or the run stopped on a fatal error), or started but
+    /// its TMDB fetch ran out of budget: either way, work to queue for a later run.
     NotStarted,
 }
 

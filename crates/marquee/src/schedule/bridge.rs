@@ -118,8 +118,7 @@ pub fn judge_response(target_url: &str, status: u16, body: &[u8], admin_token: &
 
 /// `text` with every occurrence of `secret` replaced by `***` (nothing to do for an empty secret).
 pub fn redact(text: &str, secret: &str) -> String {
-    let secret = secret.trim();
-    if secret.is_empty() { text.to_owned() } else { text.replace(secret, "***") }
+    crate::config::redact(text, secret)
 }
 
 #[cfg(test)]

@@ -4,10 +4,9 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::future::{Either, select};
 use serde::de::DeserializeOwned;
 
-use super::ratelimit::RateLimiter;
+use super::ratelimit::{RateLimiter, before};
 use super::types::{
     APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration,
     TmdbErrorBody,
@@ -27,9 +26,14 @@ pub enum TmdbError {
     /// 400/422 and other 4xx: our request is wrong. Fails loudly; never retried.
     #[error("TMDB refused the request (HTTP {status}, code {code}): {message}")]
     Rejected { status: u16, code: i64, message: String },
-    /// 429/5xx/timeouts/transport errors that outlasted every attempt or the deadline.
+    /// 429/5xx/timeouts/transport errors on every one of `max_attempts` attempts.
     #[error("TMDB unavailable after {attempts} attempt(s): {last}")]
     Exhausted { attempts: u32, last: String },
+    /// The invocation's time budget ran out before TMDB answered (`attempts` requests were
+    /// sent; `last` is why the last one did not do). Not the movie's failure: such work stays
+    /// queued for the next invocation.
+    #[error("the time budget ran out before TMDB answered ({attempts} attempt(s) sent{})", last.as_ref().map(|l| format!("; last: {l}")).unwrap_or_default())]
+    OutOfTime { attempts: u32, last: Option<String> },
     /// A 200 whose body is not the JSON we expect.
     #[error("TMDB returned malformed JSON for {endpoint}: {detail}")]
     Malformed { endpoint: String, detail: String },
@@ -64,7 +68,7 @@ pub struct TmdbClient<'a, H, C> {
     /// Calls not yet written to `tmdb_api_logs`; the caller drains them in batches.
     calls: RefCell<Vec<ApiCall>>,
     rng: RefCell<fastrand::Rng>,
-    /// No retry wait may end after this instant (the invocation's budget).
+    /// The invocation's budget: nothing starts at or after it, and every wait is cut by it.
     deadline: Option<DateTime<Utc>>,
     /// Every attempt made, for run logs and benchmarks.
     attempts_made: std::cell::Cell<u64>,
@@ -75,7 +79,16 @@ pub struct TmdbClient<'a, H, C> {
 enum Attempt {
     Done(serde_json::Value),
     Fail(TmdbError),
-    Retry { wait: Duration, why: String },
+    Retry {
+        wait: Duration,
+        why: String,
+    },
+    /// The limiter had no start before the deadline: nothing was sent.
+    NotStarted,
+    /// Sent, but the deadline came before the answer.
+    Cut {
+        why: String,
+    },
 }
 
 impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
@@ -172,24 +185,31 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
 
     /// GET with retries: 429 (honouring `Retry-After`), 5xx, timeouts and transport errors are
     /// retried with capped exponential backoff and jitter; 401/404/other 4xx are final.
+    ///
+    /// The deadline is hard: no attempt starts at or after it, an attempt's timeout never runs
+    /// past it, and a retry wait that would reach it is not taken; the call then ends with
+    /// [`TmdbError::OutOfTime`] by the deadline at the latest.
     pub async fn get_json(&self, call: &Call<'_>) -> Result<serde_json::Value, TmdbError> {
+        let mut last = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let why = match self.attempt(call, attempt).await {
+            let (wait, why) = match self.attempt(call, attempt).await {
                 Attempt::Done(json) => return Ok(json),
                 Attempt::Fail(error) => return Err(error),
-                Attempt::Retry { wait, why } => {
-                    let ends = self.clock.now() + wait;
-                    let past_deadline = self.deadline.is_some_and(|d| ends > d);
-                    if attempt < self.config.max_attempts && !past_deadline {
-                        self.clock.sleep(wait).await;
-                        continue;
-                    }
-                    why
-                }
+                Attempt::NotStarted => return Err(TmdbError::OutOfTime { attempts: attempt - 1, last }),
+                Attempt::Cut { why } => return Err(TmdbError::OutOfTime { attempts: attempt, last: Some(why) }),
+                Attempt::Retry { wait, why } => (wait, why),
             };
-            return Err(TmdbError::Exhausted { attempts: attempt, last: why });
+            if attempt >= self.config.max_attempts {
+                return Err(TmdbError::Exhausted { attempts: attempt, last: why });
+            }
+            // Waiting would only end where nothing may start any more.
+            if self.deadline.is_some_and(|d| self.clock.now() + wait >= d) {
+                return Err(TmdbError::OutOfTime { attempts: attempt, last: Some(why) });
+            }
+            self.clock.sleep(wait).await;
+            last = Some(why);
         }
     }
 
@@ -200,16 +220,17 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                 return Attempt::Fail(TmdbError::Rejected { status: 0, code: 0, message: self.redact(&e.to_string()) });
             }
         };
-        let permit = self.limiter.acquire(self.clock).await;
+        let Ok(permit) = self.limiter.acquire(self.clock, self.deadline).await else {
+            return Attempt::NotStarted;
+        };
         self.attempts_made.set(self.attempts_made.get() + 1);
         let started = self.clock.now();
-        let send = std::pin::pin!(self.http.send(request));
-        let timeout = std::pin::pin!(self.clock.sleep(self.config.request_timeout));
-        // `None`: the deadline passed first (the request future is dropped, i.e. cancelled).
-        let sent = match select(send, timeout).await {
-            Either::Left((result, _)) => Some(result),
-            Either::Right(((), _)) => None,
-        };
+        // The limiter only grants starts before the deadline, so some time is left.
+        let left = self.deadline.and_then(|d| (d - started).to_std().ok());
+        let timeout = left.map_or(self.config.request_timeout, |left| left.min(self.config.request_timeout));
+        let cut_by_deadline = timeout < self.config.request_timeout;
+        // `None`: no answer in time (the request future is dropped, i.e. cancelled).
+        let sent = before(self.clock, Some(started + timeout), self.http.send(request)).await;
         drop(permit);
         let latency_ms = (self.clock.now() - started).num_milliseconds();
         let mut log = ApiCall {
@@ -221,41 +242,38 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             error: None,
             at: started,
         };
-        let unit = self.rng.borrow_mut().f64();
-        let backoff = Backoff::TMDB;
-
         let outcome = match sent {
-            None => {
-                let why = format!("no answer within {} ms", self.config.request_timeout.as_millis());
-                Attempt::Retry { wait: backoff.delay(attempt, unit), why }
+            None if cut_by_deadline => {
+                Attempt::Cut { why: format!("no answer before the invocation's deadline ({} ms)", timeout.as_millis()) }
             }
-            Some(Err(e)) => Attempt::Retry { wait: backoff.delay(attempt, unit), why: self.redact(&e.0) },
+            None => self.retry(attempt, None, &format!("no answer within {} ms", timeout.as_millis())),
+            Some(Err(e)) => self.retry(attempt, None, &self.redact(&e.0)),
             Some(Ok(response)) => {
                 let status = response.status().as_u16();
                 log.status = Some(status);
-                self.classify(call, attempt, status, &response, unit)
+                self.classify(call, attempt, status, &response)
             }
         };
         log.error = match &outcome {
-            Attempt::Done(_) => None,
+            Attempt::Done(_) | Attempt::NotStarted => None,
             Attempt::Fail(e) => Some(e.to_string()),
-            Attempt::Retry { why, .. } => Some(why.clone()),
+            Attempt::Retry { why, .. } | Attempt::Cut { why } => Some(why.clone()),
         };
         self.calls.borrow_mut().push(log);
         outcome
     }
 
-    fn classify(
-        &self,
-        call: &Call<'_>,
-        attempt: u32,
-        status: u16,
-        response: &crate::ports::HttpResponse,
-        unit: f64,
-    ) -> Attempt {
+    /// A retry after `attempt`, waiting the server's `Retry-After` when it sent one, else the
+    /// backoff (both within `Backoff::TMDB`'s cap).
+    fn retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) -> Attempt {
+        let unit = self.rng.borrow_mut().f64();
+        let wait = Backoff::TMDB.after_throttle(retry_after, attempt, unit);
+        Attempt::Retry { wait, why: why.to_owned() }
+    }
+
+    fn classify(&self, call: &Call<'_>, attempt: u32, status: u16, response: &crate::ports::HttpResponse) -> Attempt {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
-        let backoff = Backoff::TMDB;
         match status {
             200..=299 => match serde_json::from_slice(body) {
                 Ok(json) => Attempt::Done(json),
@@ -273,14 +291,15 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
-                let wait = backoff.after_throttle(retry_after, attempt, unit);
-                // Everyone in this invocation backs off, not just this request.
-                self.limiter.pause_until(self.clock.now() + wait);
-                Attempt::Retry { wait, why: "HTTP 429 rate limited".into() }
+                let mut retry = self.retry(attempt, retry_after, "HTTP 429 rate limited");
+                if let Attempt::Retry { wait, why } = &mut retry {
+                    // Everyone in this invocation backs off, not just this request.
+                    self.limiter.pause_until(self.clock.now() + *wait);
+                    why.push_str(&format!(" (retry after {} ms)", wait.as_millis()));
+                }
+                retry
             }
-            500 | 502 | 503 | 504 => {
-                Attempt::Retry { wait: backoff.delay(attempt, unit), why: format!("HTTP {status}") }
-            }
+            500 | 502 | 503 | 504 => self.retry(attempt, None, &format!("HTTP {status}")),
             _ => {
                 let b = error_body();
                 Attempt::Fail(TmdbError::Rejected {
@@ -316,11 +335,10 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
 
     /// Removes the credential from any text that could reach a log or an error body.
     fn redact(&self, text: &str) -> String {
-        let secret = match &self.config.auth {
-            Some(TmdbAuth::Bearer(s) | TmdbAuth::ApiKey(s)) => s.expose(),
-            None => "",
-        };
-        if secret.is_empty() { text.to_owned() } else { text.replace(secret, "***") }
+        match &self.config.auth {
+            Some(TmdbAuth::Bearer(secret) | TmdbAuth::ApiKey(secret)) => secret.redact(text),
+            None => text.to_owned(),
+        }
     }
 }
 

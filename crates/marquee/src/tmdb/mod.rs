@@ -2,6 +2,8 @@
 
 mod client;
 mod ratelimit;
+#[cfg(test)]
+mod timing_tests;
 pub mod types;
 
 pub use client::{ApiCall, Call, TmdbClient, TmdbError};
