@@ -387,3 +387,59 @@ async fn sync_status_says_whether_the_shipped_schedule_keeps_up_with_a_million_m
     assert_eq!(report["schedule"]["keeps_up"], false);
     assert!(report["schedule"]["verdict"].as_str().unwrap().contains("cannot keep up"), "{report}");
 }
+
+/// Serves one request through the library's routing on a virtual clock, with a TMDB that answers
+/// only after `tmdb_latency`; returns the response and the virtual time it took.
+async fn serve_on_virtual_time(
+    app: &TestApp,
+    clock: &marquee::testing::VirtualClock,
+    http: &marquee::testing::ScriptedHttp,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value, Duration) {
+    use marquee::testing::HeldDb;
+    let request = http::Request::post(path)
+        .header("authorization", format!("Bearer {}", marquee_tests::ADMIN_TOKEN))
+        .body(body.to_string().into_bytes())
+        .unwrap();
+    let settings = app.settings.clone().with("tmdb_base_url", "http://tmdb.test/3");
+    let started = clock.elapsed();
+    let open_db = |url: &str| HeldDb::new(NativeDb::new(url), clock);
+    let response = marquee::api::serve(&settings, open_db, http.clone(), clock.clone(), None, request).await;
+    let json = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
+    (response.status().as_u16(), json, clock.elapsed() - started)
+}
+
+#[tokio::test]
+async fn with_a_tmdb_slower_than_the_budget_every_route_returns_within_it_and_queues_what_did_not_fit() {
+    use marquee::testing::{Reply, ScriptedHttp, VirtualClock};
+    let app = TestApp::start_with(small_catalog(), |s| s).await;
+    // The clock starts at the database's "now", so leases and deadlines agree.
+    let clock = VirtualClock::starting_at(system_now());
+    let http = ScriptedHttp::new(&clock);
+    // Slower than the request timeout (10 s) and than the whole budget (20 s).
+    http.always("*", Reply::json(json!({})).after(Duration::from_secs(25)));
+    let budget = Duration::from_secs(20);
+    let margin = Duration::from_secs(1);
+
+    for (path, body) in [
+        ("/functions/v1/ingest-movie", json!({"tmdb_id": 5})),
+        ("/functions/v1/scheduled-ingest", json!({"source": "popular", "pages_per_source": 3})),
+        ("/functions/v1/batch-ingest", json!({"tmdb_ids": [1, 2, 3, 4, 5, 6]})),
+        ("/functions/v1/daily-refresh", json!({})),
+    ] {
+        let (status, body, took) = serve_on_virtual_time(&app, &clock, &http, path, body).await;
+        assert!(took <= budget + margin, "{path} took {took:?} of virtual time: {status} {body}");
+        assert!(status == 200 || status == 503, "{path}: {status} {body}");
+    }
+    // Nothing was lost or marked failed for lack of time: the batch's movies wait in the queue,
+    // their attempts not counted, and no movie is left claimed.
+    let queued = app
+        .db
+        .query("SELECT tmdb_id, status, attempts FROM refresh_queue WHERE reason = 'batch' ORDER BY tmdb_id", &[])
+        .await
+        .unwrap();
+    let rows: Vec<(i64, String, i32)> = queued.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(rows, (1..=6).map(|id| (id, "queued".to_owned(), 0)).collect::<Vec<_>>());
+    assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status IN ('failed', 'ingesting')").await, 0);
+}
