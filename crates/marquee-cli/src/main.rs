@@ -60,7 +60,7 @@ enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
-    /// The quick start: a database (DATABASE_URL, or a local PostgreSQL in .marquee/pg), migrations,
+    /// The quick start: a database (DATABASE_URL, or a local PostgreSQL of this checkout), migrations,
     /// the fake TMDB unless TMDB_TOKEN/TMDB_API_KEY is set, a handful of movies ingested and printed.
     Demo {
         #[arg(default_values_t = [550_i64, 603, 680, 13, 155])]
@@ -507,7 +507,7 @@ fn describe(id: i64, how: &str, card: &serde_json::Value) -> String {
 async fn demo(settings: NativeSettings, ids: &[i64]) -> Result<(), String> {
     let mut settings = settings;
     if settings.value("database_url").is_none() {
-        let pg = LocalPostgres::start(&PathBuf::from(".marquee/pg"), 54329)?;
+        let pg = LocalPostgres::demo()?;
         let admin = NativeDb::new(pg.url("postgres")).connect().await.map_err(|e| e.to_string())?;
         let exists =
             marquee::ports::Connection::query(&admin, "SELECT 1 FROM pg_database WHERE datname = 'marquee'", &[])
