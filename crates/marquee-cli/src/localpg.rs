@@ -51,8 +51,7 @@ pub fn clusters_dir() -> Result<PathBuf, String> {
     if !is_root() {
         return Ok(checkout.join(".marquee"));
     }
-    let has_postgres_user = Command::new("id").args(["-u", "postgres"]).output().is_ok_and(|o| o.status.success());
-    if !has_postgres_user {
+    if postgres_uid().is_none() {
         return Err(format!(
             "PostgreSQL refuses to run as root, and there is no `postgres` user to run it (the `postgresql` \
              package creates one): install the package, run as a normal user, {USE_YOUR_OWN}"
@@ -64,6 +63,12 @@ pub fn clusters_dir() -> Result<PathBuf, String> {
     // Says which checkout the directory belongs to, for whoever finds it.
     let _ = std::fs::write(dir.join("checkout"), format!("{}\n", checkout.display()));
     Ok(dir)
+}
+
+/// The uid of the `postgres` system user, when there is one.
+fn postgres_uid() -> Option<u32> {
+    let out = Command::new("id").args(["-u", "postgres"]).output().ok().filter(|o| o.status.success())?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 /// Creates `dir` (in a world-writable directory) as root's, traversable by the `postgres` user.
@@ -148,7 +153,9 @@ impl LocalPostgres {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
         let data = dir.join("data");
-        if is_root() {
+        // Only a cluster directory `postgres` does not own yet (new, or made by an older version
+        // as root's): a running cluster's files come and go, and `chown -R` over them would race.
+        if is_root() && std::fs::metadata(&dir).map_err(|e| e.to_string())?.uid() != postgres_uid().unwrap_or(0) {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(&dir)
