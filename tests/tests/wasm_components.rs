@@ -8,14 +8,18 @@
 //! - The HTTP components (every `[[trigger.http]]` component) run on Spin 4 (spin-sdk 6.0): see
 //!   [`http_component_may_import`].
 //!
-//! On a fresh clone the `.wasm` files may not exist yet: a missing one is built here with
-//! `cargo build --target wasm32-wasip2 --release -p <crate>` (needs `rustup target add
-//! wasm32-wasip2`), so `cargo test` alone is enough. `.ci/run` builds them all beforehand.
+//! The components are built here, once per test process, with one `cargo build --target
+//! wasm32-wasip2 --release -p <crate>…` for every crate `spin.toml` names, so a test never reads
+//! a `.wasm` older than the code (cargo rebuilds only what changed). The outer `cargo test` has
+//! released its build lock by the time tests run, and this build uses other profile directories
+//! anyway (`release`, `wasm32-wasip2/release`). The `wasm32-wasip2` standard library is added
+//! with `rustup target add` when it is missing, so `cargo test` alone is enough on a fresh
+//! machine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 
 use wasmparser::component_types::ComponentEntityType;
 use wasmparser::{ComponentTypeRef, Encoding, Parser, Payload, TypeBounds, Validator, WasmFeatures};
@@ -44,35 +48,84 @@ fn components_of(m: &toml::Value, kind: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Serialises the builds of this test binary (cargo would anyway, on the target directory lock).
-static BUILD: Mutex<()> = Mutex::new(());
+const TARGET: &str = "wasm32-wasip2";
 
-/// The bytes of a component, built first when the file is missing. `source` is spin.toml's
+/// Adds the `wasm32-wasip2` standard library to the toolchain when it lacks it. Asks `rustc`
+/// (the one the build below uses) where the target's libraries are, so a toolchain installed
+/// without rustup but with the target passes too.
+fn ensure_wasm_target() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(&rustc)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", rustc.display()));
+    let libdir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if out.status.success() && libdir.is_dir() {
+        return;
+    }
+    eprintln!("the {TARGET} target is not installed: running `rustup target add {TARGET}`");
+    match Command::new("rustup").args(["target", "add", TARGET]).current_dir(root()).status() {
+        Ok(status) => assert!(status.success(), "`rustup target add {TARGET}` failed ({status})"),
+        Err(e) => panic!(
+            "the Rust standard library for {TARGET} is not installed for {}, and rustup cannot be run to add it \
+             ({e}): install it (`rustup target add {TARGET}`, or your distribution's {TARGET} package)",
+            rustc.display()
+        ),
+    }
+}
+
+/// The directory of the built components (`<target dir>/wasm32-wasip2/release`), after building
+/// every component crate of `spin.toml` for wasm32-wasip2, once per test process.
+fn built_components() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        ensure_wasm_target();
+        let m = manifest();
+        let crates: BTreeSet<String> = m["component"]
+            .as_table()
+            .expect("[component.*]")
+            .iter()
+            .map(|(name, c)| {
+                let source = c["source"].as_str().unwrap_or_else(|| panic!("{name}: no source"));
+                wasm_file(source).file_stem().and_then(|s| s.to_str()).expect("a .wasm file name").replace('_', "-")
+            })
+            .collect();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--target", TARGET, "--release"]).current_dir(root());
+        for package in &crates {
+            build.args(["-p", package]);
+        }
+        eprintln!("building the components: {build:?}");
+        let status = build.status().expect("run cargo");
+        assert!(status.success(), "building {crates:?} for {TARGET} failed ({status})");
+        target_dir().join(TARGET).join("release")
+    })
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// spin.toml's `source = "target/wasm32-wasip2/release/<crate_name>.wasm"`, in the target
+/// directory this build uses (`CARGO_TARGET_DIR` may move it).
+fn wasm_file(source: &str) -> PathBuf {
+    let relative = source.strip_prefix("target/").unwrap_or_else(|| panic!("{source}: expected under target/"));
+    assert!(
+        Path::new(relative).parent() == Some(Path::new("wasm32-wasip2/release")),
+        "{source}: expected target/wasm32-wasip2/release/<crate_name>.wasm"
+    );
+    target_dir().join(relative)
+}
+
+/// The bytes of a component, freshly built. `source` is spin.toml's
 /// `target/wasm32-wasip2/release/<crate_name>.wasm`; the crate is `<crate-name>`.
 fn component_bytes(source: &str) -> Vec<u8> {
-    let relative = source.strip_prefix("target/").unwrap_or_else(|| panic!("{source}: expected under target/"));
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    let path = target_dir.join(relative);
-    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() {
-        let stem = path.file_stem().and_then(|s| s.to_str()).expect("wasm file name");
-        let package = stem.replace('_', "-");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        eprintln!(
-            "{} is missing: building it (cargo build --target wasm32-wasip2 --release -p {package})",
-            path.display()
-        );
-        let status = Command::new(cargo)
-            .args(["build", "--target", "wasm32-wasip2", "--release", "-p", &package])
-            .current_dir(root())
-            .status()
-            .expect("run cargo");
-        assert!(
-            status.success(),
-            "building {package} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
-        );
-    }
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let path = wasm_file(source);
+    let built = built_components();
+    assert_eq!(path.parent(), Some(built), "{source} is not among the built components");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (built: {})", path.display(), built.display()))
 }
 
 /// What a component imports and exports at its top level, with the validator's types.

@@ -1,4 +1,4 @@
-//! A fake of the TMDB API v3, following `shared/tmdb-contract.md`.
+//! A fake of the TMDB API v3, following `docs/tmdb-contract.md`.
 //!
 //! It serves a synthetic catalog (ids `1..=catalog_size`) that is a pure function of the seed,
 //! so the same configuration always yields byte-identical answers, and it can inject the

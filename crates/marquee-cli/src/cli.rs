@@ -47,7 +47,7 @@ pub enum Command {
         #[command(subcommand)]
         what: BenchCommand,
     },
-    /// The quick start: a database (DATABASE_URL, or a local PostgreSQL in .marquee/pg), migrations,
+    /// The quick start: a database (DATABASE_URL, or a local PostgreSQL of this checkout), migrations,
     /// the fake TMDB unless TMDB_TOKEN/TMDB_API_KEY is set, a handful of movies ingested and printed.
     Demo {
         #[arg(default_values_t = [550_i64, 603, 680, 13, 155])]

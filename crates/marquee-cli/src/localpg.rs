@@ -1,9 +1,20 @@
-//! A local PostgreSQL from the system packages, in a folder of the project, for the quick start
-//! and the tests when `DATABASE_URL` is not set. PostgreSQL refuses to run as root, so as root
-//! the cluster belongs to the `postgres` system user and commands run through `runuser`.
+//! A local PostgreSQL from the system packages, for the quick start and the tests when
+//! `DATABASE_URL` is not set: one cluster for `demo`, one for the tests, per checkout.
+//!
+//! Where they live ([`clusters_dir`]): for a normal user, in the checkout's `.marquee/`. As root
+//! they cannot: PostgreSQL refuses to run as root, so the clusters belong to the `postgres`
+//! system user (commands run through `runuser`), which usually cannot enter a checkout in root's
+//! home (mode 700). Then they live in `/var/tmp/marquee-<hash of the checkout path>/`, a
+//! directory of root's that others may traverse, so checkouts never share a cluster.
 
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// Said by every error about the local cluster: what to do when it cannot work here.
+const USE_YOUR_OWN: &str = "or set DATABASE_URL to a PostgreSQL server of your own";
 
 /// The same server URL with another database name (`postgres://u:p@h:5432/db?x=y`).
 pub fn with_database(url: &str, database: &str) -> String {
@@ -19,14 +30,61 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// The server tests use: `DATABASE_URL`'s, or a local cluster in the project's
-/// `.marquee/test-pg` (started once, then reused). Returns a URL of its maintenance database.
+/// The server tests use: `DATABASE_URL`'s, or this checkout's local test cluster (started
+/// once, then reused). Returns a URL of its maintenance database.
 pub fn test_server_url() -> Result<String, String> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
         return Ok(url);
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.marquee/test-pg");
-    Ok(LocalPostgres::start(&dir, 54330)?.url("postgres"))
+    Ok(LocalPostgres::start(&clusters_dir()?.join("test-pg"), 54330)?.url("postgres"))
+}
+
+/// The checkout this binary was built from (the workspace root).
+fn checkout() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// The directory that holds this checkout's local clusters (see the module's documentation).
+pub fn clusters_dir() -> Result<PathBuf, String> {
+    let checkout = checkout();
+    if !is_root() {
+        return Ok(checkout.join(".marquee"));
+    }
+    if postgres_uid().is_none() {
+        return Err(format!(
+            "PostgreSQL refuses to run as root, and there is no `postgres` user to run it (the `postgresql` \
+             package creates one): install the package, run as a normal user, {USE_YOUR_OWN}"
+        ));
+    }
+    let hash = hex::encode(Sha256::digest(checkout.as_os_str().as_encoded_bytes()));
+    let dir = PathBuf::from(format!("/var/tmp/marquee-{}", &hash[..12]));
+    shared_dir(&dir)?;
+    // Says which checkout the directory belongs to, for whoever finds it.
+    let _ = std::fs::write(dir.join("checkout"), format!("{}\n", checkout.display()));
+    Ok(dir)
+}
+
+/// The uid of the `postgres` system user, when there is one.
+fn postgres_uid() -> Option<u32> {
+    let out = Command::new("id").args(["-u", "postgres"]).output().ok().filter(|o| o.status.success())?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// Creates `dir` (in a world-writable directory) as root's, traversable by the `postgres` user.
+/// An existing one must be root's own directory, not a link or someone else's.
+fn shared_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("{}: {e} ({USE_YOUR_OWN})", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != 0 {
+        return Err(format!("{} is not a directory of root's: remove it and run again, {USE_YOUR_OWN}", dir.display()));
+    }
+    // Explicit, whatever the umask: the `postgres` user enters it, nobody else writes to it.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 #[derive(Debug)]
@@ -79,6 +137,11 @@ fn run(bin: &Path, args: &[&str]) -> Result<std::process::Output, String> {
 }
 
 impl LocalPostgres {
+    /// The quick start's cluster (`marquee demo`) of this checkout.
+    pub fn demo() -> Result<LocalPostgres, String> {
+        LocalPostgres::start(&clusters_dir()?.join("pg"), 54329)
+    }
+
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
@@ -90,14 +153,16 @@ impl LocalPostgres {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
         let data = dir.join("data");
-        if is_root() {
+        // Only a cluster directory `postgres` does not own yet (new, or made by an older version
+        // as root's): a running cluster's files come and go, and `chown -R` over them would race.
+        if is_root() && std::fs::metadata(&dir).map_err(|e| e.to_string())?.uid() != postgres_uid().unwrap_or(0) {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
                 .arg(&dir)
                 .status()
                 .map_err(|e| e.to_string())?;
             if !status.success() {
-                return Err(format!("chown postgres {} failed", dir.display()));
+                return Err(format!("chown postgres {} failed ({USE_YOUR_OWN})", dir.display()));
             }
         }
         let data_s = data.to_string_lossy().to_string();
@@ -107,7 +172,7 @@ impl LocalPostgres {
                 &["-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
             )?;
             if !out.status.success() {
-                return Err(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr)));
+                return Err(format!("initdb failed ({USE_YOUR_OWN}): {}", String::from_utf8_lossy(&out.stderr)));
             }
         }
         let status = run(&bin.join("pg_ctl"), &["-D", &data_s, "status"])?;
@@ -123,7 +188,7 @@ impl LocalPostgres {
             if !out.status.success() {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 return Err(format!(
-                    "pg_ctl start failed: {}\n{}",
+                    "pg_ctl start failed ({USE_YOUR_OWN}): {}\n{}",
                     String::from_utf8_lossy(&out.stderr),
                     tail.lines().rev().take(10).collect::<Vec<_>>().join("\n")
                 ));

@@ -1,11 +1,14 @@
 //! The Spin adapter: Marquee's ports on spin-sdk 6 (`pg`, `http`, `variables`, `time`), and
 //! the one function every component calls. No decisions here: only translation.
 
+mod errors;
+mod values;
+
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use http_body_util::Full;
 use marquee::api::{self, RouteId};
 use marquee::ports::{
@@ -13,7 +16,10 @@ use marquee::ports::{
     system_now,
 };
 use spin_sdk::http::body::IncomingBodyExt;
-use spin_sdk::pg::{self, DbValue, ParameterValue};
+use spin_sdk::pg;
+
+use crate::errors::{connect_error, db_error};
+use crate::values::{column, param};
 
 /// Serves one request with `handler`: the whole body of a component.
 pub async fn serve(handler: RouteId, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
@@ -67,94 +73,7 @@ impl Database for SpinDb {
     type Conn = SpinConnection;
 
     async fn connect(&self) -> Result<SpinConnection, DbError> {
-        pg::Connection::open(self.url.clone())
-            .await
-            .map(SpinConnection)
-            .map_err(|e| DbError::Connect(redact_url(&error_text(&e), &self.url)))
-    }
-}
-
-/// Keeps the database URL (and its password) out of error texts.
-fn redact_url(text: &str, url: &str) -> String {
-    let password = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .and_then(|(auth, _)| auth.split_once(':'))
-        .map(|(_, p)| p);
-    let text = if url.is_empty() { text.to_owned() } else { text.replace(url, "<database_url>") };
-    match password {
-        Some(p) if !p.is_empty() => text.replace(p, "***"),
-        _ => text,
-    }
-}
-
-fn error_text(e: &pg::Error) -> String {
-    match e {
-        pg::Error::PgError(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) => db.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn db_error(e: pg::Error) -> DbError {
-    let code = match &e {
-        pg::Error::PgError(pg::PgError::QueryFailed(pg::QueryError::DbError(db))) => Some(db.code.clone()),
-        _ => None,
-    };
-    DbError::Query { code, message: error_text(&e) }
-}
-
-fn param(value: &Value) -> Result<ParameterValue, DbError> {
-    Ok(match value {
-        Value::Null => ParameterValue::DbNull,
-        Value::Bool(v) => ParameterValue::Boolean(*v),
-        Value::Int16(v) => ParameterValue::Int16(*v),
-        Value::Int32(v) => ParameterValue::Int32(*v),
-        Value::Int64(v) => ParameterValue::Int64(*v),
-        Value::Float64(v) => ParameterValue::Floating64(*v),
-        Value::Text(v) => ParameterValue::Str(v.clone()),
-        Value::Date(d) => ParameterValue::Date((d.year(), d.month() as u8, d.day() as u8)),
-        Value::DateTime(t) => ParameterValue::Datetime((
-            t.year(),
-            t.month() as u8,
-            t.day() as u8,
-            t.hour() as u8,
-            t.minute() as u8,
-            t.second() as u8,
-            t.nanosecond(),
-        )),
-        Value::Jsonb(j) => ParameterValue::Jsonb(serde_json::to_vec(j).expect("JSON values serialise")),
-        Value::Decimal(d) => ParameterValue::Decimal(d.clone()),
-        Value::ArrayInt32(v) => ParameterValue::ArrayInt32(v.clone()),
-        Value::ArrayInt64(v) => ParameterValue::ArrayInt64(v.clone()),
-        Value::ArrayText(v) => ParameterValue::ArrayStr(v.clone()),
-        Value::Unsupported(ty) => {
-            return Err(DbError::Query { code: None, message: format!("cannot bind a value of type {ty}") });
-        }
-    })
-}
-
-fn column(value: &DbValue) -> Value {
-    match value {
-        DbValue::DbNull => Value::Null,
-        DbValue::Boolean(v) => Value::Bool(*v),
-        DbValue::Int16(v) => Value::Int16(*v),
-        DbValue::Int32(v) => Value::Int32(*v),
-        DbValue::Int64(v) => Value::Int64(*v),
-        DbValue::Floating64(v) => Value::Float64(*v),
-        DbValue::Str(v) => Value::Text(v.clone()),
-        DbValue::Date((y, m, d)) => NaiveDate::from_ymd_opt(*y, (*m).into(), (*d).into())
-            .map_or(Value::Unsupported("invalid date".into()), Value::Date),
-        DbValue::Datetime((y, mo, d, h, mi, s, ns)) => NaiveDate::from_ymd_opt(*y, (*mo).into(), (*d).into())
-            .zip(NaiveTime::from_hms_nano_opt((*h).into(), (*mi).into(), (*s).into(), *ns))
-            .map_or(Value::Unsupported("invalid timestamp".into()), |(d, t)| Value::DateTime(NaiveDateTime::new(d, t))),
-        DbValue::Jsonb(bytes) => {
-            serde_json::from_slice(bytes).map_or(Value::Unsupported("invalid jsonb".into()), Value::Jsonb)
-        }
-        DbValue::Decimal(v) => Value::Decimal(v.clone()),
-        DbValue::ArrayInt32(v) => Value::ArrayInt32(v.clone()),
-        DbValue::ArrayInt64(v) => Value::ArrayInt64(v.clone()),
-        DbValue::ArrayStr(v) => Value::ArrayText(v.clone()),
-        other => Value::Unsupported(format!("{other:?}").split('(').next().unwrap_or("unknown").to_owned()),
+        pg::Connection::open(self.url.clone()).await.map(SpinConnection).map_err(|e| connect_error(&e, &self.url))
     }
 }
 
@@ -171,18 +90,5 @@ impl Connection for SpinConnection {
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let params = params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
         self.0.execute(sql, params).await.map_err(db_error)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn database_passwords_are_redacted() {
-        let url = "postgres://marquee:s3cret@db:5432/marquee";
-        assert_eq!(
-            super::redact_url("cannot reach postgres://marquee:s3cret@db:5432/marquee", url),
-            "cannot reach <database_url>"
-        );
-        assert_eq!(super::redact_url("auth failed for s3cret", url), "auth failed for ***");
     }
 }

@@ -1,7 +1,5 @@
 //! `marquee demo`: the quick start.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use fake_tmdb::{FakeTmdb, FakeTmdbConfig};
 use marquee::ports::{Connection, Database};
@@ -11,12 +9,12 @@ use super::ingest::ingest_and_print;
 use crate::localpg::LocalPostgres;
 use crate::native::{NativeDb, NativeSettings};
 
-/// A database (DATABASE_URL, or a local PostgreSQL in .marquee/pg), migrations, the fake TMDB
+/// A database (DATABASE_URL, or a local PostgreSQL of this checkout), migrations, the fake TMDB
 /// unless a TMDB credential is set, then `ids` ingested and printed.
 pub async fn run(settings: NativeSettings, ids: &[i64]) -> anyhow::Result<()> {
     let mut settings = settings;
     if settings.value("database_url").is_none() {
-        let pg = LocalPostgres::start(&PathBuf::from(".marquee/pg"), 54329).map_err(anyhow::Error::msg)?;
+        let pg = LocalPostgres::demo().map_err(anyhow::Error::msg)?;
         let admin = NativeDb::new(pg.url("postgres")).connect().await?;
         let exists = admin.query("SELECT 1 FROM pg_database WHERE datname = 'marquee'", &[]).await?;
         if exists.is_empty() {

@@ -13,7 +13,8 @@ pub struct Backoff {
 impl Backoff {
     /// TMDB requests: fast retries, never longer than 10 s.
     pub const TMDB: Backoff = Backoff { base: Duration::from_millis(250), cap: Duration::from_secs(10) };
-    /// Queue rows that failed: from 30 s up to an hour between attempts.
+    /// Queue rows that failed: the ceiling doubles from 30 s up to an hour, and each wait is half to
+    /// all of it ([`Backoff::delay`]), so 15 s to 1 h between attempts.
     pub const QUEUE: Backoff = Backoff { base: Duration::from_secs(30), cap: Duration::from_secs(3600) };
 
     /// The cap-limited exponential for retry number `attempt` (1 = first retry).

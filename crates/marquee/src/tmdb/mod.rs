@@ -1,4 +1,4 @@
-//! Talking to TMDB (see `tmdb-contract.md`).
+//! Talking to TMDB (see `docs/tmdb-contract.md`).
 
 mod client;
 mod ratelimit;

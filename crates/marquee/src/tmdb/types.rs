@@ -1,4 +1,4 @@
-//! TMDB response shapes (see `tmdb-contract.md`). Lenient on purpose: optional and missing
+//! TMDB response shapes (see `docs/tmdb-contract.md`). Lenient on purpose: optional and missing
 //! fields default, because TMDB omits or nulls fields freely.
 
 use serde::{Deserialize, Serialize};
