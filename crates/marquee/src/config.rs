@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use crate::ports::Settings;
 
-/// A secret value: never printed, never serialised.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value: never printed, never serialised, and not comparable with `==` (a comparison
+/// of secrets must be constant-time: `subtle`, as the admin-token check does).
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -79,9 +80,16 @@ pub struct Config {
     pub stripe_webhook_secrets: Vec<Secret>,
 }
 
+/// What is wrong with the configuration; names the setting, never its value when it is secret.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    /// A setting this operation needs is unset.
+    #[error("invalid configuration: `{setting}` is not set; {consequence}")]
+    Missing { setting: &'static str, consequence: &'static str },
+    /// A (non-secret) setting has a value it cannot take.
+    #[error("invalid configuration: `{setting}` must be {expected}, got {got:?}")]
+    Invalid { setting: &'static str, expected: &'static str, got: String },
+}
 
 pub const DEFAULT_TMDB_BASE_URL: &str = "https://api.themoviedb.org/3";
 
@@ -115,14 +123,23 @@ async fn read(settings: &impl Settings, name: &str) -> String {
     }
 }
 
+/// The database URL alone, for commands that need nothing else (migrations, backfills); the same
+/// rule [`Config::load`] uses.
+pub async fn database_url(settings: &impl Settings) -> Result<Secret, ConfigError> {
+    Some(read(settings, "database_url").await)
+        .filter(|u| !u.is_empty())
+        .map(Secret::new)
+        .ok_or(ConfigError::Missing { setting: "database_url", consequence: "set DATABASE_URL to a PostgreSQL URL" })
+}
+
 async fn number<T: std::str::FromStr + PartialOrd + From<u8>>(
     settings: &impl Settings,
-    name: &str,
+    name: &'static str,
 ) -> Result<T, ConfigError> {
     let raw = read(settings, name).await;
     match raw.parse::<T>() {
         Ok(v) if v > T::from(0) => Ok(v),
-        _ => Err(ConfigError(format!("`{name}` must be a positive integer, got {raw:?}"))),
+        _ => Err(ConfigError::Invalid { setting: name, expected: "a positive integer", got: raw }),
     }
 }
 
@@ -137,11 +154,11 @@ impl Config {
         };
         let base_url = read(settings, "tmdb_base_url").await.trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return Err(ConfigError(format!("`tmdb_base_url` must be an http(s) URL, got {base_url:?}")));
+            return Err(ConfigError::Invalid { setting: "tmdb_base_url", expected: "an http(s) URL", got: base_url });
         }
         let admin_token = Some(read(settings, "admin_token").await).filter(|t| !t.is_empty()).map(Secret::new);
         Ok(Config {
-            database_url: Some(read(settings, "database_url").await).filter(|u| !u.is_empty()).map(Secret::new),
+            database_url: database_url(settings).await.ok(),
             tmdb: TmdbConfig {
                 base_url,
                 auth,

@@ -10,15 +10,16 @@ use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 
 pub type NativeApp = App<NativeDb, NativeHttp, SystemClock>;
 
-pub fn database_url(settings: &NativeSettings) -> anyhow::Result<String> {
-    settings.value("database_url").map(str::to_owned).context("DATABASE_URL is not set")
+/// The database URL, by the library's configuration rule.
+pub async fn database_url(settings: &NativeSettings) -> anyhow::Result<String> {
+    Ok(marquee::config::database_url(settings).await?.expose().to_owned())
 }
 
 /// The library's `App` with the configuration's database (one typed configuration, as the
 /// routes have).
 pub async fn native_app(settings: &NativeSettings, function: &'static str) -> anyhow::Result<NativeApp> {
+    let db = NativeDb::new(database_url(settings).await?);
     let config = Config::load(settings).await?;
-    let db = NativeDb::new(config.database_url.as_ref().context("DATABASE_URL is not set")?.expose());
     Ok(App::new(db, NativeHttp::default(), SystemClock, config, function))
 }
 

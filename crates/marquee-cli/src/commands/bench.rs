@@ -18,7 +18,7 @@ const SCRATCH: &str = "marquee_bench";
 pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Result<()> {
     match what {
         BenchCommand::Write { movies } => {
-            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             eprintln!("benchmarking in a scratch database: {}", url.rsplit('/').next().unwrap_or_default());
             run_migrations(&url).await?;
             print_write(&bench::write(&NativeDb::new(url), movies).await?);
@@ -30,13 +30,13 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
                 Some("batch") => false,
                 Some(other) => bail!("--mode must be scheduled or batch, got {other}"),
             };
-            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
             let figures = bench::ingest(&url, movies, Duration::from_millis(latency_ms), rps, scheduled).await?;
             print_ingest(&figures, latency_ms);
         }
         BenchCommand::Refresh { works, stale } => {
-            let url = scratch_database(&database_url(settings)?, SCRATCH).await?;
+            let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
             print_refresh(&bench::refresh(&url, works, stale).await?);
         }

@@ -23,7 +23,7 @@ pub async fn run(settings: NativeSettings, ids: &[i64]) -> anyhow::Result<()> {
         eprintln!("local PostgreSQL in {} (DATABASE_URL={})", pg.dir.display(), pg.url("marquee"));
         settings = settings.with("database_url", pg.url("marquee"));
     }
-    let url = database_url(&settings)?;
+    let url = database_url(&settings).await?;
     let applied = run_migrations(&url).await?;
     eprintln!(
         "migrations: {}",

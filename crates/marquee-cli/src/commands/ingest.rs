@@ -19,7 +19,7 @@ use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 pub async fn run(settings: NativeSettings, what: IngestCommand) -> anyhow::Result<()> {
     match what {
         IngestCommand::Movie { ids, force } => {
-            let db = NativeDb::new(database_url(&settings)?);
+            let db = NativeDb::new(database_url(&settings).await?);
             ingest_and_print(&settings, db, &ids, force).await
         }
         IngestCommand::Scheduled { source, max_movies, pages_per_source, language, region, dry_run, budget_ms } => {

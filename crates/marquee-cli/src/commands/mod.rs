@@ -28,7 +28,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
             fake_tmdb::run(port, catalog_size, latency_ms, rps, token)
         }
         Command::Ingest { what } => ingest::run(settings, what).await,
-        Command::Serve { listen } => serve::run(settings, listen),
+        Command::Serve { listen } => serve::run(settings, listen).await,
         Command::Bench { what } => bench::run(&settings, what).await,
         Command::Demo { ids } => demo::run(settings, &ids).await,
         Command::Refresh { budget, batch_size, dry_run } => refresh::run(settings, budget, batch_size, dry_run).await,

@@ -8,8 +8,8 @@ use super::app::database_url;
 use crate::native::NativeSettings;
 use crate::server::Server;
 
-pub fn run(settings: NativeSettings, listen: SocketAddr) -> anyhow::Result<()> {
-    database_url(&settings)?;
+pub async fn run(settings: NativeSettings, listen: SocketAddr) -> anyhow::Result<()> {
+    database_url(&settings).await?;
     let server = Server::start(listen, settings).with_context(|| format!("cannot listen on {listen}"))?;
     eprintln!("marquee serving on {}", server.url());
     server.wait();

@@ -18,7 +18,7 @@ pub async fn run(settings: &NativeSettings, what: StripeCommand) -> anyhow::Resu
             Ok(())
         }
         StripeCommand::Replay { event_id } => {
-            let conn = NativeDb::new(database_url(settings)?).connect().await?;
+            let conn = NativeDb::new(database_url(settings).await?).connect().await?;
             let receipt = marquee::billing::replay(&conn, &event_id).await?;
             println!(
                 "{}",

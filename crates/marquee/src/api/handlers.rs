@@ -41,9 +41,10 @@ async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(
         return Err(Error::PayloadTooLarge { limit: MAX_BODY_BYTES });
     }
     if app.config.stripe_webhook_secrets.is_empty() {
-        return Err(crate::config::ConfigError(
-            "`stripe_webhook_secrets` is not set; Stripe deliveries cannot be verified".into(),
-        )
+        return Err(crate::config::ConfigError::Missing {
+            setting: "stripe_webhook_secrets",
+            consequence: "Stripe deliveries cannot be verified",
+        }
         .into());
     }
     let header = request.headers().get(signature::HEADER).map(|v| v.to_str().unwrap_or("\u{fffd}"));

@@ -139,7 +139,9 @@ where
         Err(e) => return error_response(function, &e.into()),
     };
     let Some(url) = config.database_url.as_ref() else {
-        return error_response(function, &crate::config::ConfigError("`database_url` is not set".into()).into());
+        let missing =
+            crate::config::ConfigError::Missing { setting: "database_url", consequence: "no database to serve from" };
+        return error_response(function, &missing.into());
     };
     let db = open_db(url.expose());
     let app = App::new(db, http, clock, config, function);
@@ -176,7 +178,11 @@ pub(crate) fn json_response(status: StatusCode, body: &Json) -> HttpResponse {
 /// `Authorization: Bearer <admin token>`, compared in constant time.
 pub(crate) fn require_admin<D: Database, H, C>(app: &App<D, H, C>, request: &HttpRequest) -> Result<(), Error> {
     let Some(expected) = &app.config.admin_token else {
-        return Err(crate::config::ConfigError("`admin_token` is not set; admin routes are closed".into()).into());
+        return Err(crate::config::ConfigError::Missing {
+            setting: "admin_token",
+            consequence: "admin routes are closed",
+        }
+        .into());
     };
     let presented = request
         .headers()

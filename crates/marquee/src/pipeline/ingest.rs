@@ -84,9 +84,11 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
 
     if app.config.tmdb.auth.is_none() {
         works::abandon(&app.db.connect().await?, &claim, &owner).await?;
-        return Err(
-            crate::config::ConfigError("set `tmdb_token` (preferred) or `tmdb_api_key` to call TMDB".into()).into()
-        );
+        return Err(crate::config::ConfigError::Missing {
+            setting: "tmdb_token",
+            consequence: "set it (preferred) or `tmdb_api_key` to call TMDB",
+        }
+        .into());
     }
     let result = fetch_and_store(app, tmdb, &claim, &owner, tmdb_id).await;
     flush_api_logs(app, tmdb).await;
