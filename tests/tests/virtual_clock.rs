@@ -60,3 +60,38 @@ async fn under_tokio_a_tmdb_slower_than_the_budget_ends_every_call_at_the_deadli
     assert_eq!(clock.now(), deadline);
     assert!(http.sent().iter().all(|s| s.at < deadline));
 }
+
+/// `ingest-movie`'s wait for another invocation's live lease, on virtual time over real
+/// PostgreSQL: it answers Busy after exactly the configured wait, or the budget if shorter, and
+/// never calls TMDB.
+#[tokio::test]
+async fn a_live_lease_elsewhere_answers_busy_after_exactly_the_wait_or_the_budget() {
+    use marquee::error::Error;
+    let test = marquee_tests::TestApp::start().await;
+    test.db
+        .execute(
+            "INSERT INTO works (tmdb_id, ingestion_status, lease_owner, lease_until)
+             VALUES (88, 'ingesting', 'other', now() + interval '1 hour')",
+            &[],
+        )
+        .await
+        .unwrap();
+    for (wait, budget, expected) in [(5, 20, 5), (30, 2, 2)] {
+        let clock = VirtualClock::starting_at(system_now());
+        let http = ScriptedHttp::new(&clock);
+        let mut config = marquee::config::Config::load(&test.settings).await.unwrap();
+        config.ingest_wait = Duration::from_secs(wait);
+        let app = marquee::App::new(
+            HeldDb::new(NativeDb::new(&test.db_url), &clock),
+            http.clone(),
+            clock.clone(),
+            config,
+            "test",
+        );
+        let tmdb = app.tmdb(clock.now() + Duration::from_secs(budget));
+        let err = marquee::pipeline::ingest::ingest_movie(&app, &tmdb, 88, false).await.unwrap_err();
+        assert!(matches!(err, Error::Busy { tmdb_id: 88, .. }), "{err:?}");
+        assert_eq!(clock.elapsed(), Duration::from_secs(expected), "wait {wait} s, budget {budget} s");
+        assert!(http.sent().is_empty(), "TMDB is not called while another invocation holds the movie");
+    }
+}

@@ -30,6 +30,7 @@ use chrono::{DateTime, NaiveDate};
 use tokio::sync::oneshot;
 
 pub use faults::Faults;
+pub use server::DELAY_HEADER;
 
 /// How the fake behaves. `Default` gives a 10 000-movie catalog with seed 42.
 #[derive(Clone, Debug)]

@@ -124,8 +124,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    Ok(reply.into_response())
+    let mut response = reply.into_response();
+    // Not a TMDB header: tells tests the delay applied, so they need not time the answer.
+    response.headers_mut().insert(DELAY_HEADER, u64::try_from(delay.as_millis()).unwrap_or(u64::MAX).into());
+    Ok(response)
 }
+
+/// The delay the fake added before answering, in milliseconds.
+pub const DELAY_HEADER: &str = "x-fake-tmdb-delay-ms";
 
 /// A finished answer.
 struct Reply {
