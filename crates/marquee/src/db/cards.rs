@@ -1,5 +1,7 @@
 //! Reading stored cards. Only servable works (`predicates::SERVABLE`) have a card to read.
 
+use std::sync::LazyLock;
+
 use serde_json::Value as Json;
 
 use super::predicates::{FRESH, LEASE_LIVE, SERVABLE};
@@ -24,16 +26,14 @@ pub enum CardLookup {
 
 /// The card of a servable work, or why there is none: one round trip.
 pub async fn by_tmdb_id(conn: &impl Connection, tmdb_id: i64) -> Result<CardLookup, DbError> {
-    let rows = conn
-        .query(
-            &format!(
-                "SELECT w.work_id, w.ingestion_status, {SERVABLE} AS servable, c.payload, c.etag
-                 FROM works w LEFT JOIN work_cards_cache c ON c.work_id = w.work_id
-                 WHERE w.tmdb_id = $1"
-            ),
-            &[tmdb_id.into()],
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT w.work_id, w.ingestion_status, {SERVABLE} AS servable, c.payload, c.etag
+             FROM works w LEFT JOIN work_cards_cache c ON c.work_id = w.work_id
+             WHERE w.tmdb_id = $1"
         )
-        .await?;
+    });
+    let rows = conn.query(&SQL, &[tmdb_id.into()]).await?;
     let Some(r) = rows.first() else { return Ok(CardLookup::Unknown) };
     let status: WorkStatus = r.get("ingestion_status")?;
     match (r.get::<bool>("servable")?, r.get::<Option<Json>>("payload")?, r.get::<Option<String>>("etag")?) {
@@ -47,18 +47,16 @@ pub async fn by_tmdb_id(conn: &impl Connection, tmdb_id: i64) -> Result<CardLook
 /// The card of a movie that needs no ingest now (fresh, nobody ingesting it), counting the
 /// request (the seed's `request_count`): one round trip.
 pub async fn serve_if_fresh(conn: &impl Connection, tmdb_id: i64) -> Result<Option<StoredCard>, DbError> {
-    let rows = conn
-        .query(
-            &format!(
-                "UPDATE works w SET request_count = w.request_count + 1
-                 FROM work_cards_cache c
-                 WHERE w.tmdb_id = $1 AND c.work_id = w.work_id AND {fresh} AND NOT {LEASE_LIVE}
-                 RETURNING w.work_id, c.payload, c.etag",
-                fresh = *FRESH
-            ),
-            &[tmdb_id.into()],
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE works w SET request_count = w.request_count + 1
+             FROM work_cards_cache c
+             WHERE w.tmdb_id = $1 AND c.work_id = w.work_id AND {fresh} AND NOT {LEASE_LIVE}
+             RETURNING w.work_id, c.payload, c.etag",
+            fresh = *FRESH
         )
-        .await?;
+    });
+    let rows = conn.query(&SQL, &[tmdb_id.into()]).await?;
     rows.first()
         .map(|r| Ok(StoredCard { work_id: r.get("work_id")?, payload: r.get("payload")?, etag: r.get("etag")? }))
         .transpose()
