@@ -89,7 +89,7 @@ async fn a_live_lease_elsewhere_answers_busy_after_exactly_the_wait_or_the_budge
             "test",
         );
         let tmdb = app.tmdb(clock.now() + Duration::from_secs(budget));
-        let err = marquee::pipeline::ingest::ingest_movie(&app, &tmdb, 88, false).await.unwrap_err();
+        let err = marquee::pipeline::ingest::ingest_movie(&app, &tmdb, 88, false, None).await.unwrap_err();
         assert!(matches!(err, Error::Busy { tmdb_id: 88, .. }), "{err:?}");
         assert_eq!(clock.elapsed(), Duration::from_secs(expected), "wait {wait} s, budget {budget} s");
         assert!(http.sent().is_empty(), "TMDB is not called while another invocation holds the movie");

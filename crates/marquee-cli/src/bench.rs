@@ -10,13 +10,19 @@ use marquee::pipeline::ingest;
 use marquee::ports::{Database, MeteredConnection};
 use marquee::tmdb::types::{ImageConfiguration, MovieDetails};
 
+use crate::latency_proxy::{self, LatencyProxy};
 use crate::native::NativeDb;
 
 pub struct WriteFigures {
     pub movies: usize,
+    /// Added to every database round trip by the proxy.
+    pub db_rtt: Duration,
     pub first_ingest: Vec<Duration>,
     pub refresh: Vec<Duration>,
     pub statements_per_movie: u64,
+    /// Measured at the proxy: the write alone, and the ingest lease's claim before it.
+    pub round_trips_per_write: u64,
+    pub round_trips_per_claim: u64,
     pub cast: usize,
     pub crew: usize,
     pub keywords: usize,
@@ -35,19 +41,24 @@ fn image_configuration() -> ImageConfiguration {
 }
 
 /// Writes `movies` fully enriched movies (first ingest), then writes them all again (refresh),
-/// timing only the write transaction of each and counting its statements.
-pub async fn write(db: &NativeDb, movies: usize) -> anyhow::Result<WriteFigures> {
+/// through a proxy that adds `db_rtt` to every round trip with the database at `url`, timing
+/// only the write of each and counting its statements and round trips.
+pub async fn write(url: &str, movies: usize, db_rtt: Duration) -> anyhow::Result<WriteFigures> {
     let config =
         FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
     let images = image_configuration();
-    let conn = MeteredConnection::new(db.connect().await?);
+    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, db_rtt).await?;
+    let conn = MeteredConnection::new(NativeDb::new(proxy.url_for(url)?).connect().await?);
     let owner = ingest::lease_owner();
     let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
     let mut figures = WriteFigures {
         movies,
+        db_rtt,
         first_ingest: vec![],
         refresh: vec![],
         statements_per_movie: 0,
+        round_trips_per_write: 0,
+        round_trips_per_claim: 0,
         cast: 0,
         crew: 0,
         keywords: 0,
@@ -60,24 +71,25 @@ pub async fn write(db: &NativeDb, movies: usize) -> anyhow::Result<WriteFigures>
             let details: MovieDetails = serde_json::from_value(raw.clone())?;
             let record = movie::normalize(&details, &images)
                 .map_err(|r| anyhow::anyhow!("movie {id} rejected: {}", r.reason()))?;
+            let before_claim = proxy.round_trips();
             let claim = works::claim(&conn, id as i64, &owner, Duration::from_secs(60), true)
                 .await?
                 .context("could not claim")?;
             conn.meter().reset();
+            let before_write = proxy.round_trips();
+            figures.round_trips_per_claim = figures.round_trips_per_claim.max(before_write - before_claim);
             let started = Instant::now();
-            ingest::store_record(
-                &conn,
-                "bench",
-                marquee::ports::system_now(),
-                claim.work_id,
-                &owner,
-                &record,
-                &raw,
-                &images,
-            )
-            .await?;
+            let store = ingest::Store {
+                function: "bench",
+                now: marquee::ports::system_now(),
+                claim: &claim,
+                owner: &owner,
+                images: &images,
+            };
+            ingest::store_record(&conn, &store, &record, &raw, Default::default()).await?;
             let elapsed = started.elapsed();
             figures.statements_per_movie = figures.statements_per_movie.max(conn.meter().statements());
+            figures.round_trips_per_write = figures.round_trips_per_write.max(proxy.round_trips() - before_write);
             if pass == 0 {
                 figures.first_ingest.push(elapsed);
                 figures.cast = details.credits.cast.len();
@@ -114,6 +126,9 @@ pub struct IngestFigures {
     /// The most database sessions the invocation had open at once.
     pub peak_connections: u64,
     pub rps: u32,
+    /// Added to every database round trip by the proxy, and the round trips it counted.
+    pub db_rtt: Duration,
+    pub db_round_trips: u64,
 }
 
 impl IngestFigures {
@@ -132,6 +147,7 @@ pub async fn ingest(
     latency: Duration,
     rps: u32,
     scheduled_mode: bool,
+    db_rtt: Duration,
 ) -> anyhow::Result<IngestFigures> {
     use marquee::pipeline::{batch, scheduled};
     use marquee::ports::MeteredDatabase;
@@ -140,6 +156,8 @@ pub async fn ingest(
         FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
     let token = fake_config.bearer_token.clone();
     let fake = fake_tmdb::FakeTmdb::start(fake_config)?;
+    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, db_rtt).await?;
+    let url = &proxy.url_for(url)?;
     let settings = crate::native::NativeSettings::default()
         .with("database_url", url)
         .with("tmdb_base_url", fake.base_url())
@@ -192,6 +210,8 @@ pub async fn ingest(
         db_statements: app.db.inner().meter().statements(),
         peak_connections: app.db.inner().meter().peak_connections(),
         rps,
+        db_rtt,
+        db_round_trips: proxy.round_trips(),
     })
 }
 

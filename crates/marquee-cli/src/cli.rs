@@ -202,6 +202,10 @@ pub enum BenchCommand {
     Write {
         #[arg(long, default_value_t = 200)]
         movies: usize,
+        /// Milliseconds added to every database round trip (a proxy delays each direction by
+        /// half), as with a managed PostgreSQL across a network.
+        #[arg(long, default_value_t = 0)]
+        db_rtt_ms: u64,
     },
     /// Scheduled or batch ingest against the in-process fake TMDB and real PostgreSQL.
     Ingest {
@@ -216,6 +220,9 @@ pub enum BenchCommand {
         /// scheduled (default up to 300 movies) or batch.
         #[arg(long)]
         mode: Option<String>,
+        /// Milliseconds added to every database round trip (see `bench write`).
+        #[arg(long, default_value_t = 0)]
+        db_rtt_ms: u64,
     },
     /// Selecting and queueing the stale movies of a large synthetic catalog.
     Refresh {

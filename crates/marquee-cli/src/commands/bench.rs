@@ -17,13 +17,13 @@ const SCRATCH: &str = "marquee_bench";
 
 pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Result<()> {
     match what {
-        BenchCommand::Write { movies } => {
+        BenchCommand::Write { movies, db_rtt_ms } => {
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             eprintln!("benchmarking in a scratch database: {}", url.rsplit('/').next().unwrap_or_default());
             run_migrations(&url).await?;
-            print_write(&bench::write(&NativeDb::new(url), movies).await?);
+            print_write(&bench::write(&url, movies, Duration::from_millis(db_rtt_ms)).await?);
         }
-        BenchCommand::Ingest { movies, latency_ms, rps, mode } => {
+        BenchCommand::Ingest { movies, latency_ms, rps, mode, db_rtt_ms } => {
             let scheduled = match mode.as_deref() {
                 None => movies <= 300,
                 Some("scheduled") => true,
@@ -32,7 +32,15 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             };
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
-            let figures = bench::ingest(&url, movies, Duration::from_millis(latency_ms), rps, scheduled).await?;
+            let figures = bench::ingest(
+                &url,
+                movies,
+                Duration::from_millis(latency_ms),
+                rps,
+                scheduled,
+                Duration::from_millis(db_rtt_ms),
+            )
+            .await?;
             print_ingest(&figures, latency_ms);
         }
         BenchCommand::Refresh { works, stale } => {
@@ -60,7 +68,14 @@ fn print_write(figures: &bench::WriteFigures) {
         "bench write: {} movies, each {} cast, {} crew, {} keywords, {} images, {} provider offers",
         figures.movies, figures.cast, figures.crew, figures.keywords, figures.images, figures.provider_offers
     );
-    println!("statements per movie (write transaction, BEGIN..COMMIT included): {}", figures.statements_per_movie);
+    println!(
+        "database round trip: +{} ms (every connection goes through a proxy that delays each direction by half)",
+        figures.db_rtt.as_millis()
+    );
+    println!(
+        "per movie: write {} statement(s), {} round trips; the ingest lease's claim before it {} round trips",
+        figures.statements_per_movie, figures.round_trips_per_write, figures.round_trips_per_claim
+    );
     for (label, samples) in [("first ingest", &figures.first_ingest), ("refresh", &figures.refresh)] {
         println!(
             "{label:>12}: mean {:.2} ms, p50 {:.2} ms, p95 {:.2} ms, {:.0} movies/s on one connection",
@@ -90,6 +105,11 @@ fn print_ingest(f: &bench::IngestFigures, latency_ms: u64) {
         secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64,
         f.db_statements,
         f.db_statements as f64 / f.movies_ingested.max(1) as f64
+    );
+    println!(
+        "DB round trips: {:.1} per movie (requests waited for, counted at the proxy), each +{} ms (run, queue, claims, writes and logs included)",
+        f.db_round_trips as f64 / f.movies_ingested.max(1) as f64,
+        f.db_rtt.as_millis()
     );
     println!("DB connections: at most {} open at once (db_max_connections)", f.peak_connections);
     println!(

@@ -51,7 +51,7 @@ pub async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i6
     let tmdb = app.tmdb(app.clock.now() + Duration::from_secs(24 * 3600));
     for &id in ids {
         progress.set_message(format!("movie {id}"));
-        match ingest::ingest_movie(&app, &tmdb, id, force).await {
+        match ingest::ingest_movie(&app, &tmdb, id, force, None).await {
             Ok(outcome) => {
                 let (how, card) = match &outcome {
                     Outcome::Cached { card, .. } => ("cached", card.clone()),

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "unattended",
         sql: include_str!("../../../../migrations/0006_unattended.sql"),
     },
+    Migration {
+        version: 7,
+        description: "write_movie",
+        sql: include_str!("../../../../migrations/0007_write_movie.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

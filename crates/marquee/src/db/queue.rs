@@ -216,16 +216,21 @@ pub async fn claim(
     Ok(claimed)
 }
 
+/// Completes the claimed row whose id is parameter `id`, under the lease of parameter `owner`;
+/// a statement may add conditions (`AND …`) and a `RETURNING`. Also used by a movie's own write
+/// (`catalog::write_movie`), so that a queued movie is completed in the statement that writes it.
+pub(crate) fn complete_sql(id: &str, owner: &str) -> String {
+    format!(
+        "UPDATE refresh_queue SET status = 'completed', processed_at = now(), locked_by = NULL, lease_until = NULL,
+                last_error = NULL, work_id = coalesce(work_id, (SELECT w.work_id FROM works w WHERE w.tmdb_id = refresh_queue.tmdb_id))
+         WHERE id = {id} AND locked_by = {owner} AND status = 'processing'"
+    )
+}
+
 /// Marks a claimed row done. `false`: the lease was taken over, nothing was written.
 pub async fn complete(conn: &impl Connection, id: i64, owner: &str) -> Result<bool, DbError> {
-    let n = conn
-        .execute(
-            "UPDATE refresh_queue SET status = 'completed', processed_at = now(), locked_by = NULL, lease_until = NULL,
-                    last_error = NULL, work_id = coalesce(work_id, (SELECT w.work_id FROM works w WHERE w.tmdb_id = refresh_queue.tmdb_id))
-             WHERE id = $1 AND locked_by = $2 AND status = 'processing'",
-            &[id.into(), owner.into()],
-        )
-        .await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| complete_sql("$1", "$2"));
+    let n = conn.execute(&SQL, &[id.into(), owner.into()]).await?;
     Ok(n == 1)
 }
 

@@ -40,6 +40,9 @@ pub struct Claim {
     pub created: bool,
     /// Status before the claim (to restore it if the ingest is abandoned).
     pub previous_status: Option<WorkStatus>,
+    /// The TMDB response stored by the last write, to tell what a refresh changed. Read with the
+    /// claim (no round trip of its own): while the lease is ours nobody else writes the movie.
+    pub previous_raw: Option<serde_json::Value>,
 }
 
 /// Takes the ingest lease unless another invocation holds a live one, or (when not `force`d) the
@@ -63,7 +66,8 @@ pub async fn claim(
                     SET ingestion_status = 'ingesting', lease_owner = EXCLUDED.lease_owner,
                         lease_until = EXCLUDED.lease_until, updated_at = now()
                     WHERE (w.ingestion_status <> 'ingesting' OR NOT {LEASE_LIVE}) AND ($4 OR NOT {fresh})
-                 RETURNING work_id, (xmax = 0) AS created, (SELECT ingestion_status FROM previous) AS previous_status",
+                 RETURNING work_id, (xmax = 0) AS created, (SELECT ingestion_status FROM previous) AS previous_status,
+                           (SELECT r.payload FROM works_raw r WHERE r.work_id = w.work_id) AS previous_raw",
                 fresh = *FRESH
             ),
             &[tmdb_id.into(), owner.into(), lease.as_secs_f64().into(), force.into()],
@@ -75,6 +79,7 @@ pub async fn claim(
                 work_id: r.get("work_id")?,
                 created: r.get("created")?,
                 previous_status: r.get("previous_status")?,
+                previous_raw: r.get("previous_raw")?,
             })
         })
         .transpose()

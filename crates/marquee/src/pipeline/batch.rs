@@ -143,8 +143,14 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
         let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
         match stored.map(|d| movie::normalize(&d, &images)) {
             Ok(Ok(record)) => {
-                ingest::store_record(conn, app.function, app.clock.now(), claim.work_id, &owner, &record, raw, &images)
-                    .await?;
+                let store = ingest::Store {
+                    function: app.function,
+                    now: app.clock.now(),
+                    claim: &claim,
+                    owner: &owner,
+                    images: &images,
+                };
+                ingest::store_record(conn, &store, &record, raw, Default::default()).await?;
                 done += 1;
             }
             Ok(Err(rejection)) => {

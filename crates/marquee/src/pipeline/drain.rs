@@ -1,15 +1,23 @@
 //! Draining the work queue within a deadline: claim due rows (and rows whose runner's lease
 //! expired), ingest them with bounded concurrency, then complete, back off, or declare them
 //! dead — every write under this runner's lease. What did not start goes back untouched.
+//!
+//! The pipe is kept full: movies start as soon as a slot frees, and the next rows are claimed
+//! while half the slots are still busy, so TMDB's rate limit, not the claim-then-wait rhythm of
+//! batches, bounds the drain. A movie's queue row is completed by the movie's own write.
+
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::future::LocalBoxFuture;
+use futures::stream::FuturesUnordered;
 
-use super::ingest::{LEASE_MARGIN, lease_owner};
-use super::runner::{JobResult, MovieJob, run_jobs, start_margin};
+use super::ingest::{self, LEASE_MARGIN, lease_owner};
+use super::runner::{Finished, JobResult, run_queued, start_margin};
 use crate::app::App;
-use crate::db::queue::{self, Scope};
-use crate::domain::backoff::Backoff;
-use crate::error::{Disposition, Error, Result};
+use crate::db::queue::{self, Claimed, Scope};
+use crate::error::{Error, Result};
 use crate::ports::{Clock, Database, HttpClient};
 use crate::tmdb::TmdbClient;
 
@@ -59,6 +67,12 @@ impl DrainReport {
     }
 }
 
+/// What the drain waits for: a claim, or a movie.
+enum Step {
+    Claimed(Result<Vec<Claimed>>),
+    Finished(Box<Finished>),
+}
+
 /// Works the queue (or the part of it in `scope`) until it is empty or the deadline is near.
 /// Every row is queued before it is worked, so an invocation killed at any point loses nothing:
 /// its leases expire and a later drain takes the rows over.
@@ -69,70 +83,114 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(
     scope: Scope<'_>,
 ) -> Result<DrainReport> {
     let owner = lease_owner();
-    let concurrency = app.config.tmdb.max_in_flight;
+    let owner = owner.as_str();
+    let concurrency = app.config.tmdb.max_in_flight.max(1);
     let budget = (deadline - app.clock.now()).to_std().unwrap_or_default();
     let start_by = deadline - start_margin(budget);
     // A lease outlives the longest a claimed movie can take: the TMDB client stops at the
     // deadline, and the write that follows is short.
     let lease = budget + LEASE_MARGIN;
     let mut report = DrainReport::default();
-    while report.fatal.is_none() && app.clock.now() < start_by {
-        let claimed = queue::claim(&app.db.connect().await?, &owner, concurrency as i64, lease, scope).await?;
-        if claimed.is_empty() {
-            break;
+    let mut steps: FuturesUnordered<LocalBoxFuture<'_, Step>> = FuturesUnordered::new();
+    // Claimed, not started yet.
+    let mut ready: VecDeque<Claimed> = VecDeque::new();
+    // Claimed, to give back untouched when the drain ends.
+    let mut unstarted: Vec<i64> = Vec::new();
+    let (mut running, mut claiming, mut queue_empty, mut alone) = (0, false, false, false);
+    // A database error ends the drain (after the movies in flight finish) and is its result.
+    let mut failure: Option<Error> = None;
+    loop {
+        let accepting = failure.is_none() && report.fatal.is_none() && app.clock.now() < start_by;
+        // Start what is ready while slots are free. A suspect row (its previous runner died with
+        // it) runs alone, so that a movie that kills its runner cannot take others down with it.
+        while accepting && !alone && running < concurrency {
+            let Some(next) = ready.front() else { break };
+            if next.suspect && running > 0 {
+                break;
+            }
+            let row = ready.pop_front().expect("front exists");
+            alone = row.suspect;
+            running += 1;
+            steps.push(Box::pin(
+                async move { Step::Finished(Box::new(run_queued(app, tmdb, row, owner, start_by).await)) },
+            ));
         }
-        report.claimed += claimed.len() as u64;
-        report.suspects += claimed.iter().filter(|c| c.suspect).count() as u64;
-        let jobs: Vec<MovieJob> =
-            claimed.iter().map(|c| MovieJob { tmdb_id: c.tmdb_id, force: c.reason.forces_refresh() }).collect();
-        let results = run_jobs(app, tmdb, &jobs, concurrency, start_by).await;
-        let conn = app.db.connect().await?;
-        let mut unstarted = Vec::new();
-        for (row, result) in claimed.iter().zip(results) {
-            let recorded = match result {
-                JobResult::Ingested { title } => {
-                    report.ingested += 1;
-                    report.ingested_titles.push(title);
-                    queue::complete(&conn, row.id, &owner).await?
-                }
-                JobResult::Fresh => {
-                    report.fresh += 1;
-                    queue::complete(&conn, row.id, &owner).await?
-                }
-                JobResult::NotStarted => {
-                    unstarted.push(row.id);
-                    true
-                }
-                JobResult::Failed(e) => match e.disposition() {
-                    Disposition::Unfinished => {
-                        unstarted.push(row.id);
-                        true
+        // Claim the next rows while half the slots are still busy, so the pipe never runs dry.
+        if accepting && !claiming && !queue_empty && !alone && ready.is_empty() && running <= concurrency / 2 {
+            claiming = true;
+            let limit = (concurrency - running) as i64;
+            steps.push(Box::pin(async move {
+                let claimed = async {
+                    let rows = queue::claim(&app.db.connect().await?, owner, limit, lease, scope).await?;
+                    if !rows.is_empty() {
+                        // Known before the movies start, so they do not each fetch it. A failure
+                        // here (e.g. 401) is reported by the movies themselves.
+                        let _ = ingest::image_configuration(app, tmdb).await;
                     }
-                    Disposition::StopRun => {
-                        unstarted.push(row.id);
-                        report.fatal = Some(e);
-                        true
+                    Ok(rows)
+                }
+                .await;
+                Step::Claimed(claimed)
+            }));
+        }
+        let Some(step) = steps.next().await else { break };
+        match step {
+            Step::Claimed(Ok(rows)) => {
+                claiming = false;
+                queue_empty = rows.is_empty();
+                report.claimed += rows.len() as u64;
+                report.suspects += rows.iter().filter(|r| r.suspect).count() as u64;
+                ready.extend(rows);
+            }
+            Step::Claimed(Err(e)) => {
+                claiming = false;
+                failure.get_or_insert(e);
+            }
+            Step::Finished(finished) => {
+                running -= 1;
+                alone = false;
+                let Finished { row, result, recorded } = *finished;
+                match recorded {
+                    Ok(true) => {}
+                    Ok(false) => report.lease_lost += 1,
+                    Err(e) => {
+                        failure.get_or_insert(e.into());
                     }
-                    disposition => {
-                        let permanent = disposition == Disposition::Permanent;
-                        report.failed += 1;
-                        report.failed_titles.push(format!("TMDB {}: {e}", row.tmdb_id));
-                        report.failures.push((row.tmdb_id, e.to_string()));
-                        if permanent || row.attempts >= row.max_attempts {
-                            report.dead += 1;
-                        }
-                        let retry_in = Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64());
-                        queue::fail(&conn, row.id, &owner, &e.to_string(), retry_in, permanent).await?
-                    }
-                },
-            };
-            if !recorded {
-                report.lease_lost += 1;
+                }
+                report.record(&row, result, &mut unstarted);
             }
         }
-        report.released += queue::release(&conn, &unstarted, &owner).await?;
+        if !accepting {
+            unstarted.extend(ready.drain(..).map(|r| r.id));
+        }
     }
-    Ok(report)
+    unstarted.extend(ready.drain(..).map(|r| r.id));
+    report.released += queue::release(&app.db.connect().await?, &unstarted, owner).await?;
+    failure.map_or(Ok(report), Err)
+}
+
+impl DrainReport {
+    /// Counts a finished movie; rows to give back go to `unstarted`.
+    fn record(&mut self, row: &Claimed, result: JobResult, unstarted: &mut Vec<i64>) {
+        match result {
+            JobResult::Ingested { title } => {
+                self.ingested += 1;
+                self.ingested_titles.push(title);
+            }
+            JobResult::Fresh => self.fresh += 1,
+            JobResult::NotStarted => unstarted.push(row.id),
+            JobResult::Stop(e) => {
+                unstarted.push(row.id);
+                self.fatal.get_or_insert(e);
+            }
+            JobResult::Failed { error, dead } => {
+                self.failed += 1;
+                self.dead += u64::from(dead);
+                self.failed_titles.push(format!("TMDB {}: {error}", row.tmdb_id));
+                self.failures.push((row.tmdb_id, error.to_string()));
+            }
+        }
+    }
 }
 
 /// Rows still waiting in the queue or held by a runner, for run reports; -1 when the database

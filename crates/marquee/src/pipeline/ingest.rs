@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use serde::Deserialize as _;
 use serde_json::Value as Json;
 
 use crate::app::App;
+use crate::db::catalog::{AlsoRecord, QueueRow};
 use crate::db::{api_logs, cards, catalog, tmdb_config, works};
 use crate::domain::card::{self, Card};
 use crate::domain::movie::{self, MovieRecord};
@@ -17,7 +19,7 @@ use crate::domain::staleness;
 use crate::domain::states::WorkStatus;
 use crate::error::{Disposition, Error, Result};
 use crate::log;
-use crate::ports::{Clock, Connection, Database, HttpClient, transaction};
+use crate::ports::{Clock, Connection, Database, HttpClient};
 use crate::tmdb::types::{ImageConfiguration, MovieDetails};
 use crate::tmdb::{TmdbClient, TmdbError};
 
@@ -34,21 +36,31 @@ pub enum Outcome {
     /// Served from `work_cards_cache` without calling TMDB.
     Cached { work_id: i64, card: Json, etag: String },
     /// Fetched and written now. `changes` is the change-log entry (empty on a first ingest or
-    /// when nothing tracked changed).
-    Ingested { work_id: i64, card: Card, changes: serde_json::Map<String, Json> },
+    /// when nothing tracked changed). `queue_completed`: the queue row given to the ingest was
+    /// completed by the movie's own write.
+    Ingested { work_id: i64, card: Card, changes: serde_json::Map<String, Json>, queue_completed: bool },
 }
 
 /// Ingests one movie with `tmdb`, the invocation's TMDB client (one rate limiter for every
-/// movie of the invocation). Writes the client's pending call log when done. Holds a database
-/// connection only while it talks to the database, never while it waits for TMDB.
+/// movie of the invocation). The movie's write also records the client's pending call log and
+/// completes `queue_row` when given (a drain's claimed row); whatever is left of the call log is
+/// written when done. Holds a database connection only while it talks to the database, never
+/// while it waits for TMDB.
 pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
     tmdb_id: i64,
     force: bool,
+    queue_row: Option<QueueRow<'_>>,
 ) -> Result<Outcome> {
     let started = app.clock.now();
-    if !force && let Some(cached) = fresh_card(&app.db.connect().await?, tmdb_id).await? {
+    // Someone asking for one movie expects the cache to answer: read the card first. A queued
+    // movie was queued to be fetched: the claim below refuses a fresh movie by itself, so the
+    // card is read only when the claim is refused.
+    if !force
+        && queue_row.is_none()
+        && let Some(cached) = fresh_card(&app.db.connect().await?, tmdb_id).await?
+    {
         return Ok(cached);
     }
     let owner = lease_owner();
@@ -90,7 +102,7 @@ pub async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
         }
         .into());
     }
-    let result = fetch_and_store(app, tmdb, &claim, &owner, tmdb_id).await;
+    let result = fetch_and_store(app, tmdb, &claim, &owner, tmdb_id, queue_row).await;
     flush_api_logs(app, tmdb).await;
     result
 }
@@ -143,6 +155,7 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
     claim: &works::Claim,
     owner: &str,
     tmdb_id: i64,
+    queue_row: Option<QueueRow<'_>>,
 ) -> Result<Outcome> {
     let fetched = async {
         let images = image_configuration(app, tmdb).await?;
@@ -183,9 +196,13 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
             return Err(Error::Rejected { tmdb_id, reason });
         }
     };
-    match store_record(&conn, app.function, app.clock.now(), claim.work_id, owner, &record, &raw, &images).await {
+    let store = Store { function: app.function, now: app.clock.now(), claim, owner, images: &images };
+    let calls = tmdb.take_calls();
+    match store_record(&conn, &store, &record, &raw, AlsoRecord { queue_row, calls: &calls }).await {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
+            // Nothing of the statement was written: the calls go back to be logged later.
+            tmdb.restore_calls(calls);
             if !matches!(e, Error::LeaseLost { .. }) {
                 let _ = works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await;
             }
@@ -194,19 +211,28 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
     }
 }
 
-/// Writes a fetched, admitted movie: score, card, staleness and the change-log entry, all in one
-/// transaction that first proves the lease is still ours. Returns the change-log entry.
-#[allow(clippy::too_many_arguments)]
+/// Who writes a fetched movie, and under which claim.
+pub struct Store<'a> {
+    pub function: &'a str,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub claim: &'a works::Claim,
+    /// The ingest lease the claim took.
+    pub owner: &'a str,
+    /// To normalise the previous response the same way, for the change log.
+    pub images: &'a ImageConfiguration,
+}
+
+/// Writes a fetched, admitted movie: score, card, staleness and the change-log entry, in one
+/// statement that first proves the lease is still ours (see `catalog::write_movie`), along with
+/// what `also` records.
 pub async fn store_record(
     conn: &impl Connection,
-    function: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    work_id: i64,
-    owner: &str,
+    store: &Store<'_>,
     record: &MovieRecord,
     raw: &Json,
-    images: &ImageConfiguration,
+    also: AlsoRecord<'_>,
 ) -> Result<Outcome> {
+    let work_id = store.claim.work_id;
     let rating = RatingInput {
         source: "TMDB",
         value_0_100: record.vote_average.unwrap_or(0.0) * 10.0,
@@ -214,48 +240,40 @@ pub async fn store_record(
     };
     let score = score::aggregate(&[rating]);
     let card = card::build(work_id, record, &score);
-    let next_refresh_at = staleness::next_refresh_at(record.release_date, now);
-    // PostgreSQL may pick this transaction as a deadlock victim when concurrent movies share
+    let next_refresh_at = staleness::next_refresh_at(record.release_date, store.now);
+    // A first ingest has nothing to compare with: no change-log entry.
+    let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::deserialize(raw).ok()) {
+        Some(old) => movie::normalize(&old, store.images)
+            .map(|old| movie::changes(&old.tracked, &record.tracked))
+            .unwrap_or_default(),
+        None => serde_json::Map::new(),
+    };
+    let write = catalog::WriteMovie {
+        work_id,
+        lease_owner: store.owner,
+        record,
+        raw,
+        score: &score,
+        card: &card,
+        changes: &changes,
+        refreshed_at: store.now,
+        next_refresh_at,
+        function: store.function,
+    };
+    // PostgreSQL may pick the statement as a deadlock victim when concurrent movies share
     // people or genres; it is then rolled back whole and, as PostgreSQL expects, retried.
     let mut tries = 0;
-    let changes = loop {
-        let attempt = transaction(conn, async |c| {
-            let previous = catalog::lock_for_write(c, work_id, owner)
-                .await?
-                .ok_or(Error::LeaseLost { tmdb_id: record.tmdb_id })?;
-            // A first ingest has nothing to compare with: no change-log entry.
-            let changes = match previous.and_then(|raw| serde_json::from_value::<MovieDetails>(raw).ok()) {
-                Some(old) => movie::normalize(&old, images)
-                    .map(|old| movie::changes(&old.tracked, &record.tracked))
-                    .unwrap_or_default(),
-                None => serde_json::Map::new(),
-            };
-            catalog::write_movie(
-                c,
-                &catalog::WriteMovie {
-                    work_id,
-                    lease_owner: owner,
-                    record,
-                    raw,
-                    score: &score,
-                    card: &card,
-                    changes: &changes,
-                    refreshed_at: now,
-                    next_refresh_at,
-                    function,
-                },
-            )
-            .await?;
-            Ok::<_, Error>(changes)
-        })
-        .await;
+    let written = loop {
         tries += 1;
-        match attempt {
-            Err(Error::Db(e)) if tries < WRITE_TRIES && matches!(e.sqlstate(), Some("40P01" | "40001")) => continue,
+        match catalog::write_movie(conn, &write, also).await {
+            Err(e) if tries < WRITE_TRIES && matches!(e.sqlstate(), Some("40P01" | "40001")) => continue,
             other => break other?,
         }
     };
-    Ok(Outcome::Ingested { work_id, card, changes })
+    if !written.lease_held {
+        return Err(Error::LeaseLost { tmdb_id: record.tmdb_id });
+    }
+    Ok(Outcome::Ingested { work_id, card, changes, queue_completed: written.queue_completed })
 }
 
 /// TMDB's image configuration: known to this invocation, else from the database cache, else

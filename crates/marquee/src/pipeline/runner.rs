@@ -1,85 +1,91 @@
-//! The concurrent runner of queued movies: bounded concurrency, one shared TMDB client, and a
-//! deadline after which nothing new starts (what did not start is reported, to go back to the
-//! queue). An error that stops the run (TMDB 401) stops everything that has not started yet.
-
-use std::cell::Cell;
-use std::time::Duration;
+//! One queued movie, start to finish: its ingest (which completes the queue row in the movie's
+//! own write), then whatever else its queue row needs (completed when the movie was already
+//! fresh, failed with a backoff) — every queue write under the drain's lease. The drain
+//! (`pipeline::drain`) runs many of these at once.
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 
 use super::ingest::{self, Outcome};
 use crate::app::App;
+use crate::db::catalog::QueueRow;
+use crate::db::queue::{self, Claimed};
+use crate::domain::backoff::Backoff;
 use crate::domain::card::title_year;
-use crate::error::Error;
-use crate::ports::{Clock, Database, HttpClient};
+use crate::error::{Disposition, Error};
+use crate::ports::{Clock, Database, DbError, HttpClient};
 use crate::tmdb::TmdbClient;
-
-/// One movie to ingest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MovieJob {
-    pub tmdb_id: i64,
-    /// Refetch even when the stored movie looks fresh.
-    pub force: bool,
-}
 
 #[derive(Debug)]
 pub enum JobResult {
     /// Fetched and written now; "Title (Year)".
-    Ingested {
-        title: String,
-    },
+    Ingested { title: String },
     /// Already fresh when its turn came (e.g. another run just ingested it).
     Fresh,
-    Failed(Error),
-    /// Not started (the budget ran out, or the run stopped on a fatal error), or started but
-    /// its TMDB fetch ran out of budget: either way, work to queue for a later run.
+    /// The attempt failed; `dead`: the row is now `failed` for good (attempts used up, or the
+    /// failure is permanent).
+    Failed { error: Error, dead: bool },
+    /// Not started (the deadline came), or started but its TMDB fetch ran out of budget: back to
+    /// the queue, the attempt not counted.
     NotStarted,
+    /// An error that stops the run (TMDB 401, missing configuration): the row goes back like
+    /// [`JobResult::NotStarted`], and nothing else starts.
+    Stop(Error),
+}
+
+/// A finished queued movie: its row, what happened, and whether its queue row was recorded under
+/// our lease (`Ok(false)`: another runner took the row over after our lease expired; `Err`: the
+/// database could not take the record, and the row stays with our lease until it expires).
+pub struct Finished {
+    pub row: Claimed,
+    pub result: JobResult,
+    pub recorded: Result<bool, DbError>,
 }
 
 /// Leaves this much of the budget unused when deciding whether to start one more movie: one
 /// ingest is a TMDB request plus a write, normally well under a second.
-pub fn start_margin(budget: Duration) -> Duration {
-    (budget / 10).clamp(Duration::from_millis(200), Duration::from_secs(3))
+pub fn start_margin(budget: std::time::Duration) -> std::time::Duration {
+    (budget / 10).clamp(std::time::Duration::from_millis(200), std::time::Duration::from_secs(3))
 }
 
-/// Runs `jobs` with at most `concurrency` at once; results are in the jobs' order.
-pub async fn run_jobs<D: Database, H: HttpClient, C: Clock>(
+/// Ingests the movie of a claimed queue row and records the outcome on the row, unless the
+/// deadline (`start_by`) has come. Rows that go back to the queue untouched are left to the
+/// caller, which gives them back together.
+pub async fn run_queued<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     tmdb: &TmdbClient<'_, H, C>,
-    jobs: &[MovieJob],
-    concurrency: usize,
+    row: Claimed,
+    owner: &str,
     start_by: DateTime<Utc>,
-) -> Vec<JobResult> {
-    if jobs.len() > 1 {
-        // Known before the jobs start, so they do not each fetch it. A failure here (e.g. 401)
-        // is reported by the jobs themselves.
-        let _ = ingest::image_configuration(app, tmdb).await;
+) -> Finished {
+    if app.clock.now() >= start_by {
+        return Finished { row, result: JobResult::NotStarted, recorded: Ok(true) };
     }
-    let stopped = Cell::new(false);
-    let stopped = &stopped;
-    let mut results: Vec<(usize, JobResult)> = futures::stream::iter(jobs.iter().enumerate())
-        .map(|(i, job)| async move {
-            if stopped.get() || app.clock.now() >= start_by {
-                return (i, JobResult::NotStarted);
+    let queue_row = QueueRow { id: row.id, owner };
+    let outcome = ingest::ingest_movie(app, tmdb, row.tmdb_id, row.reason.forces_refresh(), Some(queue_row)).await;
+    let (result, recorded) = match outcome {
+        Ok(Outcome::Ingested { card, queue_completed, .. }) => {
+            (JobResult::Ingested { title: card_label(&card.payload) }, Ok(queue_completed))
+        }
+        Ok(Outcome::Cached { .. }) => {
+            let completed = async { queue::complete(&app.db.connect().await?, row.id, owner).await }.await;
+            (JobResult::Fresh, completed)
+        }
+        Err(error) => match error.disposition() {
+            Disposition::Unfinished => (JobResult::NotStarted, Ok(true)),
+            Disposition::StopRun => (JobResult::Stop(error), Ok(true)),
+            disposition => {
+                let permanent = disposition == Disposition::Permanent;
+                let dead = permanent || row.attempts >= row.max_attempts;
+                let retry_in = Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64());
+                let message = error.to_string();
+                let failed =
+                    async { queue::fail(&app.db.connect().await?, row.id, owner, &message, retry_in, permanent).await }
+                        .await;
+                (JobResult::Failed { error, dead }, failed)
             }
-            let result = match ingest::ingest_movie(app, tmdb, job.tmdb_id, job.force).await {
-                Ok(Outcome::Ingested { card, .. }) => JobResult::Ingested { title: card_label(&card.payload) },
-                Ok(Outcome::Cached { .. }) => JobResult::Fresh,
-                Err(e) => {
-                    if e.stops_run() {
-                        stopped.set(true);
-                    }
-                    JobResult::Failed(e)
-                }
-            };
-            (i, result)
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+        },
+    };
+    Finished { row, result, recorded }
 }
 
 /// The run log's label of an ingested movie, from its card.

@@ -133,6 +133,11 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         std::mem::take(&mut *self.calls.borrow_mut())
     }
 
+    /// Gives back calls taken by [`Self::take_calls`] whose write failed, to be logged later.
+    pub fn restore_calls(&self, calls: Vec<ApiCall>) {
+        self.calls.borrow_mut().splice(0..0, calls);
+    }
+
     /// One request for everything about a movie: details with every part appended.
     pub async fn movie(&self, id: i64) -> Result<(MovieDetails, serde_json::Value), TmdbError> {
         let call = Call {
