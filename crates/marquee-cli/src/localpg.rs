@@ -146,9 +146,10 @@ impl LocalPostgres {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
-    /// Starts (or reuses, when already running) the cluster in `dir`, on `port` when that is
-    /// free (another checkout's cluster may hold it), else on any free port.
-    pub fn start(dir: &Path, port: u16) -> Result<LocalPostgres, String> {
+    /// Creates the cluster in `dir` (`initdb`) unless it exists, without starting it; returns
+    /// its data directory, which belongs to the user the server runs as. Lets a caller configure
+    /// the cluster (e.g. TLS) before its first start.
+    pub fn init(dir: &Path) -> Result<PathBuf, String> {
         let bin = bindir()?;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let dir = dir.canonicalize().map_err(|e| e.to_string())?;
@@ -165,8 +166,8 @@ impl LocalPostgres {
                 return Err(format!("chown postgres {} failed ({USE_YOUR_OWN})", dir.display()));
             }
         }
-        let data_s = data.to_string_lossy().to_string();
         if !data.join("PG_VERSION").exists() {
+            let data_s = data.to_string_lossy();
             let out = run(
                 &bin.join("initdb"),
                 &["-D", &data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
@@ -175,6 +176,16 @@ impl LocalPostgres {
                 return Err(format!("initdb failed ({USE_YOUR_OWN}): {}", String::from_utf8_lossy(&out.stderr)));
             }
         }
+        Ok(data)
+    }
+
+    /// Starts (or reuses, when already running) the cluster in `dir`, on `port` when that is
+    /// free (another checkout's cluster may hold it), else on any free port.
+    pub fn start(dir: &Path, port: u16) -> Result<LocalPostgres, String> {
+        let bin = bindir()?;
+        let data = Self::init(dir)?;
+        let dir = data.parent().expect("the data directory is in the cluster's directory").to_path_buf();
+        let data_s = data.to_string_lossy().to_string();
         let status = run(&bin.join("pg_ctl"), &["-D", &data_s, "status"])?;
         if !status.status.success() {
             let port = free_port(port)?;
@@ -200,6 +211,16 @@ impl LocalPostgres {
             .and_then(|pid| pid.lines().nth(3).and_then(|l| l.trim().parse().ok()))
             .unwrap_or(port);
         Ok(LocalPostgres { dir, port })
+    }
+
+    /// Stops the server (`fast`: open sessions are ended) and waits until it is down.
+    pub fn stop(&self) -> Result<(), String> {
+        let data = self.dir.join("data").to_string_lossy().to_string();
+        let out = run(&bindir()?.join("pg_ctl"), &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"])?;
+        if !out.status.success() {
+            return Err(format!("pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(())
     }
 }
 

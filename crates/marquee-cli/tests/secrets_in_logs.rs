@@ -205,7 +205,9 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
 
 /// Where a URL most likely leaks: the database refuses the connection. Once with the real
 /// password and a database that does not exist (the server answers, after authentication), once
-/// with a port where nothing listens; `serve` answers and logs, `migrate` prints its error.
+/// with a port where nothing listens, and twice with TLS settings the adapter refuses (an
+/// unknown `sslmode`, a root certificate file that is not there); `serve` answers and logs,
+/// `migrate` prints its error.
 #[tokio::test]
 async fn a_failed_database_connection_reveals_no_password() {
     let name = format!("marquee_logs_fail_{}", std::process::id());
@@ -214,9 +216,12 @@ async fn a_failed_database_connection_reveals_no_password() {
     let port = db_url.rsplit_once(':').and_then(|(_, rest)| rest.split('/').next()).expect("a port in the URL");
     let closed_port = db_url.replacen(&format!(":{port}/"), &format!(":{}/", free_port()), 1);
     assert_ne!(closed_port, db_url, "the URL names a port: {db_url}");
+    let with_param = |param: &str| format!("{db_url}{}{param}", if db_url.contains('?') { '&' } else { '?' });
+    let unknown_sslmode = with_param("sslmode=verify-fulll");
+    let missing_root_cert = with_param("sslmode=verify-full&sslrootcert=/nonexistent/marquee-ca.pem");
     let fake = FakeTmdb::start(FakeTmdbConfig::default()).unwrap();
 
-    for url in [missing_database, closed_port] {
+    for url in [missing_database, closed_port, unknown_sslmode, missing_root_cert] {
         assert!(url.contains(DB_PASSWORD));
         let mut serve = Serve::start(&url, &fake.base_url());
         let ingest =

@@ -1,24 +1,30 @@
 //! The database port on tokio-postgres, with the Spin host's type rules: every [`Value`] is
 //! bound as the Rust type the Spin host would hand to tokio-postgres (so `LIMIT $1` with an
 //! int4 fails here too), and columns decode by the host's rules (`timestamptz` and `json`
-//! come back unsupported).
+//! come back unsupported). Sessions are secured as the URL's `sslmode` says ([`super::pg_tls`]).
 
 use std::error::Error as StdError;
 use std::rc::Rc;
 
 use bytes::BytesMut;
 use marquee::ports::{Connection, Database, DbError, Row, Value};
+use tokio_postgres::Client;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, NoTls};
 
+use super::pg_tls::PgTarget;
+
+/// Holds no URL: the parsed target keeps the password only inside tokio-postgres's
+/// configuration, whose `Debug` redacts it.
 #[derive(Clone)]
 pub struct NativeDb {
-    url: String,
+    /// The URL parsed once (with its TLS settings and root certificates); a bad URL is reported
+    /// by every `connect`, as an unreachable server would be.
+    target: Result<PgTarget, String>,
 }
 
 impl NativeDb {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into() }
+    pub fn new(url: impl AsRef<str>) -> Self {
+        Self { target: PgTarget::parse(url.as_ref()).map_err(|e| e.to_string()) }
     }
 }
 
@@ -30,9 +36,9 @@ impl Database for NativeDb {
     type Conn = NativeConnection;
 
     async fn connect(&self) -> Result<NativeConnection, DbError> {
-        // The error text of tokio-postgres never includes the password of the URL.
+        let target = self.target.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
         let (client, connection) =
-            tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| DbError::Connect(e.to_string()))?;
+            target.config.connect(target.tls.clone()).await.map_err(|e| DbError::Connect(target.connect_error(&e)))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });

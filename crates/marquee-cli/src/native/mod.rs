@@ -1,8 +1,9 @@
-//! The native adapter: Marquee's ports on tokio-postgres, reqwest, tokio's timer and the
-//! process environment.
+//! The native adapter: Marquee's ports on tokio-postgres (TLS by rustls), reqwest, tokio's
+//! timer and the process environment.
 
 mod db;
 mod http;
+pub mod pg_tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
