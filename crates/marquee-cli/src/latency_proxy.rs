@@ -108,8 +108,8 @@ async fn forward(client: TcpStream, server: TcpStream, one_way: Duration, round_
     tokio::join!(upstream, downstream);
 }
 
-/// Counts, from the bytes a PostgreSQL client sends, the requests it then waits for: the
-/// startup, each password/SASL message, each simple query, and each `Sync` that ends a batch of
+/// Counts, from the bytes a PostgreSQL client sends, the requests it then waits for: the TLS
+/// request and the startup, each password/SASL message, each simple query, and each `Sync` that ends a batch of
 /// extended-protocol messages asking for something (parse, bind, describe, execute). A batch
 /// that only closes a statement is not counted: tokio-postgres (on which the Spin host is built
 /// too) closes every statement it prepared that way after use, without waiting for the answer.
@@ -169,11 +169,11 @@ impl RoundTrips {
                 let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
                 let code = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
                 self.skip = length.saturating_sub(8);
-                // SSLRequest and GSSENCRequest are answered with one byte; the startup with
-                // authentication.
+                // SSLRequest and GSSENCRequest are answered with one byte, the startup with
+                // authentication: each is waited for. A CancelRequest gets no answer.
                 self.asked_encryption = matches!(code, 80_877_103 | 80_877_104);
-                if !self.asked_encryption {
-                    self.started = true;
+                self.started = !self.asked_encryption;
+                if code != 80_877_102 {
                     self.count.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -259,32 +259,32 @@ mod tests {
     fn the_requests_a_client_waits_for_are_counted_whatever_the_chunking() {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(&8u32.to_be_bytes());
-        bytes.extend_from_slice(&80_877_103u32.to_be_bytes()); // SSLRequest, refused ('N')
+        bytes.extend_from_slice(&80_877_103u32.to_be_bytes()); // SSLRequest, refused ('N'): 1
         bytes.extend_from_slice(&12u32.to_be_bytes());
-        bytes.extend_from_slice(&196_608u32.to_be_bytes()); // startup: 1
+        bytes.extend_from_slice(&196_608u32.to_be_bytes()); // startup: 2
         bytes.extend_from_slice(b"u\0\0\0");
         for (kind, body) in [(b'P', &b"s1"[..]), (b'D', b"Ss1"), (b'S', b"")] {
-            bytes.extend(message(kind, body)); // prepare: 2
+            bytes.extend(message(kind, body)); // prepare: 3
         }
         for (kind, body) in [(b'B', &[7u8; 70_000][..]), (b'E', b""), (b'S', b"")] {
-            bytes.extend(message(kind, body)); // execute, with a large parameter: 3
+            bytes.extend(message(kind, body)); // execute, with a large parameter: 4
         }
         bytes.extend(message(b'C', b"Ss1")); // close, not waited for
         bytes.extend(message(b'S', b""));
-        bytes.extend(message(b'Q', b"BEGIN\0")); // 4
+        bytes.extend(message(b'Q', b"BEGIN\0")); // 5
         for chunk_size in [1, 3, 7, 4096, usize::MAX] {
             let count = Arc::new(AtomicU64::new(0));
             let mut counter = RoundTrips::new(count.clone());
             for chunk in bytes.chunks(chunk_size.min(bytes.len())) {
                 counter.feed(chunk);
             }
-            assert_eq!(count.load(Ordering::Relaxed), 4, "chunks of {chunk_size}");
+            assert_eq!(count.load(Ordering::Relaxed), 5, "chunks of {chunk_size}");
         }
         let count = Arc::new(AtomicU64::new(0));
         let mut counter = RoundTrips::new(count.clone());
         counter.feed(&bytes[..8]);
         counter.feed(&[0x16, 3, 1, 0, 200]);
         counter.feed(&bytes[8..]);
-        assert_eq!(count.load(Ordering::Relaxed), 0, "a TLS session is not read");
+        assert_eq!(count.load(Ordering::Relaxed), 1, "a TLS session is not read past its request");
     }
 }

@@ -112,18 +112,16 @@ pub async fn enqueue_stale(conn: &impl Connection, limit: i64) -> Result<u64, Db
 }
 
 /// Ingests whose invocation died holding the lease (`works` still `ingesting`, lease run out):
-/// released to what a failed ingest leaves and queued again (reason `recover`), in one
-/// statement so that none is released without being queued. Returns how many were recovered.
-pub async fn recover_interrupted(conn: &impl Connection) -> Result<u64, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "WITH released AS ({}), rows AS (SELECT tmdb_id, work_id, tmdb_id AS ord FROM released), queued AS ({})
-             SELECT count(*) AS n FROM released",
-            super::works::release_interrupted_sql(),
-            insert_rows("'recover'", "5")
-        )
-    });
-    conn.query(&SQL, &[]).await?[0].get::<i64>("n").map(|n| n as u64)
+/// released to what a failed ingest leaves and queued again (reason `recover`) by the same
+/// statement, so that none is released without being queued. The CTEs `released`, `rows` and
+/// `queued`, for the statement that opens every run (`run_log::open`); `released` has a row per
+/// recovered movie.
+pub(crate) fn recover_interrupted_ctes() -> String {
+    format!(
+        "released AS ({}), rows AS (SELECT tmdb_id, work_id, tmdb_id AS ord FROM released), queued AS ({})",
+        super::works::release_interrupted_sql(),
+        insert_rows("'recover'", "5")
+    )
 }
 
 /// Of `tmdb_ids`, how many are live in the queue (waiting, or held by a runner).

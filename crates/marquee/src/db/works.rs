@@ -219,7 +219,7 @@ pub async fn page(conn: &impl Connection, filter: Filter, cursor: i64, limit: i6
 
 /// Ingests whose invocation died (still `ingesting`, lease run out): back to what a failed
 /// ingest leaves ([`STATUS_AFTER_FAILURE`]), due for a refresh, and returned as `(tmdb_id,
-/// work_id)` so the caller queues them in the same statement (see `queue::recover_interrupted`).
+/// work_id)` so the caller queues them in the same statement (see `queue::recover_interrupted_ctes`).
 pub(crate) fn release_interrupted_sql() -> String {
     format!(
         "UPDATE works w SET ingestion_status = {STATUS_AFTER_FAILURE}, lease_owner = NULL, lease_until = NULL,

@@ -11,9 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::ingest::{flush_api_logs, lease_owner};
+use super::ingest::lease_owner;
 use crate::app::App;
-use crate::db::queue;
 use crate::db::run_log::{self, RunCounts};
 use crate::domain::states::RunStatus;
 use crate::error::Result;
@@ -55,19 +54,17 @@ impl Run {
         let id = if dry_run { String::new() } else { format!("run-{}", lease_owner()) };
         if !dry_run {
             let conn = app.db.connect().await?;
-            let abandoned = run_log::close_abandoned(&conn).await?;
-            let recovered = queue::recover_interrupted(&conn).await?;
-            if abandoned + recovered > 0 {
+            let opened = run_log::open(&conn, &id, app.function, source, trigger_type, deadline).await?;
+            if opened.abandoned + opened.recovered > 0 {
                 log::event(
                     "warn",
                     app.function,
                     "cleaned up after invocations that died",
                     serde_json::json!({
-                        "runs_abandoned": abandoned, "ingests_requeued": recovered
+                        "runs_abandoned": opened.abandoned, "ingests_requeued": opened.recovered
                     }),
                 );
             }
-            run_log::start(&conn, &id, app.function, source, trigger_type, deadline).await?;
         }
         Ok(Run { id, started, deadline, logged: !dry_run })
     }
@@ -98,9 +95,14 @@ impl Run {
             Ok(()) => (RunStatus::Succeeded, None),
         };
         if self.logged {
-            flush_api_logs(app, tmdb).await;
+            let calls = tmdb.take_calls();
             let conn = app.db.connect().await?;
-            run_log::finish(&conn, &self.id, status, counts, duration_ms, error.as_deref()).await?;
+            let finished =
+                run_log::finish(&conn, &self.id, app.function, status, counts, duration_ms, error.as_deref(), &calls);
+            if let Err(e) = finished.await {
+                tmdb.restore_calls(calls);
+                return Err(e.into());
+            }
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
     }
