@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "unattended",
         sql: include_str!("../../../../migrations/0006_unattended.sql"),
     },
+    Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

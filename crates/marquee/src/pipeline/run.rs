@@ -97,6 +97,8 @@ impl Run {
             Ok(()) if partial => (RunStatus::Partial, note),
             Ok(()) => (RunStatus::Succeeded, None),
         };
+        // A rate lesson the deadline kept from being shared is shared now (dry runs too).
+        tmdb.share_learned_rate().await;
         if self.logged {
             flush_api_logs(app, tmdb).await;
             let conn = app.db.connect().await?;
