@@ -8,5 +8,5 @@ mod timing_tests;
 pub mod types;
 
 pub use client::{ApiCall, Call, TmdbClient, TmdbError};
-pub use ratelimit::{LearnedRate, RateLimiter};
+pub use ratelimit::{FLOOR_RPS, LearnedRate, RateLimiter};
 pub use shared::{SharedLesson, SharedRate};
