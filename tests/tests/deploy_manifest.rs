@@ -64,7 +64,10 @@ fn every_document_parses_and_is_a_kind_we_ship() {
     for (name, _, docs) in deploy_files() {
         for doc in docs {
             let kind = doc["kind"].as_str().unwrap_or_else(|| panic!("{name}: a document without kind"));
-            assert!(["SpinApp", "CronJob"].contains(&kind), "{name}: unexpected {kind} (no Secret objects: see the README)");
+            assert!(
+                ["SpinApp", "CronJob"].contains(&kind),
+                "{name}: unexpected {kind} (no Secret objects: see the README)"
+            );
             assert!(doc["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("marquee")), "{name}: {kind} name");
         }
     }

@@ -20,7 +20,13 @@ fn secs(s: f64) -> Duration {
 /// An invocation of the library over `app`'s database, counting its statements.
 async fn invocation(app: &TestApp) -> marquee::App<MeteredDatabase<NativeDb>, NativeHttp, SystemClock> {
     let config = marquee::config::Config::load(&app.settings).await.unwrap();
-    marquee::App::new(MeteredDatabase::new(NativeDb::new(&app.db_url)), NativeHttp::default(), SystemClock, config, "test")
+    marquee::App::new(
+        MeteredDatabase::new(NativeDb::new(&app.db_url)),
+        NativeHttp::default(),
+        SystemClock,
+        config,
+        "test",
+    )
 }
 
 #[tokio::test]
@@ -34,7 +40,10 @@ async fn a_429_lowers_the_shared_rate_and_the_next_invocation_starts_from_it() {
     assert_eq!((row.get::<_, f64>(0), row.get::<_, String>(1)), (10.0, "ingest-movie".to_owned()));
 
     // A lesson 10.5 s old: the next invocation starts where it has climbed to, 8 x 1.3.
-    app.db.execute("UPDATE tmdb_rate SET rate_rps = 8, lowered_at = now() - interval '10.5 seconds'", &[]).await.unwrap();
+    app.db
+        .execute("UPDATE tmdb_rate SET rate_rps = 8, lowered_at = now() - interval '10.5 seconds'", &[])
+        .await
+        .unwrap();
     let library = invocation(&app).await;
     let tmdb = library.tmdb(system_now() + Duration::from_secs(60));
     assert_eq!(tmdb.rate_now(), 40.0, "nothing is read before the first request");
