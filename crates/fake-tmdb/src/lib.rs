@@ -89,6 +89,18 @@ pub struct Counters {
     pub by_endpoint: BTreeMap<String, u64>,
     /// Requests to `/movie/{id}` and `/movie/{id}/{part}`, by id.
     pub by_movie: BTreeMap<u64, u64>,
+    /// Answers by HTTP status (429s: how often a client ran over the rate limit).
+    pub by_status: BTreeMap<u16, u64>,
+    /// Successful (2xx) answers to `/movie/{id}` and `/movie/{id}/{part}`, by id: a movie
+    /// fetched twice shows here, whatever was retried on the way.
+    pub ok_by_movie: BTreeMap<u64, u64>,
+}
+
+impl Counters {
+    /// Answers with this status.
+    pub fn status(&self, status: u16) -> u64 {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
 }
 
 /// A running fake TMDB server. Dropping it shuts the server down.

@@ -117,6 +117,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     let route = Route::parse(req.uri().path());
     let query = parse_query(req.uri().query().unwrap_or(""));
     let reply = answer(&state, &route, &query, req.headers());
+    count_answer(&state, &route, reply.status);
     let mut delay = state.config.latency;
     if let Some(id) = route.movie_id() {
         delay += state.faults.slow_for(id);
@@ -191,6 +192,14 @@ fn count(state: &State, route: &Route) {
     }
     if let Some(id) = route.movie_id() {
         *c.by_movie.entry(id).or_default() += 1;
+    }
+}
+
+fn count_answer(state: &State, route: &Route, status: u16) {
+    let mut c = state.counters();
+    *c.by_status.entry(status).or_default() += 1;
+    if let (Some(id), 200..=299) = (route.movie_id(), status) {
+        *c.ok_by_movie.entry(id).or_default() += 1;
     }
 }
 

@@ -220,12 +220,13 @@ async fn auth_is_checked_before_injected_failures() {
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let (_server, mut c) = setup_with(FakeTmdbConfig { rate_limit_rps: Some(1), ..config() }).await;
+    let (server, mut c) = setup_with(FakeTmdbConfig { rate_limit_rps: Some(1), ..config() }).await;
     assert_eq!(c.get("/configuration").await.status, 200);
     // Burst is 1 and refill takes a second: the very next request is over the limit.
     let r = c.get("/configuration").await;
     r.assert_error(429, 25);
     assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!((server.counters().status(200), server.counters().status(429)), (1, 1), "counted by status");
 }
 
 #[tokio::test]
@@ -380,6 +381,9 @@ async fn counters_by_endpoint_and_movie() {
     assert_eq!(e.len(), 5);
     assert_eq!(counters.by_movie[&5], 4);
     assert_eq!(counters.by_movie[&6], 2);
+    assert_eq!((counters.status(200), counters.status(401), counters.status(404)), (7, 1, 1));
+    assert_eq!(counters.ok_by_movie[&5], 4);
+    assert_eq!(counters.ok_by_movie[&6], 1, "the rejected request is not a fetch");
 }
 
 #[tokio::test]

@@ -116,67 +116,152 @@ pub fn mean(samples: &[Duration]) -> Duration {
     if samples.is_empty() { Duration::ZERO } else { samples.iter().sum::<Duration>() / samples.len() as u32 }
 }
 
+pub struct IngestOptions {
+    pub movies: usize,
+    /// Fake TMDB latency per response.
+    pub latency: Duration,
+    /// Marquee's TMDB rate, in total: each instance's `tmdb_rate_limit_rps` is its share.
+    pub rps: u32,
+    /// Scheduled ingest (lists) rather than batch ingest (ids).
+    pub scheduled: bool,
+    /// Independent apps working one queue at once.
+    pub instances: usize,
+    /// The fake TMDB's own limit; `None`: unlimited.
+    pub tmdb_limit_rps: Option<u32>,
+    /// Added to every database round trip by the proxy.
+    pub db_rtt: Duration,
+}
+
+impl IngestOptions {
+    /// Each instance's `tmdb_rate_limit_rps`: its share of the total (the documented way to
+    /// run N instances: TMDB's limit is per IP).
+    pub fn rps_per_instance(&self) -> u32 {
+        (self.rps / self.instances.max(1) as u32).max(1)
+    }
+}
+
 pub struct IngestFigures {
     pub mode: &'static str,
+    pub instances: usize,
     pub movies_ingested: u64,
     pub wall: Duration,
-    pub tmdb_calls: u64,
+    /// Every request the fake TMDB received (429s and retries included).
+    pub tmdb_requests: u64,
+    /// Requests the fake TMDB answered 429.
+    pub throttled: u64,
+    /// Movies the fake TMDB served successfully more than once (must be 0).
+    pub fetched_twice: u64,
+    /// Movies written more than once (`works.ingest_count` > 1; must be 0).
+    pub written_twice: i64,
     pub db_busy: Duration,
     pub db_statements: u64,
-    /// The most database sessions the invocation had open at once.
+    /// The most database sessions any one instance had open at once.
     pub peak_connections: u64,
     pub rps: u32,
+    pub rps_per_instance: u32,
+    pub tmdb_limit_rps: Option<u32>,
+    /// The rate learned from 429s and shared in the database, after the run (rps, age).
+    pub shared_rate: Option<(f64, Duration)>,
     /// Added to every database round trip by the proxy, and the round trips it counted.
     pub db_rtt: Duration,
     pub db_round_trips: u64,
 }
 
 impl IngestFigures {
-    /// The rate-limit bound: no run can be faster than its calls at `rps`.
+    /// The real limit: Marquee's rate, or TMDB's when lower.
+    pub fn effective_rps(&self) -> u32 {
+        self.tmdb_limit_rps.map_or(self.rps, |limit| limit.min(self.rps))
+    }
+
+    /// The rate-limit bound: no run can be faster than its accepted calls at the real limit.
     pub fn bound(&self) -> Duration {
-        Duration::from_secs_f64(self.tmdb_calls as f64 / self.rps as f64)
+        Duration::from_secs_f64((self.tmdb_requests - self.throttled) as f64 / f64::from(self.effective_rps().max(1)))
     }
 }
 
+type BenchApp =
+    marquee::App<marquee::ports::MeteredDatabase<NativeDb>, crate::native::NativeHttp, crate::native::SystemClock>;
+
 /// Ingests `movies` movies against the in-process fake TMDB (`latency` per response) and the
 /// PostgreSQL database at `url`: by scheduled ingest (3 lists × 5 pages) when they fit in the
-/// lists, else by batch ingest of ids (queue + drain).
-pub async fn ingest(
-    url: &str,
-    movies: usize,
-    latency: Duration,
-    rps: u32,
-    scheduled_mode: bool,
-    db_rtt: Duration,
-) -> anyhow::Result<IngestFigures> {
-    use marquee::pipeline::{batch, scheduled};
-    use marquee::ports::MeteredDatabase;
-
-    let fake_config =
-        FakeTmdbConfig { latency, catalog_size: (movies as u32 * 2).max(10_000), ..FakeTmdbConfig::default() };
+/// lists, else by batch ingest of ids (queue + drain). With several instances, each is an
+/// independent app (its own pool of `db_max_connections`, its own TMDB client and its share
+/// of the rate) and all of them work the one queue at once: by batch, each queues its slice of
+/// the ids and drains whatever is queued; by lists, each reads the lists and queues the same
+/// candidates (queued once) and drains.
+pub async fn ingest(url: &str, options: &IngestOptions) -> anyhow::Result<IngestFigures> {
+    let fake_config = FakeTmdbConfig {
+        latency: options.latency,
+        catalog_size: (options.movies as u32 * 2).max(10_000),
+        rate_limit_rps: options.tmdb_limit_rps,
+        ..FakeTmdbConfig::default()
+    };
     let token = fake_config.bearer_token.clone();
     let fake = fake_tmdb::FakeTmdb::start(fake_config)?;
-    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, db_rtt).await?;
+    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, options.db_rtt).await?;
     let url = &proxy.url_for(url)?;
     let settings = crate::native::NativeSettings::default()
         .with("database_url", url)
         .with("tmdb_base_url", fake.base_url())
         .with("tmdb_token", token)
-        .with("tmdb_rate_limit_rps", rps.to_string())
+        .with("tmdb_rate_limit_rps", options.rps_per_instance().to_string())
         .with("time_budget_ms", "3600000");
-    let config = marquee::config::Config::load(&settings).await?;
-    let app = marquee::App::new(
-        MeteredDatabase::new(NativeDb::new(url)),
-        crate::native::NativeHttp::default(),
-        crate::native::SystemClock,
-        config,
-        "bench",
-    );
+    let mut apps = Vec::new();
+    for _ in 0..options.instances.max(1) {
+        let config = marquee::config::Config::load(&settings).await?;
+        apps.push(marquee::App::new(
+            marquee::ports::MeteredDatabase::new(NativeDb::new(url)),
+            crate::native::NativeHttp::default(),
+            crate::native::SystemClock,
+            config,
+            "bench",
+        ));
+    }
+    let ids: Vec<i64> = (1..=options.movies as i64).collect();
+    let slice = ids.len().div_ceil(apps.len());
     let started = Instant::now();
-    let ingested = if scheduled_mode {
+    let runs = apps.iter().enumerate().map(|(i, app)| {
+        let mine = ids.iter().skip(i * slice).take(slice).copied().collect();
+        run_instance(app, options, mine)
+    });
+    let ingested: u64 = futures::future::try_join_all(runs).await?.into_iter().sum();
+    let wall = started.elapsed();
+    let db_round_trips = proxy.round_trips();
+    let conn = NativeDb::new(url).connect().await?;
+    let counters = fake.counters();
+    let meters: Vec<_> = apps.iter().map(|a| a.db.inner().meter()).collect();
+    Ok(IngestFigures {
+        mode: if options.scheduled {
+            "scheduled-ingest (3 lists x 5 pages)"
+        } else {
+            "batch-ingest (ids, queue + drain)"
+        },
+        instances: apps.len(),
+        movies_ingested: ingested,
+        wall,
+        tmdb_requests: counters.total,
+        throttled: counters.status(429),
+        fetched_twice: counters.ok_by_movie.values().filter(|n| **n > 1).count() as u64,
+        written_twice: works::written_more_than_once(&conn).await?,
+        db_busy: meters.iter().map(|m| m.busy()).sum(),
+        db_statements: meters.iter().map(|m| m.statements()).sum(),
+        peak_connections: meters.iter().map(|m| m.peak_connections()).max().unwrap_or(0),
+        rps: options.rps,
+        rps_per_instance: options.rps_per_instance(),
+        tmdb_limit_rps: options.tmdb_limit_rps,
+        shared_rate: marquee::db::tmdb_rate::read(&conn).await?.map(|l| (l.rps, l.age)),
+        db_rtt: options.db_rtt,
+        db_round_trips,
+    })
+}
+
+/// One instance's work; returns the movies it ingested.
+async fn run_instance(app: &BenchApp, options: &IngestOptions, ids: Vec<i64>) -> anyhow::Result<u64> {
+    use marquee::pipeline::{batch, scheduled};
+    if options.scheduled {
         let request = scheduled::ScheduledRequest {
             source: scheduled::Source::All,
-            max_movies: movies,
+            max_movies: options.movies,
             trigger_type: "manual".into(),
             pages_per_source: 5,
             language: None,
@@ -184,35 +269,18 @@ pub async fn ingest(
             dry_run: false,
             budget: None,
         };
-        let report = scheduled::scheduled_ingest(&app, &request).await?;
-        report.counts.movies_ingested as u64
-    } else {
-        let mut ingested = 0;
-        let ids: Vec<i64> = (1..=movies as i64).collect();
-        for chunk in ids.chunks(batch::MAX_IDS) {
-            let request = batch::BatchRequest {
-                mode: batch::BatchMode::Ids(chunk.to_vec()),
-                trigger_type: "manual".into(),
-                budget: None,
-            };
-            let report = batch::batch_ingest(&app, &request).await?;
-            ingested += report.drain.map_or(0, |d| d.ingested);
-        }
-        ingested
-    };
-    let wall = started.elapsed();
-    Ok(IngestFigures {
-        mode: if scheduled_mode { "scheduled-ingest (3 lists x 5 pages)" } else { "batch-ingest (ids, queue + drain)" },
-        movies_ingested: ingested,
-        wall,
-        tmdb_calls: fake.counters().total,
-        db_busy: app.db.inner().meter().busy(),
-        db_statements: app.db.inner().meter().statements(),
-        peak_connections: app.db.inner().meter().peak_connections(),
-        rps,
-        db_rtt,
-        db_round_trips: proxy.round_trips(),
-    })
+        return Ok(scheduled::scheduled_ingest(app, &request).await?.counts.movies_ingested as u64);
+    }
+    let mut ingested = 0;
+    for chunk in ids.chunks(batch::MAX_IDS) {
+        let request = batch::BatchRequest {
+            mode: batch::BatchMode::Ids(chunk.to_vec()),
+            trigger_type: "manual".into(),
+            budget: None,
+        };
+        ingested += batch::batch_ingest(app, &request).await?.drain.map_or(0, |d| d.ingested);
+    }
+    Ok(ingested)
 }
 
 pub struct RefreshFigures {

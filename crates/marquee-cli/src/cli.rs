@@ -214,7 +214,7 @@ pub enum BenchCommand {
         /// Fake TMDB latency per response.
         #[arg(long, default_value_t = 30)]
         latency_ms: u64,
-        /// Marquee's TMDB rate limit.
+        /// Marquee's TMDB rate limit, in total: with --instances N each instance gets rps / N.
         #[arg(long, default_value_t = 40)]
         rps: u32,
         /// scheduled (default up to 300 movies) or batch.
@@ -223,6 +223,14 @@ pub enum BenchCommand {
         /// Milliseconds added to every database round trip (see `bench write`).
         #[arg(long, default_value_t = 0)]
         db_rtt_ms: u64,
+        /// Independent apps (each its own connections and rate-limiter share) working one queue
+        /// at once, as replicas of the Spin app would.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+        instances: u32,
+        /// The fake TMDB's own rate limit (token bucket, burst = rate, 429 over it); unlimited
+        /// when unset.
+        #[arg(long)]
+        tmdb_limit_rps: Option<u32>,
     },
     /// Selecting and queueing the stale movies of a large synthetic catalog.
     Refresh {

@@ -1,6 +1,7 @@
 //! One invocation's world: the ports plus typed configuration.
 
 use crate::config::Config;
+use crate::db::tmdb_rate::PooledRate;
 use crate::ports::{Clock, Database, HttpClient, Pool};
 use crate::tmdb::TmdbClient;
 
@@ -27,8 +28,13 @@ impl<D: Database, H: HttpClient, C: Clock> App<D, H, C> {
     }
 
     /// The invocation's TMDB client: one rate limiter and call log for all its requests;
-    /// `deadline` is hard (nothing starts, waits or runs past it).
+    /// `deadline` is hard (nothing starts, waits or runs past it). Its rate is shared with
+    /// every other invocation through the database (`tmdb::shared`): read once before its
+    /// first request, written when a 429 lowers it.
     pub fn tmdb(&self, deadline: chrono::DateTime<chrono::Utc>) -> TmdbClient<'_, H, C> {
-        TmdbClient::new(&self.http, &self.clock, &self.config.tmdb).with_deadline(deadline)
+        let shared = PooledRate { pool: &self.db, function: self.function };
+        TmdbClient::new(&self.http, &self.clock, &self.config.tmdb)
+            .with_deadline(deadline)
+            .with_shared_rate(Box::new(shared))
     }
 }

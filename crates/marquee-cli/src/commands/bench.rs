@@ -23,7 +23,7 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             run_migrations(&url).await?;
             print_write(&bench::write(&url, movies, Duration::from_millis(db_rtt_ms)).await?);
         }
-        BenchCommand::Ingest { movies, latency_ms, rps, mode, db_rtt_ms } => {
+        BenchCommand::Ingest { movies, latency_ms, rps, mode, instances, tmdb_limit_rps, db_rtt_ms } => {
             let scheduled = match mode.as_deref() {
                 None => movies <= 300,
                 Some("scheduled") => true,
@@ -32,16 +32,19 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             };
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
-            let figures = bench::ingest(
-                &url,
+            if rps < instances {
+                bail!("--rps {rps} cannot be shared by {instances} instances (at least 1 rps each)");
+            }
+            let options = bench::IngestOptions {
                 movies,
-                Duration::from_millis(latency_ms),
+                latency: Duration::from_millis(latency_ms),
                 rps,
                 scheduled,
-                Duration::from_millis(db_rtt_ms),
-            )
-            .await?;
-            print_ingest(&figures, latency_ms);
+                instances: instances as usize,
+                tmdb_limit_rps,
+                db_rtt: Duration::from_millis(db_rtt_ms),
+            };
+            print_ingest(&bench::ingest(&url, &options).await?, latency_ms);
         }
         BenchCommand::Refresh { works, stale } => {
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
@@ -89,31 +92,46 @@ fn print_write(figures: &bench::WriteFigures) {
 
 fn print_ingest(f: &bench::IngestFigures, latency_ms: u64) {
     let secs = |d: Duration| d.as_secs_f64();
-    let rps = f.rps;
+    let per_movie = |n: f64| n / f.movies_ingested.max(1) as f64;
+    let tmdb_limit = f.tmdb_limit_rps.map_or("unlimited".to_owned(), |r| format!("{r} rps"));
     println!(
-        "bench ingest: {} — {} movies ingested, fake TMDB latency {latency_ms} ms, rate limit {rps} rps",
-        f.mode, f.movies_ingested
+        "bench ingest: {} — {} movies ingested by {} instance(s), fake TMDB latency {latency_ms} ms",
+        f.mode, f.movies_ingested, f.instances
     );
+    println!("rate limit: Marquee {} rps in total ({} rps per instance), TMDB {tmdb_limit}", f.rps, f.rps_per_instance);
     println!("wall time: {:.2} s", secs(f.wall));
     println!(
-        "TMDB calls: {} ({:.2} per movie, lists and /configuration included)",
-        f.tmdb_calls,
-        f.tmdb_calls as f64 / f.movies_ingested.max(1) as f64
+        "TMDB requests: {} ({:.2} per movie, lists and /configuration included); answered 429: {} ({:.1}%)",
+        f.tmdb_requests,
+        per_movie(f.tmdb_requests as f64),
+        f.throttled,
+        100.0 * f.throttled as f64 / f.tmdb_requests.max(1) as f64
+    );
+    println!(
+        "movies processed twice: {} fetched from TMDB twice, {} written twice (must be 0)",
+        f.fetched_twice, f.written_twice
     );
     println!(
         "DB time: {:.1} ms per movie ({} statements, {:.1} per movie; summed over concurrent connections)",
         secs(f.db_busy) * 1000.0 / f.movies_ingested.max(1) as f64,
         f.db_statements,
-        f.db_statements as f64 / f.movies_ingested.max(1) as f64
+        per_movie(f.db_statements as f64)
     );
     println!(
         "DB round trips: {:.1} per movie (requests waited for, counted at the proxy), each +{} ms (run, queue, claims, writes and logs included)",
         f.db_round_trips as f64 / f.movies_ingested.max(1) as f64,
         f.db_rtt.as_millis()
     );
-    println!("DB connections: at most {} open at once (db_max_connections)", f.peak_connections);
+    println!("DB connections: at most {} open at once per instance (db_max_connections)", f.peak_connections);
+    match f.shared_rate {
+        Some((rps, age)) => {
+            println!("shared TMDB rate: {rps:.2} rps learned from a 429 {:.1} s before the end", secs(age))
+        }
+        None => println!("shared TMDB rate: none learned (no 429)"),
+    }
     println!(
-        "rate-limit bound (calls / rps): {:.2} s; wall / bound = {:.3}",
+        "rate-limit bound (accepted calls / {} rps): {:.2} s; wall / bound = {:.3}",
+        f.effective_rps(),
         secs(f.bound()),
         secs(f.wall) / secs(f.bound()).max(1e-9)
     );

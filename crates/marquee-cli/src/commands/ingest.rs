@@ -66,6 +66,7 @@ pub async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i6
         }
         progress.inc(1);
     }
+    tmdb.share_learned_rate().await;
     progress.finish_and_clear();
     for line in &lines {
         println!("{line}");

@@ -37,7 +37,9 @@ async fn drain(settings: &NativeSettings, budget: Duration) -> anyhow::Result<()
     while app.clock.now() < ends {
         let deadline = (app.clock.now() + app.config.time_budget).min(ends);
         let tmdb = app.tmdb(deadline);
-        let report = drain::drain(&app, &tmdb, deadline, queue::Scope::All).await?;
+        let report = drain::drain(&app, &tmdb, deadline, queue::Scope::All).await;
+        tmdb.share_learned_rate().await;
+        let report = report?;
         ingested += report.ingested;
         failed += report.failed;
         fresh += report.fresh;

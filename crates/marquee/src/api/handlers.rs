@@ -117,7 +117,9 @@ async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     let tmdb_id = parse_tmdb_id(body.get("tmdb_id"), "tmdb_id")?;
     let force = super::requests::boolean(&body, "force_refresh")?;
     let tmdb = app.tmdb(app.deadline(app.clock.now()));
-    let (status, work_id, card, etag, changes) = match ingest::ingest_movie(app, &tmdb, tmdb_id, force, None).await? {
+    let ingested = ingest::ingest_movie(app, &tmdb, tmdb_id, force, None).await;
+    tmdb.share_learned_rate().await;
+    let (status, work_id, card, etag, changes) = match ingested? {
         Outcome::Cached { work_id, card, etag } => ("cached", work_id, card, etag, Json::Object(Default::default())),
         Outcome::Ingested { work_id, card, changes, .. } => {
             ("ingested", work_id, card.payload, card.etag, Json::Object(changes))

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "write_movie",
         sql: include_str!("../../../../migrations/0007_write_movie.sql"),
     },
+    Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

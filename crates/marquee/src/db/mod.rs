@@ -10,4 +10,5 @@ pub mod queue;
 pub mod run_log;
 pub mod sync;
 pub mod tmdb_config;
+pub mod tmdb_rate;
 pub mod works;

@@ -270,3 +270,10 @@ pub async fn refresh_need(conn: &impl Connection) -> Result<Vec<crate::domain::c
         })
         .collect()
 }
+
+/// Movies written more than once (`ingest_count` > 1): after one pass over a queue of distinct
+/// movies, each should have been written exactly once, however many runners drained it.
+pub async fn written_more_than_once(conn: &impl Connection) -> Result<i64, DbError> {
+    let rows = conn.query("SELECT count(*) AS n FROM works WHERE ingest_count > 1", &[]).await?;
+    rows.first().map_or(Ok(0), |r| r.get("n"))
+}

@@ -94,6 +94,8 @@ impl Run {
             Ok(()) if partial => (RunStatus::Partial, note),
             Ok(()) => (RunStatus::Succeeded, None),
         };
+        // A rate lesson the deadline kept from being shared is shared now (dry runs too).
+        tmdb.share_learned_rate().await;
         if self.logged {
             let calls = tmdb.take_calls();
             let conn = app.db.connect().await?;

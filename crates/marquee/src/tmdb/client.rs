@@ -6,7 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::ratelimit::{RateLimiter, before};
+use super::ratelimit::{LearnedRate, RateLimiter, before};
+use super::shared::{SharedLesson, SharedRate};
 use super::types::{
     APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration,
     TmdbErrorBody,
@@ -74,6 +75,10 @@ pub struct TmdbClient<'a, H, C> {
     attempts_made: std::cell::Cell<u64>,
     /// TMDB's image configuration once known in this invocation.
     images: RefCell<Option<ImageConfiguration>>,
+    /// Where the learned rate is shared with other invocations (`None`: not shared).
+    shared: Option<Box<dyn SharedRate + 'a>>,
+    /// Set once the shared rate was read (before the first request).
+    joined: async_lock::OnceCell<()>,
 }
 
 enum Attempt {
@@ -103,7 +108,63 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             deadline: None,
             attempts_made: std::cell::Cell::new(0),
             images: RefCell::new(None),
+            shared: None,
+            joined: async_lock::OnceCell::new(),
         }
+    }
+
+    /// Shares the rate learned from 429s through `store`: read once before the first request,
+    /// written when a 429 lowers it (see `tmdb::shared`).
+    pub fn with_shared_rate(mut self, store: Box<dyn SharedRate + 'a>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    /// TMDB requests this invocation starts per second now (the learned rate).
+    pub fn rate_now(&self) -> f64 {
+        self.limiter.rate_at(self.clock.now())
+    }
+
+    /// Writes a lesson not yet shared (a 429 whose retry wait was not taken: the deadline was
+    /// too near). Called when the invocation's run closes; a no-op otherwise.
+    pub async fn share_learned_rate(&self) {
+        if let Some(lesson) = self.limiter.take_unshared() {
+            self.share(lesson).await;
+        }
+    }
+
+    /// Writes `lesson` to the shared store; kept for a later try when that fails.
+    async fn share(&self, lesson: LearnedRate) {
+        let Some(store) = &self.shared else { return };
+        let age = (self.clock.now() - lesson.at).to_std().unwrap_or_default();
+        if !store.write(SharedLesson { rps: lesson.rps, age }).await {
+            self.limiter.keep_unshared(lesson);
+        }
+    }
+
+    /// Reads the shared lesson once, before the first request (concurrent first requests wait
+    /// for the one read). Cut by the deadline; without it the limiter starts at the ceiling.
+    async fn join_shared_rate(&self) {
+        let Some(store) = &self.shared else { return };
+        self.joined
+            .get_or_init(|| async {
+                if let Some(Some(lesson)) = before(self.clock, self.deadline, store.read()).await {
+                    let at = self.clock.now() - lesson.age;
+                    self.limiter.start_from(LearnedRate { rps: lesson.rps, at });
+                }
+            })
+            .await;
+    }
+
+    /// The wait before a retry; a lesson just learned from a 429 is shared meanwhile (the
+    /// write runs beside the wait, which it never lengthens unless the database is slower).
+    async fn wait_before_retry(&self, wait: Duration) {
+        let share = async {
+            if let Some(lesson) = self.limiter.take_unshared() {
+                self.share(lesson).await;
+            }
+        };
+        futures::future::join(share, self.clock.sleep(wait)).await;
     }
 
     pub fn with_deadline(mut self, deadline: DateTime<Utc>) -> Self {
@@ -213,7 +274,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             if self.deadline.is_some_and(|d| self.clock.now() + wait >= d) {
                 return Err(TmdbError::OutOfTime { attempts: attempt, last: Some(why) });
             }
-            self.clock.sleep(wait).await;
+            self.wait_before_retry(wait).await;
             last = Some(why);
         }
     }
@@ -225,6 +286,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                 return Attempt::Fail(TmdbError::Rejected { status: 0, code: 0, message: self.redact(&e.to_string()) });
             }
         };
+        self.join_shared_rate().await;
         let Ok(permit) = self.limiter.acquire(self.clock, self.deadline).await else {
             return Attempt::NotStarted;
         };
@@ -256,7 +318,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             Some(Ok(response)) => {
                 let status = response.status().as_u16();
                 log.status = Some(status);
-                self.classify(call, attempt, status, &response)
+                self.classify(call, attempt, status, started, &response)
             }
         };
         log.error = match &outcome {
@@ -276,7 +338,17 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         Attempt::Retry { wait, why: why.to_owned() }
     }
 
-    fn classify(&self, call: &Call<'_>, attempt: u32, status: u16, response: &crate::ports::HttpResponse) -> Attempt {
+    fn classify(
+        &self,
+        call: &Call<'_>,
+        attempt: u32,
+        status: u16,
+        started: DateTime<Utc>,
+        response: &crate::ports::HttpResponse,
+    ) -> Attempt {
+        if status != 429 {
+            self.limiter.accepted(started, self.clock.now());
+        }
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
         match status {
@@ -297,6 +369,8 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
                 let mut retry = self.retry(attempt, retry_after, "HTTP 429 rate limited");
+                // TMDB's real rate is lower than ours: learn it (see `ratelimit`).
+                self.limiter.throttled(started, self.clock.now());
                 if let Attempt::Retry { wait, why } = &mut retry {
                     // Everyone in this invocation backs off, not just this request.
                     self.limiter.pause_until(self.clock.now() + *wait);

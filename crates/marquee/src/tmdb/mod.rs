@@ -2,9 +2,11 @@
 
 mod client;
 mod ratelimit;
+mod shared;
 #[cfg(test)]
 mod timing_tests;
 pub mod types;
 
 pub use client::{ApiCall, Call, TmdbClient, TmdbError};
-pub use ratelimit::RateLimiter;
+pub use ratelimit::{FLOOR_RPS, LearnedRate, RateLimiter};
+pub use shared::{SharedLesson, SharedRate};
