@@ -36,6 +36,12 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "unattended",
         sql: include_str!("../../../../migrations/0006_unattended.sql"),
     },
+    // Versions need not be contiguous: each is applied once, in ascending order.
+    Migration {
+        version: 8,
+        description: "tmdb_export",
+        sql: include_str!("../../../../migrations/0008_tmdb_export.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.
