@@ -43,6 +43,13 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
         BenchCommand::Backfill { movies, drain_secs, adult_percent } => {
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
+            // The figures depend on what else the machine runs: say so next to them.
+            let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            println!(
+                "machine: {cores} cores, load average {}",
+                load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            );
             print_backfill(&bench::backfill(&url, movies, Duration::from_secs(drain_secs), adult_percent).await?);
         }
     }
@@ -135,14 +142,14 @@ fn print_backfill(f: &bench::BackfillFigures) {
         secs(f.export_write)
     );
     let per_sec = t.lines_done as f64 / secs(f.import).max(1e-9);
+    let million = 1_000_000.0 / per_sec.max(1e-9);
     println!(
-        "import: {} lines in {:.2} s = {:.0} lines/s; {:.2} × the 30 s goal for {} lines ({:.2} × scaled to 1,000,000 lines)",
+        "import: {} lines in {:.2} s = {:.0} lines/s; 1,000,000 lines at this rate: {:.1} s = {:.2} × the 30 s goal",
         t.lines_done,
         secs(f.import),
         per_sec,
-        secs(f.import) / secs(IMPORT_GOAL),
-        t.lines_done,
-        1_000_000.0 / per_sec / secs(IMPORT_GOAL)
+        million,
+        million / secs(IMPORT_GOAL)
     );
     println!(
         "        queued {}, skipped {} adult, {} in the catalog, {} already queued, {} bad lines; status {:?}",

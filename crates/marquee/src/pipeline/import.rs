@@ -62,6 +62,11 @@ const TOP_BUCKET_POPULARITY: f64 = 512.0;
 /// change the changes feed does not report, so it ranks with the changed movies.
 pub const ABSENT_PRIORITY: i32 = crate::pipeline::refresh::CHANGED_PRIORITY;
 
+// Checked when compiling: imported movies rank below the lowest refresh (a stale old movie), and
+// absent ones above the imported backlog.
+const _: () =
+    assert!(IMPORT_TOP_PRIORITY < crate::domain::staleness::OLDEST.1 && ABSENT_PRIORITY > IMPORT_TOP_PRIORITY);
+
 /// The queue priority of an imported movie by its TMDB popularity: one bucket per halving of
 /// popularity, from [`IMPORT_TOP_PRIORITY`] (popularity 512 and above) down to
 /// [`IMPORT_BOTTOM_PRIORITY`] (below 0.5, or unknown), so more popular movies are ingested
@@ -451,9 +456,6 @@ mod tests {
             assert!((IMPORT_BOTTOM_PRIORITY..=IMPORT_TOP_PRIORITY).contains(&priority));
             last = priority;
         }
-        // Below every priority that keeps the catalog fresh (the lowest: a stale old movie, 0).
-        assert!(IMPORT_TOP_PRIORITY < crate::domain::staleness::OLDEST.1);
-        assert!(ABSENT_PRIORITY > 0);
     }
 
     #[test]
