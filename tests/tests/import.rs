@@ -408,3 +408,27 @@ async fn a_tracked_movie_absent_from_a_complete_export_is_refreshed_and_marked_g
     assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status = 'complete'").await, 4 + t.queued);
     assert_eq!(app.count("SELECT count(*) FROM tmdb_export_ids").await, 0, "a complete export's ids are dropped");
 }
+
+#[tokio::test]
+async fn a_newer_export_read_to_its_end_restarts_an_older_one_left_half_read() {
+    let url = fresh_database().await;
+    let c = conn(&url).await;
+    let db = connect(&url).await;
+    let old = export_of(60);
+    let cut = io::BufReader::new(FailingAfter { text: old.as_bytes(), fail_at: bytes_of_lines(&old, 25), read: 0 });
+    let (first, _) = import(&c, "old", cut, 10).await.unwrap();
+    assert_eq!((first.status, first.totals.lines_done), (ImportStatus::Interrupted, 25));
+
+    let (newer, _) = import(&c, "new", export_of(80).as_bytes(), 10).await.unwrap();
+    assert_eq!(newer.status, ImportStatus::Completed);
+    // The old export's ids no longer say what TMDB has: they are dropped, and its checkpoint
+    // goes back to line 0, so that its gone detection, should it be completed, sees all of it.
+    assert_eq!(db.query_one("SELECT count(*) FROM tmdb_export_ids", &[]).await.unwrap().get::<_, i64>(0), 0);
+    let (again, events) = import(&c, "old", old.as_bytes(), 10).await.unwrap();
+    assert_eq!((again.status, again.resumed_from_line, again.lines_read), (ImportStatus::Completed, 0, 60));
+    assert!(!events.iter().any(|e| e.starts_with("resumed")), "{events:?}");
+    assert_eq!(again.totals.queued, 0, "every movie of it was queued by the newer export");
+    let rows = queued(&db).await;
+    let ids: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(ids.len(), rows.len(), "no movie queued twice");
+}

@@ -216,7 +216,7 @@ pub enum ImportError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(
-        "another import of this export moved its checkpoint (expected line {expected}, found {found}); nothing of this batch was written: run again to continue from the checkpoint"
+        "this export's checkpoint moved under this import (expected line {expected}, found {found}): another import of it is running, or a newer export was completed, which restarts older ones; nothing of this batch was written: run again to continue from the checkpoint"
     )]
     CheckpointMoved { expected: i64, found: i64 },
     #[error(
