@@ -134,6 +134,11 @@ impl Faults {
         self.lock().not_found.contains(&id)
     }
 
+    /// Every id told `not_found`, at once (the export reads them for the whole catalog).
+    pub(crate) fn not_found_ids(&self) -> HashSet<u64> {
+        self.lock().not_found.clone()
+    }
+
     pub(crate) fn is_malformed(&self, id: u64) -> bool {
         self.lock().malformed.contains(&id)
     }

@@ -52,6 +52,9 @@ pub struct FakeTmdbConfig {
     pub keywords_per_movie: usize,
     /// "Today" for the synthetic catalog: release dates, now_playing and changes hang off it.
     pub reference_date: NaiveDate,
+    /// This share of the catalog (0–100 %, a seeded choice per id) is adult: `adult: true` in
+    /// details, lists and the id export. 0 by default, so every movie is admitted.
+    pub adult_percent: u32,
 }
 
 impl Default for FakeTmdbConfig {
@@ -67,6 +70,7 @@ impl Default for FakeTmdbConfig {
             crew_per_movie: 5,
             keywords_per_movie: 8,
             reference_date: utc_today(),
+            adult_percent: 0,
         }
     }
 }
@@ -84,8 +88,8 @@ pub struct Counters {
     pub total: u64,
     /// By endpoint template, without the `/3` prefix: `"/movie/{id}"`, `"/movie/{id}/credits"`,
     /// `"/movie/{id}/watch/providers"`, `"/movie/popular"`, `"/movie/now_playing"`,
-    /// `"/trending/movie/{window}"`, `"/movie/changes"`, `"/configuration"`. Paths that match
-    /// no endpoint count only in `total`.
+    /// `"/trending/movie/{window}"`, `"/movie/changes"`, `"/configuration"`, and the id export
+    /// `"/p/exports/movie_ids.json.gz"`. Paths that match no endpoint count only in `total`.
     pub by_endpoint: BTreeMap<String, u64>,
     /// Requests to `/movie/{id}` and `/movie/{id}/{part}`, by id.
     pub by_movie: BTreeMap<u64, u64>,
@@ -183,6 +187,30 @@ impl FakeTmdb {
     pub fn faults(&self) -> &Faults {
         &self.state.faults
     }
+
+    /// The export this server serves at [`EXPORT_PATH`] now (see [`write_export`]): without the
+    /// movies it answers 404 for, with its patches. Returns the number of lines.
+    pub fn write_export(&self, out: impl std::io::Write) -> std::io::Result<u64> {
+        self.state.write_export(out)
+    }
+
+    /// `http://127.0.0.1:PORT` + [`EXPORT_PATH`].
+    pub fn export_url(&self) -> String {
+        format!("{}{EXPORT_PATH}", self.base_url().trim_end_matches("/3"))
+    }
+}
+
+/// Where the server serves TMDB's daily id export of its catalog (on TMDB, the file server's
+/// `/p/exports/movie_ids_MM_DD_YYYY.json.gz`; any date is accepted here), without authentication,
+/// as TMDB's file server.
+pub const EXPORT_PATH: &str = "/p/exports/movie_ids.json.gz";
+
+/// TMDB's daily id export of the catalog of `config`, gzipped, to `out`: one line
+/// `{"adult":…,"id":…,"original_title":…,"popularity":…,"video":false}` per movie, in id order,
+/// saying what the movie's details say. Returns the number of lines. Streams: memory does not
+/// grow with the catalog.
+pub fn write_export(config: &FakeTmdbConfig, out: impl std::io::Write) -> std::io::Result<u64> {
+    catalog::write_export(config, &catalog::Patches::new(), &|_| false, out)
 }
 
 impl Drop for FakeTmdb {

@@ -51,6 +51,14 @@ impl State {
     pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// The id export as served now: movies told `not_found` are not in it (TMDB drops deleted
+    /// movies), patched movies show their patch.
+    pub(crate) fn write_export(&self, out: impl std::io::Write) -> std::io::Result<u64> {
+        let gone = self.faults.not_found_ids();
+        let patches = self.faults.with_patches(catalog::Patches::clone);
+        catalog::write_export(&self.config, &patches, &|id| gone.contains(&id), out)
+    }
 }
 
 /// Token bucket with burst = rate: `rps` requests at once, then `rps` a second.
@@ -139,7 +147,10 @@ struct Reply {
     status: u16,
     body: Vec<u8>,
     retry_after: Option<u64>,
+    content_type: &'static str,
 }
+
+const JSON: &str = "application/json;charset=utf-8";
 
 impl Reply {
     fn ok(value: &Value) -> Reply {
@@ -147,12 +158,12 @@ impl Reply {
             status: 200,
             body: serde_json::to_vec(value).expect("serialising a JSON value cannot fail"),
             retry_after: None,
+            content_type: JSON,
         }
     }
 
     fn into_response(self) -> Response<Full<Bytes>> {
-        let mut builder =
-            Response::builder().status(self.status).header(CONTENT_TYPE, "application/json;charset=utf-8");
+        let mut builder = Response::builder().status(self.status).header(CONTENT_TYPE, self.content_type);
         if let Some(secs) = self.retry_after {
             builder = builder.header(RETRY_AFTER, secs.to_string());
         }
@@ -162,13 +173,17 @@ impl Reply {
 
 impl From<ApiError> for Reply {
     fn from(err: ApiError) -> Reply {
-        Reply { status: err.status, body: err.body(), retry_after: err.retry_after }
+        Reply { status: err.status, body: err.body(), retry_after: err.retry_after, content_type: JSON }
     }
 }
 
-/// The documented order: count → auth → injected failures / rate limit → route.
+/// The documented order: count → auth → injected failures / rate limit → route. The id export
+/// is TMDB's file server, not its API: no key, no API faults.
 fn answer(state: &State, route: &Route, query: &Query, headers: &HeaderMap) -> Reply {
     count(state, route);
+    if *route == Route::Export {
+        return export_reply(state);
+    }
     if !authorized(&state.config, query, headers) {
         return ApiError::unauthorized().into();
     }
@@ -228,11 +243,30 @@ enum Route {
     Trending(String),
     Changes,
     Configuration,
+    /// The daily id export (TMDB's file server).
+    Export,
     Unknown,
+}
+
+/// `movie_ids.json.gz`, or TMDB's dated name `movie_ids_MM_DD_YYYY.json.gz`.
+fn is_export_file(name: &str) -> bool {
+    let Some(stem) = name.strip_prefix("movie_ids").and_then(|n| n.strip_suffix(".json.gz")) else {
+        return false;
+    };
+    let date = stem.as_bytes();
+    stem.is_empty()
+        || (date.len() == 11
+            && date
+                .iter()
+                .enumerate()
+                .all(|(i, b)| if matches!(i, 0 | 3 | 6) { *b == b'_' } else { b.is_ascii_digit() }))
 }
 
 impl Route {
     fn parse(path: &str) -> Route {
+        if let Some(file) = path.strip_prefix("/p/exports/") {
+            return if is_export_file(file) { Route::Export } else { Route::Unknown };
+        }
         let Some(rest) = path.strip_prefix("/3/") else {
             return Route::Unknown;
         };
@@ -267,6 +301,7 @@ impl Route {
             Route::Trending(_) => "/trending/movie/{window}".to_string(),
             Route::Changes => "/movie/changes".to_string(),
             Route::Configuration => "/configuration".to_string(),
+            Route::Export => "/p/exports/movie_ids.json.gz".to_string(),
             Route::Unknown => return None,
         })
     }
@@ -323,7 +358,18 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
         }
         Route::Changes => changes(state, query),
         Route::Configuration => Ok(Reply::ok(&catalog::configuration())),
+        Route::Export => Ok(export_reply(state)),
         Route::Unknown => Err(ApiError::not_found()),
+    }
+}
+
+/// The gzipped id export, built for each request (it reflects the faults of the moment).
+fn export_reply(state: &State) -> Reply {
+    let mut body = Vec::new();
+    match state.write_export(&mut body) {
+        Ok(_) => Reply { status: 200, body, retry_after: None, content_type: "application/gzip" },
+        // Writing to memory cannot fail; should it, the file server answers 500.
+        Err(_) => Reply { status: 500, body: Vec::new(), retry_after: None, content_type: "text/plain" },
     }
 }
 
@@ -487,6 +533,10 @@ mod tests {
         assert_eq!(Route::parse("/3/trending/movie/day"), Route::Trending("day".into()));
         assert_eq!(Route::parse("/movie/550"), Route::Unknown);
         assert_eq!(Route::parse("/3/movie/abc"), Route::Unknown);
+        assert_eq!(Route::parse("/p/exports/movie_ids.json.gz"), Route::Export);
+        assert_eq!(Route::parse("/p/exports/movie_ids_05_15_2024.json.gz"), Route::Export);
+        assert_eq!(Route::parse("/p/exports/movie_ids_5_15_2024.json.gz"), Route::Unknown);
+        assert_eq!(Route::parse("/p/exports/tv_series_ids.json.gz"), Route::Unknown);
     }
 
     #[test]

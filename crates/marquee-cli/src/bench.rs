@@ -333,3 +333,129 @@ pub async fn refresh(url: &str, works: i64, stale: i64) -> anyhow::Result<Refres
         .join("\n");
     Ok(RefreshFigures { works, stale, fill, runs, plan })
 }
+
+pub struct BackfillFigures {
+    pub movies: u32,
+    pub adult_percent: u32,
+    /// Writing the gzipped export file (not part of the import).
+    pub export_write: Duration,
+    pub export_bytes: u64,
+    pub import: Duration,
+    pub report: marquee::pipeline::import::ImportReport,
+    /// The process's peak resident memory during the import (KiB; `None` without /proc).
+    pub import_peak_kib: Option<u64>,
+    /// Starting the fake TMDB of `movies` movies (it ranks its whole catalog at start).
+    pub fake_start: Duration,
+    pub drain_wall: Duration,
+    pub drain: marquee::pipeline::drain::DrainReport,
+    /// The process's peak resident memory during the drain (the in-process fake TMDB included).
+    pub drain_peak_kib: Option<u64>,
+    pub queue_left: i64,
+}
+
+/// `VmHWM` of /proc/self/status: the most resident memory the process has used (since start or
+/// the last [`reset_peak_memory`]), in KiB.
+pub fn peak_memory_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts a new peak (Linux: writing 5 to /proc/self/clear_refs resets `VmHWM`), so that each
+/// step's peak is its own. Without it, the figures are peaks since the process started.
+pub fn reset_peak_memory() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Writes TMDB's id export of a fake catalog of `movies` movies, imports it into the database at
+/// `url` (the path of `marquee import tmdb-ids`), then drains the backlog for `drain_for` against
+/// the in-process fake TMDB with no latency and no rate limit, with the default concurrency
+/// (`tmdb_max_in_flight`, `db_max_connections`): only Marquee and PostgreSQL limit it.
+pub async fn backfill(
+    url: &str,
+    movies: u32,
+    drain_for: Duration,
+    adult_percent: u32,
+) -> anyhow::Result<BackfillFigures> {
+    use marquee::db::queue;
+    use marquee::pipeline::drain;
+    use marquee::pipeline::import::ImportOptions;
+    use marquee::ports::Clock;
+
+    let fake_config = FakeTmdbConfig { catalog_size: movies, adult_percent, ..FakeTmdbConfig::default() };
+    let path = std::env::temp_dir().join(format!("marquee-bench-movie_ids-{}.json.gz", std::process::id()));
+    let started = Instant::now();
+    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    fake_tmdb::write_export(&fake_config, file)?;
+    let export_write = started.elapsed();
+    let export_bytes = std::fs::metadata(&path)?.len();
+
+    let resettable = reset_peak_memory();
+    let conn = NativeDb::new(url).connect().await?;
+    let started = Instant::now();
+    let imported = crate::export_file::import(&conn, &path, &ImportOptions::default(), |f| f, &mut |event| {
+        if let marquee::pipeline::import::ImportEvent::BadLine(bad) = event {
+            eprintln!("bad {bad}");
+        }
+    })
+    .await;
+    let import = started.elapsed();
+    let import_peak_kib = peak_memory_kib().filter(|_| resettable);
+    let _ = std::fs::remove_file(&path);
+    let report = imported?;
+
+    reset_peak_memory();
+    let started = Instant::now();
+    let token = fake_config.bearer_token.clone();
+    let fake = fake_tmdb::FakeTmdb::start(fake_config)?;
+    let fake_start = started.elapsed();
+    let settings = crate::native::NativeSettings::default()
+        .with("database_url", url)
+        .with("tmdb_base_url", fake.base_url())
+        .with("tmdb_token", token)
+        .with("tmdb_rate_limit_rps", "1000000");
+    let config = marquee::config::Config::load(&settings).await?;
+    let app = marquee::App::new(
+        NativeDb::new(url),
+        crate::native::NativeHttp::default(),
+        crate::native::SystemClock,
+        config,
+        "bench",
+    );
+    let started = Instant::now();
+    let ends = app.clock.now() + drain_for;
+    let mut total = drain::DrainReport::default();
+    // Invocation after invocation, each with the configured budget, as scheduled calls would.
+    while app.clock.now() < ends {
+        let deadline = (app.clock.now() + app.config.time_budget).min(ends);
+        let tmdb = app.tmdb(deadline);
+        let mut report = drain::drain(&app, &tmdb, deadline, queue::Scope::All).await?;
+        report.take_fatal()?;
+        total.claimed += report.claimed;
+        total.ingested += report.ingested;
+        total.fresh += report.fresh;
+        total.failed += report.failed;
+        total.dead += report.dead;
+        total.released += report.released;
+        if report.claimed == 0 {
+            break;
+        }
+    }
+    let drain_wall = started.elapsed();
+    let drain_peak_kib = peak_memory_kib().filter(|_| resettable);
+    let status = queue::status(&app.db.connect().await?).await?;
+    Ok(BackfillFigures {
+        movies,
+        adult_percent,
+        export_write,
+        export_bytes,
+        import,
+        report,
+        import_peak_kib,
+        fake_start,
+        drain_wall,
+        drain: total,
+        drain_peak_kib,
+        queue_left: status.queued + status.processing,
+    })
+}

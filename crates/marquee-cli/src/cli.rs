@@ -17,8 +17,11 @@ pub struct Cli {
 pub enum Command {
     /// Apply pending migrations (DATABASE_URL).
     Migrate,
-    /// Run the fake TMDB server.
+    /// Run the fake TMDB server (or write its id export: `fake-tmdb export`).
+    #[command(args_conflicts_with_subcommands = true)]
     FakeTmdb {
+        #[command(subcommand)]
+        what: Option<FakeTmdbCommand>,
         #[arg(long, default_value_t = 8787)]
         port: u16,
         #[arg(long, default_value_t = 10_000)]
@@ -31,6 +34,14 @@ pub enum Command {
         rps: Option<u32>,
         #[arg(long, default_value = "fake-tmdb-token")]
         token: String,
+        /// This share of the catalog is adult (in details, lists and the id export).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        adult_percent: u32,
+    },
+    /// Import data in bulk.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
     },
     /// Ingest movies.
     Ingest {
@@ -84,6 +95,38 @@ pub enum Command {
     Schedule {
         #[command(subcommand)]
         what: ScheduleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FakeTmdbCommand {
+    /// Write the fake catalog's daily id export (gzipped JSON lines, as TMDB's
+    /// movie_ids_MM_DD_YYYY.json.gz); the running server also serves it at /p/exports/movie_ids.json.gz.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        catalog_size: u32,
+        /// This share of the catalog is adult (give the server the same to match its details).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+        adult_percent: u32,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Queue every movie of TMDB's daily id export (movie_ids_MM_DD_YYYY.json.gz, gzipped or not)
+    /// that the catalog does not have, more popular first and below every refresh; skip adult
+    /// ones; queue tracked movies absent from the export for the refresh that marks them gone.
+    /// Resumable: a re-run continues where an interrupted one stopped, and is a no-op once done.
+    TmdbIds {
+        file: PathBuf,
+        /// Lines written per statement (each batch is one transaction with its checkpoint).
+        #[arg(long, default_value_t = marquee::pipeline::import::DEFAULT_BATCH_LINES)]
+        batch_lines: usize,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -153,7 +196,7 @@ pub enum IngestCommand {
         /// TMDB ids, comma-separated.
         #[arg(long, value_delimiter = ',', conflicts_with = "mode")]
         ids: Vec<i64>,
-        /// reingest or reproject.
+        /// reingest, drain (only work the queue) or reproject.
         #[arg(long)]
         mode: Option<String>,
         /// Reingest filter: all, stale, failed or schema_outdated.
@@ -238,5 +281,18 @@ pub enum BenchCommand {
         works: i64,
         #[arg(long, default_value_t = 10_000)]
         stale: i64,
+    },
+    /// The whole TMDB catalog: import an id export of N movies, then drain the backlog for a
+    /// while against the fake TMDB without latency or rate limit (what Marquee and PostgreSQL
+    /// alone allow); prints times, rates and the memory peak of each step.
+    Backfill {
+        #[arg(long, default_value_t = 1_000_000)]
+        movies: u32,
+        /// How long to drain the imported backlog.
+        #[arg(long, default_value_t = 30)]
+        drain_secs: u64,
+        /// Share of adult entries in the export (skipped by the import).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+        adult_percent: u32,
     },
 }

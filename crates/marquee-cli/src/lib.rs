@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod cli;
 pub mod commands;
+pub mod export_file;
 pub mod latency_proxy;
 pub mod localpg;
 pub mod native;

@@ -38,3 +38,8 @@ pub(crate) fn core(cfg: &FakeTmdbConfig, id: u64) -> Core {
     }
     Core { id, popularity: round(popularity, 3), release }
 }
+
+/// Whether the movie is adult: a seeded `adult_percent` share of the catalog.
+pub(crate) fn is_adult(cfg: &FakeTmdbConfig, id: u64) -> bool {
+    cfg.adult_percent > 0 && rng(cfg.seed, id, "adult").u32(..100) < cfg.adult_percent
+}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::core_facts::{core, exists};
+use super::core_facts::{core, exists, is_adult};
 use super::parts::{images, keywords, release_dates, similar, videos, watch_providers};
 use super::people::credits;
 use super::random::{image_path, pick, rng, round};
@@ -140,7 +140,7 @@ pub(crate) fn base_details(cfg: &FakeTmdbConfig, id: u64) -> Option<Map<String, 
         "belongs_to_collection": collection,
         "homepage": homepage,
         "origin_country": [home],
-        "adult": false,
+        "adult": is_adult(cfg, id),
         "video": false,
     });
     match value {

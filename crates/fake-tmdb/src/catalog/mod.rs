@@ -8,6 +8,7 @@ mod changes;
 mod configuration;
 mod core_facts;
 mod details;
+mod export;
 mod lists;
 mod parts;
 mod people;
@@ -17,6 +18,7 @@ mod title;
 pub(crate) use changes::changed_between;
 pub(crate) use configuration::configuration;
 pub(crate) use details::{PARTS, Patches, details, part, patched_details, summary};
+pub(crate) use export::write_export;
 pub(crate) use lists::{Catalog, LIST_PAGE_SIZE};
 
 /// The unit tests' configuration: the default, on a fixed reference date.

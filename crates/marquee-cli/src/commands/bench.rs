@@ -1,4 +1,4 @@
-//! `marquee bench write|ingest|refresh`: runs [`crate::bench`] in a scratch database and
+//! `marquee bench write|ingest|refresh|backfill`: runs [`crate::bench`] in a scratch database and
 //! prints its figures.
 
 use std::time::Duration;
@@ -50,6 +50,18 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
             print_refresh(&bench::refresh(&url, works, stale).await?);
+        }
+        BenchCommand::Backfill { movies, drain_secs, adult_percent } => {
+            let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
+            run_migrations(&url).await?;
+            // The figures depend on what else the machine runs: say so next to them.
+            let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+            let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+            println!(
+                "machine: {cores} cores, load average {}",
+                load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            );
+            print_backfill(&bench::backfill(&url, movies, Duration::from_secs(drain_secs), adult_percent).await?);
         }
     }
     Ok(())
@@ -148,4 +160,56 @@ fn print_refresh(f: &bench::RefreshFigures) {
         );
     }
     println!("query plan:\n{}", f.plan);
+}
+
+/// The goals (#15 "Scale"): a million ids imported in under 30 s; a drain of at least 200
+/// movies/s on 2 cores when TMDB is not the limit.
+const IMPORT_GOAL: Duration = Duration::from_secs(30);
+const DRAIN_GOAL_PER_SEC: f64 = 200.0;
+
+fn print_backfill(f: &bench::BackfillFigures) {
+    let secs = |d: Duration| d.as_secs_f64();
+    let mib =
+        |kib: Option<u64>| kib.map_or("unknown (no /proc)".to_owned(), |k| format!("{:.0} MiB", k as f64 / 1024.0));
+    let t = &f.report.totals;
+    println!(
+        "bench backfill: {} movies in the export ({} % adult), {:.1} MiB gzipped, written in {:.1} s (not counted)",
+        f.movies,
+        f.adult_percent,
+        f.export_bytes as f64 / 1048576.0,
+        secs(f.export_write)
+    );
+    let per_sec = t.lines_done as f64 / secs(f.import).max(1e-9);
+    let million = 1_000_000.0 / per_sec.max(1e-9);
+    println!(
+        "import: {} lines in {:.2} s = {:.0} lines/s; 1,000,000 lines at this rate: {:.1} s = {:.2} × the 30 s goal",
+        t.lines_done,
+        secs(f.import),
+        per_sec,
+        million,
+        million / secs(IMPORT_GOAL)
+    );
+    println!(
+        "        queued {}, skipped {} adult, {} in the catalog, {} already queued, {} bad lines; status {:?}",
+        t.queued, t.adult, t.in_catalog, t.already_queued, t.bad_lines, f.report.status
+    );
+    println!("        peak memory: {}", mib(f.import_peak_kib));
+    let rate = f.drain.ingested as f64 / secs(f.drain_wall).max(1e-9);
+    println!(
+        "drain: {} movies ingested in {:.1} s = {:.1} movies/s ({:.2} × the 200 movies/s goal); {} claimed, {} already fresh, {} failed attempts, {} released",
+        f.drain.ingested,
+        secs(f.drain_wall),
+        rate,
+        rate / DRAIN_GOAL_PER_SEC,
+        f.drain.claimed,
+        f.drain.fresh,
+        f.drain.failed,
+        f.drain.released
+    );
+    println!(
+        "       fake TMDB: no latency, no rate limit, in this process (started in {:.1} s); peak memory {} (the fake included)",
+        secs(f.fake_start),
+        mib(f.drain_peak_kib)
+    );
+    println!("       queue left: {} rows", f.queue_left);
 }

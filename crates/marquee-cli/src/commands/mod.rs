@@ -5,6 +5,7 @@ mod app;
 mod bench;
 mod demo;
 mod fake_tmdb;
+mod import;
 mod ingest;
 mod migrate;
 mod output;
@@ -14,7 +15,7 @@ mod serve;
 mod stripe;
 pub mod sync;
 
-use crate::cli::{Command, ScheduleCommand};
+use crate::cli::{Command, FakeTmdbCommand, ScheduleCommand};
 use crate::native::NativeSettings;
 
 pub use app::{NativeApp, database_url, native_app};
@@ -24,9 +25,13 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     let settings = NativeSettings::from_env();
     match command {
         Command::Migrate => migrate::run(&settings).await,
-        Command::FakeTmdb { port, catalog_size, latency_ms, rps, token } => {
-            fake_tmdb::run(port, catalog_size, latency_ms, rps, token)
+        Command::FakeTmdb { what: Some(FakeTmdbCommand::Export { out, catalog_size, adult_percent }), .. } => {
+            fake_tmdb::export(&out, catalog_size, adult_percent)
         }
+        Command::FakeTmdb { what: None, port, catalog_size, latency_ms, rps, token, adult_percent } => {
+            fake_tmdb::run(port, catalog_size, latency_ms, rps, token, adult_percent)
+        }
+        Command::Import { what } => import::run(&settings, what).await,
         Command::Ingest { what } => ingest::run(settings, what).await,
         Command::Serve { listen } => serve::run(settings, listen).await,
         Command::Bench { what } => bench::run(&settings, what).await,

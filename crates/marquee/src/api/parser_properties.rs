@@ -20,8 +20,16 @@ fn any_json() -> impl Strategy<Value = Json> {
         any::<u64>().prop_map(Json::from),
         any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
         ".{0,12}".prop_map(Json::String),
-        prop_oneof![Just("all"), Just("reingest"), Just("reproject"), Just("stale"), Just("en-US"), Just("a€b")]
-            .prop_map(|s| Json::String(s.to_owned())),
+        prop_oneof![
+            Just("all"),
+            Just("reingest"),
+            Just("reproject"),
+            Just("drain"),
+            Just("stale"),
+            Just("en-US"),
+            Just("a€b")
+        ]
+        .prop_map(|s| Json::String(s.to_owned())),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![

@@ -141,12 +141,17 @@ pub fn batch(body: &Body) -> Result<BatchRequest> {
                 limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500),
             }
         }
+        (None, Some("drain")) => BatchMode::Drain,
         (None, Some("reproject")) => BatchMode::Reproject {
             cursor: int(body, "cursor", 0, i64::MAX)?.unwrap_or(0),
             limit: int(body, "limit", 1, MAX_PAGE)?.unwrap_or(500),
         },
-        (None, Some(other)) => return Err(bad(format!("`mode` must be \"reingest\" or \"reproject\", got {other:?}"))),
-        (None, None) => return Err(bad("give `tmdb_ids` (an array) or `mode` (\"reingest\" or \"reproject\")".into())),
+        (None, Some(other)) => {
+            return Err(bad(format!("`mode` must be \"reingest\", \"drain\" or \"reproject\", got {other:?}")));
+        }
+        (None, None) => {
+            return Err(bad("give `tmdb_ids` (an array) or `mode` (\"reingest\", \"drain\" or \"reproject\")".into()));
+        }
     };
     Ok(BatchRequest { mode, trigger_type: trigger_type(body)?, budget: budget(body)? })
 }
@@ -213,6 +218,8 @@ mod tests {
     fn batch_ids_are_validated_and_deduped_in_order() {
         let r = batch(&body(json!({"tmdb_ids": [3, 1, 3, "2"]}))).unwrap();
         assert_eq!(r.mode, BatchMode::Ids(vec![3, 1, 2]));
+        let r = batch(&body(json!({"mode": "drain", "trigger_type": "scheduled"}))).unwrap();
+        assert_eq!((r.mode, r.trigger_type.as_str()), (BatchMode::Drain, "scheduled"));
         let too_many: Vec<i64> = (1..=1001).collect();
         for bad in [
             json!({"tmdb_ids": []}),
@@ -225,6 +232,8 @@ mod tests {
             json!({"mode": "reingest", "filter": "old"}),
             json!({"mode": "reingest", "limit": 0}),
             json!({"tmdb_ids": [1], "mode": "reingest"}),
+            json!({"tmdb_ids": [1], "mode": "drain"}),
+            json!({"mode": "Drain"}),
         ] {
             assert!(matches!(batch(&body(bad.clone())), Err(Error::BadRequest(_))), "{bad}");
         }

@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "write_movie",
         sql: include_str!("../../../../migrations/0007_write_movie.sql"),
     },
+    Migration {
+        version: 8,
+        description: "tmdb_export",
+        sql: include_str!("../../../../migrations/0008_tmdb_export.sql"),
+    },
     Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
 ];
 

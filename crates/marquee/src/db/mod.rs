@@ -4,6 +4,7 @@ pub mod api_logs;
 pub mod billing;
 pub mod cards;
 pub mod catalog;
+pub mod export;
 pub mod migrate;
 pub mod predicates;
 pub mod queue;

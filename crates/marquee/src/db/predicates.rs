@@ -38,6 +38,12 @@ pub static SETTLED: LazyLock<String> =
 /// Movies the catalog keeps in sync: ingested, or whose first ingest failed.
 pub const TRACKED: &str = "(w.ingestion_status IN ('complete', 'failed'))";
 
+/// The catalog has the movie in hand, whatever became of it: tracked (complete, failed), refused
+/// for good (gone, rejected) or being ingested; only `pending` (a row that never got an ingest)
+/// is not. A bulk import of TMDB's ids queues none of these: the refresh schedule, the changes
+/// feed and gone detection own them, and a gone or rejected movie must not come back.
+pub const KNOWN: &str = "(w.ingestion_status <> 'pending')";
+
 /// What customers may read: complete works only (never gone, refused or half-ingested).
 pub const SERVABLE: &str = "(w.ingestion_status = 'complete')";
 

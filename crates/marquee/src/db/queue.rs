@@ -20,13 +20,19 @@ sql_text_enum! {
         Manual => "manual",
         /// Its ingest was interrupted (the invocation died holding the lease).
         Recover => "recover",
+        /// From TMDB's daily id export: a movie the catalog does not have yet.
+        Import => "import",
+        /// Tracked, but absent from a complete TMDB id export: refetched, so that TMDB's 404
+        /// marks it gone through the usual path (and a glitched export costs a refresh, never a
+        /// wrong `gone`).
+        Absent => "absent",
     }
 }
 
 impl Reason {
     /// Whether processing must refetch even a movie that looks fresh.
     pub fn forces_refresh(self) -> bool {
-        matches!(self, Reason::Changed | Reason::Stale | Reason::Manual | Reason::Recover)
+        matches!(self, Reason::Changed | Reason::Stale | Reason::Manual | Reason::Recover | Reason::Absent)
     }
 }
 
@@ -35,13 +41,15 @@ pub const MAX_ATTEMPTS: i32 = 5;
 
 /// How every enqueue ends: `rows(tmdb_id, work_id, ord)` are inserted with `$reason` and
 /// `$priority` (given as `{reason}`/`{priority}` placeholders' parameter numbers); a movie already
-/// live in the queue keeps its row, with the higher of the two priorities.
-fn insert_rows(reason: &str, priority: &str) -> String {
+/// live in the queue keeps its row, with the higher of the two priorities. A row whose priority
+/// does not rise is left alone (not rewritten, not returned): re-importing TMDB's export over a
+/// backlog still queued must not rewrite a million rows. Callers count `inserted` rows.
+pub(crate) fn insert_rows(reason: &str, priority: &str) -> String {
     format!(
         "INSERT INTO refresh_queue (tmdb_id, work_id, reason, priority, max_attempts)
          SELECT tmdb_id, work_id, {reason}, {priority}, {MAX_ATTEMPTS} FROM rows ORDER BY ord
          ON CONFLICT (tmdb_id) WHERE {QUEUE_LIVE}
-         DO UPDATE SET priority = greatest(refresh_queue.priority, EXCLUDED.priority)
+         DO UPDATE SET priority = EXCLUDED.priority WHERE EXCLUDED.priority > refresh_queue.priority
          RETURNING (xmax = 0) AS inserted"
     )
 }

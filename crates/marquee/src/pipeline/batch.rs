@@ -1,6 +1,7 @@
 //! `batch-ingest`: queue a list of ids, or page through the catalog (reingest), then drain the
-//! queue within the budget; or re-derive everything from stored raw responses (reproject)
-//! without calling TMDB.
+//! queue within the budget; or only drain it (drain: what scheduled calls use to work through a
+//! backlog, e.g. an imported TMDB export); or re-derive everything from stored raw responses
+//! (reproject) without calling TMDB.
 
 use std::time::Duration;
 
@@ -25,8 +26,17 @@ pub const MAX_PAGE: i64 = 10_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchMode {
     Ids(Vec<i64>),
-    Reingest { filter: works::Filter, cursor: i64, limit: i64 },
-    Reproject { cursor: i64, limit: i64 },
+    Reingest {
+        filter: works::Filter,
+        cursor: i64,
+        limit: i64,
+    },
+    /// Queue nothing: drain the queue within the budget.
+    Drain,
+    Reproject {
+        cursor: i64,
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +70,7 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
     let mode = match request.mode {
         BatchMode::Ids(_) => "ids",
         BatchMode::Reingest { .. } => "reingest",
+        BatchMode::Drain => "drain",
         BatchMode::Reproject { .. } => "reproject",
     };
     let run = Run::open(app, &format!("batch:{mode}"), &request.trigger_type, request.budget, false).await?;
@@ -89,6 +100,7 @@ pub async fn batch_ingest<D: Database, H: HttpClient, C: Clock>(
                 let reason = if *filter == works::Filter::Stale { queue::Reason::Stale } else { queue::Reason::Manual };
                 report.queued = queue::enqueue(&conn, &ids, reason, 1).await?;
             }
+            BatchMode::Drain => {}
             BatchMode::Reproject { cursor, limit } => {
                 let (done, next) = reproject(app, *cursor, *limit, deadline).await?;
                 report.reprojected = done;

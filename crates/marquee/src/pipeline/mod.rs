@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod capacity;
 pub mod drain;
+pub mod import;
 pub mod ingest;
 pub mod refresh;
 pub mod run;
