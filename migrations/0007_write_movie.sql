@@ -23,12 +23,24 @@
 -- writers cannot deadlock each other (`FOR UPDATE` would also block other movies' foreign-key
 -- checks on these rows). Values that drift constantly (a person's popularity) are written along
 -- with a change but never force one.
+--
+-- Every statement here touches a movie's own rows and a few shared rows, by key. PL/pgSQL keeps
+-- each statement's plan for the session, and a plan made while a table was small (a fresh
+-- catalog being backfilled, before autovacuum analyses it) would scan the whole table on every
+-- later call: with sequential scans off, the plans are index lookups however the tables grew.
 CREATE FUNCTION marquee_write_movie(p_work_id BIGINT, p_owner TEXT, m JSONB) RETURNS BOOLEAN
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     w JSONB := m->'work';
     f JSONB := m->'facts';
     refreshed TIMESTAMPTZ := (w->>'refreshed_at')::timestamp AT TIME ZONE 'UTC';
+    -- The keys of the shared rows this movie names: index conditions for their lookups.
+    person_ids BIGINT[] := ARRAY(SELECT (e->>'person_id')::bigint FROM jsonb_array_elements(f->'people') e);
+    genre_ids INT[] := ARRAY(SELECT (e->>'genre_id')::int FROM jsonb_array_elements(f->'genres') e);
+    keyword_ids BIGINT[] := ARRAY(SELECT (e->>'keyword_id')::bigint FROM jsonb_array_elements(f->'keywords') e);
+    company_ids BIGINT[] := ARRAY(SELECT (e->>'company_id')::bigint FROM jsonb_array_elements(f->'companies') e);
+    provider_ids BIGINT[] := ARRAY(SELECT (e->>'provider_id')::bigint FROM jsonb_array_elements(f->'providers') e);
+    collection_ids BIGINT[] := ARRAY(SELECT (e->>'collection_id')::bigint FROM jsonb_array_elements(f->'collection') e);
 BEGIN
     UPDATE works SET imdb_id = w->>'imdb_id', title = w->>'title', original_title = w->>'original_title',
            year = (w->>'year')::int, release_date = (w->>'release_date')::date,
@@ -52,9 +64,9 @@ BEGIN
     UPDATE collections t SET name = x.name, poster_path = x.poster_path, backdrop_path = x.backdrop_path
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'collection') AS x(collection_id bigint, name text, poster_path text, backdrop_path text)
               JOIN collections q ON q.collection_id = x.collection_id
-             WHERE (q.name, q.poster_path, q.backdrop_path) IS DISTINCT FROM (x.name, x.poster_path, x.backdrop_path)
+             WHERE q.collection_id = ANY (collection_ids) AND ((q.name, q.poster_path, q.backdrop_path) IS DISTINCT FROM (x.name, x.poster_path, x.backdrop_path))
              ORDER BY x.collection_id FOR NO KEY UPDATE OF q) x
-     WHERE t.collection_id = x.collection_id;
+     WHERE t.collection_id = x.collection_id AND t.collection_id = ANY (collection_ids);
 
     INSERT INTO works_meta AS t (work_id, runtime_minutes, runtime_display, tagline, overview, overview_short, genres,
            certification, poster_url_small, poster_url_medium, poster_url_large, poster_url_original, backdrop_url,
@@ -93,15 +105,20 @@ BEGIN
            AS x(person_id bigint, name text, profile_path text, gender int, known_for_department text, popularity double precision)
      ORDER BY person_id
     ON CONFLICT (person_id) DO NOTHING;
-    UPDATE people t SET name = x.name, profile_path = x.profile_path, gender = x.gender,
-           known_for_department = x.known_for_department, popularity = x.popularity
+    -- A crew credit does not carry gender, department or popularity (tmdb-contract.md): what a
+    -- movie does not say about a person is unknown, not a change to null, so it neither forces a
+    -- write nor erases what another movie said.
+    UPDATE people t SET name = x.name, profile_path = x.profile_path, gender = coalesce(x.gender, t.gender),
+           known_for_department = coalesce(x.known_for_department, t.known_for_department),
+           popularity = coalesce(x.popularity, t.popularity)
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'people')
                    AS x(person_id bigint, name text, profile_path text, gender int, known_for_department text, popularity double precision)
               JOIN people q ON q.person_id = x.person_id
-             WHERE (q.name, q.profile_path, q.gender, q.known_for_department)
-                   IS DISTINCT FROM (x.name, x.profile_path, x.gender, x.known_for_department)
+             WHERE q.person_id = ANY (person_ids) AND ((q.name, q.profile_path) IS DISTINCT FROM (x.name, x.profile_path)
+                OR x.gender IS NOT NULL AND x.gender IS DISTINCT FROM q.gender
+                OR x.known_for_department IS NOT NULL AND x.known_for_department IS DISTINCT FROM q.known_for_department)
              ORDER BY x.person_id FOR NO KEY UPDATE OF q) x
-     WHERE t.person_id = x.person_id;
+     WHERE t.person_id = x.person_id AND t.person_id = ANY (person_ids);
     DELETE FROM credits WHERE work_id = p_work_id;
     INSERT INTO credits (work_id, credit_id, person_id, credit_type, character, job, department, ord)
     SELECT p_work_id, credit_id, person_id, credit_type, character, job, department, ord
@@ -116,9 +133,9 @@ BEGIN
     UPDATE genres t SET name = x.name
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'genres') AS x(genre_id int, name text)
               JOIN genres q ON q.genre_id = x.genre_id
-             WHERE q.name IS DISTINCT FROM x.name
+             WHERE q.genre_id = ANY (genre_ids) AND (q.name IS DISTINCT FROM x.name)
              ORDER BY x.genre_id FOR NO KEY UPDATE OF q) x
-     WHERE t.genre_id = x.genre_id;
+     WHERE t.genre_id = x.genre_id AND t.genre_id = ANY (genre_ids);
     DELETE FROM work_genres WHERE work_id = p_work_id;
     INSERT INTO work_genres (work_id, genre_id)
     SELECT p_work_id, genre_id FROM jsonb_to_recordset(f->'genres') AS x(genre_id int)
@@ -131,9 +148,9 @@ BEGIN
     UPDATE keywords t SET name = x.name
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'keywords') AS x(keyword_id bigint, name text)
               JOIN keywords q ON q.keyword_id = x.keyword_id
-             WHERE q.name IS DISTINCT FROM x.name
+             WHERE q.keyword_id = ANY (keyword_ids) AND (q.name IS DISTINCT FROM x.name)
              ORDER BY x.keyword_id FOR NO KEY UPDATE OF q) x
-     WHERE t.keyword_id = x.keyword_id;
+     WHERE t.keyword_id = x.keyword_id AND t.keyword_id = ANY (keyword_ids);
     DELETE FROM work_keywords WHERE work_id = p_work_id;
     INSERT INTO work_keywords (work_id, keyword_id)
     SELECT p_work_id, keyword_id FROM jsonb_to_recordset(f->'keywords') AS x(keyword_id bigint)
@@ -147,9 +164,9 @@ BEGIN
     UPDATE companies t SET name = x.name, logo_path = x.logo_path, origin_country = x.origin_country
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'companies') AS x(company_id bigint, name text, logo_path text, origin_country text)
               JOIN companies q ON q.company_id = x.company_id
-             WHERE (q.name, q.logo_path, q.origin_country) IS DISTINCT FROM (x.name, x.logo_path, x.origin_country)
+             WHERE q.company_id = ANY (company_ids) AND ((q.name, q.logo_path, q.origin_country) IS DISTINCT FROM (x.name, x.logo_path, x.origin_country))
              ORDER BY x.company_id FOR NO KEY UPDATE OF q) x
-     WHERE t.company_id = x.company_id;
+     WHERE t.company_id = x.company_id AND t.company_id = ANY (company_ids);
     DELETE FROM work_companies WHERE work_id = p_work_id;
     INSERT INTO work_companies (work_id, company_id, ord)
     SELECT p_work_id, company_id, ord FROM jsonb_to_recordset(f->'companies') AS x(company_id bigint, ord int)
@@ -184,9 +201,9 @@ BEGIN
     UPDATE watch_providers t SET name = x.name, logo_path = x.logo_path
       FROM (SELECT x.* FROM jsonb_to_recordset(f->'providers') AS x(provider_id bigint, name text, logo_path text)
               JOIN watch_providers q ON q.provider_id = x.provider_id
-             WHERE (q.name, q.logo_path) IS DISTINCT FROM (x.name, x.logo_path)
+             WHERE q.provider_id = ANY (provider_ids) AND ((q.name, q.logo_path) IS DISTINCT FROM (x.name, x.logo_path))
              ORDER BY x.provider_id FOR NO KEY UPDATE OF q) x
-     WHERE t.provider_id = x.provider_id;
+     WHERE t.provider_id = x.provider_id AND t.provider_id = ANY (provider_ids);
     DELETE FROM work_watch_providers WHERE work_id = p_work_id;
     INSERT INTO work_watch_providers (work_id, country, offer_type, provider_id, display_priority, link)
     SELECT p_work_id, country, offer_type, provider_id, display_priority, link

@@ -7,7 +7,7 @@ use fake_tmdb::FakeTmdbConfig;
 use marquee::db::works;
 use marquee::domain::movie;
 use marquee::pipeline::ingest;
-use marquee::ports::{Database, MeteredConnection};
+use marquee::ports::{Connection, Database, MeteredConnection};
 use marquee::tmdb::types::{ImageConfiguration, MovieDetails};
 
 use crate::latency_proxy::{self, LatencyProxy};
@@ -17,6 +17,8 @@ pub struct WriteFigures {
     pub movies: usize,
     /// Added to every database round trip by the proxy.
     pub db_rtt: Duration,
+    /// A `SELECT 1` through the proxy (two round trips: prepare, execute), as measured.
+    pub select_one: Duration,
     pub first_ingest: Vec<Duration>,
     pub refresh: Vec<Duration>,
     pub statements_per_movie: u64,
@@ -47,13 +49,19 @@ pub async fn write(url: &str, movies: usize, db_rtt: Duration) -> anyhow::Result
     let config =
         FakeTmdbConfig { cast_per_movie: 25, crew_per_movie: 5, keywords_per_movie: 8, ..FakeTmdbConfig::default() };
     let images = image_configuration();
-    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, db_rtt).await?;
+    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, db_rtt)?;
     let conn = MeteredConnection::new(NativeDb::new(proxy.url_for(url)?).connect().await?);
+    let started = Instant::now();
+    for _ in 0..20 {
+        conn.query("SELECT 1", &[]).await?;
+    }
+    let select_one = started.elapsed() / 20;
     let owner = ingest::lease_owner();
     let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
     let mut figures = WriteFigures {
         movies,
         db_rtt,
+        select_one,
         first_ingest: vec![],
         refresh: vec![],
         statements_per_movie: 0,
@@ -198,7 +206,7 @@ pub async fn ingest(url: &str, options: &IngestOptions) -> anyhow::Result<Ingest
     };
     let token = fake_config.bearer_token.clone();
     let fake = fake_tmdb::FakeTmdb::start(fake_config)?;
-    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, options.db_rtt).await?;
+    let proxy = LatencyProxy::start(latency_proxy::upstream_of(url)?, options.db_rtt)?;
     let url = &proxy.url_for(url)?;
     let settings = crate::native::NativeSettings::default()
         .with("database_url", url)
@@ -295,7 +303,6 @@ pub struct RefreshFigures {
 /// Fills `works` synthetic catalog rows (inserted directly, no TMDB), `stale` of them due, and
 /// times the daily refresh's stale selection and queueing.
 pub async fn refresh(url: &str, works: i64, stale: i64) -> anyhow::Result<RefreshFigures> {
-    use marquee::ports::Connection;
     let conn = NativeDb::new(url).connect().await?;
     let started = Instant::now();
     // Spread release dates over 40 years; every `works / stale`-th row is due, the rest are not.

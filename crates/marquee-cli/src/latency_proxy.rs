@@ -6,42 +6,43 @@
 //! It also counts the round trips clients make: the requests a PostgreSQL client waits for (see
 //! [`RoundTrips`]).
 
-use std::net::SocketAddr;
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::time::Instant;
 
+/// The proxy runs on threads of its own with blocking sockets: a thread's sleep is precise to
+/// tens of microseconds, where an async timer rounds every wait up to the next millisecond.
 pub struct LatencyProxy {
     addr: SocketAddr,
     round_trips: Arc<AtomicU64>,
-    accept: tokio::task::JoinHandle<()>,
+    stopped: Arc<AtomicBool>,
 }
 
 impl LatencyProxy {
     /// Listens on a free loopback port and forwards every connection to `upstream`, adding `rtt`
     /// to each round trip.
-    pub async fn start(upstream: SocketAddr, rtt: Duration) -> anyhow::Result<LatencyProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+    pub fn start(upstream: SocketAddr, rtt: Duration) -> anyhow::Result<LatencyProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let round_trips = Arc::new(AtomicU64::new(0));
-        let counter = round_trips.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        forward(client, server, rtt / 2, counter).await;
-                    }
-                });
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (counter, stop) = (round_trips.clone(), stopped.clone());
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let (Ok(client), Ok(server)) = (client, TcpStream::connect(upstream)) else { continue };
+                forward(client, server, rtt / 2, counter.clone());
             }
         });
-        Ok(LatencyProxy { addr, round_trips, accept })
+        Ok(LatencyProxy { addr, round_trips, stopped })
     }
 
     /// `url` (a `postgres://` URL over TCP) pointed at the proxy.
@@ -56,8 +57,10 @@ impl LatencyProxy {
 }
 
 impl Drop for LatencyProxy {
+    /// Stops accepting (connections already made live on until their ends close them).
     fn drop(&mut self) {
-        self.accept.abort();
+        self.stopped.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
@@ -97,15 +100,13 @@ fn split_authority(url: &str) -> anyhow::Result<(usize, usize)> {
     Ok((scheme_end, end))
 }
 
-async fn forward(client: TcpStream, server: TcpStream, one_way: Duration, round_trips: Arc<AtomicU64>) {
+fn forward(client: TcpStream, server: TcpStream, one_way: Duration, round_trips: Arc<AtomicU64>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
+    let (Ok(client_out), Ok(server_out)) = (client.try_clone(), server.try_clone()) else { return };
     let mut requests = RoundTrips::new(round_trips);
-    let upstream = delay_line(client_read, server_write, one_way, move |chunk| requests.feed(chunk));
-    let downstream = delay_line(server_read, client_write, one_way, |_| {});
-    tokio::join!(upstream, downstream);
+    delay_line(client, server_out, one_way, move |chunk| requests.feed(chunk));
+    delay_line(server, client_out, one_way, |_| {});
 }
 
 /// Counts, from the bytes a PostgreSQL client sends, the requests it then waits for: the TLS
@@ -194,18 +195,13 @@ impl RoundTrips {
     }
 }
 
-/// Copies `from` to `to`, delivering each chunk `delay` after it was read; `on_read` sees every
-/// chunk.
-async fn delay_line(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: Duration,
-    mut on_read: impl FnMut(&[u8]),
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
-    let reader = async move {
+/// Copies `from` to `to` on two threads, delivering each chunk `delay` after it was read;
+/// `on_read` sees every chunk. Either end closing closes the other.
+fn delay_line(mut from: TcpStream, mut to: TcpStream, delay: Duration, mut on_read: impl FnMut(&[u8]) + Send + 'static) {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buf).await {
+        while let Ok(n) = from.read(&mut buf) {
             if n == 0 {
                 break;
             }
@@ -214,17 +210,16 @@ async fn delay_line(
                 break;
             }
         }
-    };
-    let writer = async move {
-        while let Some((due, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(due).await;
-            if to.write_all(&chunk).await.is_err() {
+    });
+    thread::spawn(move || {
+        while let Ok((due, chunk)) = rx.recv() {
+            thread::sleep(due.saturating_duration_since(Instant::now()));
+            if to.write_all(&chunk).is_err() {
                 break;
             }
         }
-        let _ = to.shutdown().await;
-    };
-    tokio::join!(reader, writer);
+        let _ = to.shutdown(Shutdown::Write);
+    });
 }
 
 #[cfg(test)]
