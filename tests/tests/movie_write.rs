@@ -9,7 +9,7 @@ use marquee::db::queue::{self, Reason, Scope};
 use marquee::db::works;
 use marquee::domain::movie::{self, MovieRecord};
 use marquee::pipeline::ingest::{self, Outcome};
-use marquee::ports::{Database, MeteredConnection, system_now};
+use marquee::ports::{Connection, Database, MeteredConnection, system_now};
 use marquee::tmdb::ApiCall;
 use marquee::tmdb::types::{APPENDED_PARTS, ImageConfiguration, MovieDetails};
 use marquee_cli::native::NativeDb;
@@ -155,4 +155,93 @@ async fn concurrent_writes_of_movies_sharing_rows_all_land() {
         let ingested: i64 = db.query_one("SELECT sum(ingest_count)::int8 FROM works", &[]).await.unwrap().get(0);
         assert_eq!(ingested, 16 * (pass + 1));
     }
+}
+
+/// What a crew credit does not say about a person (gender, department, popularity: the contract's
+/// crew entries lack them) is unknown: writing such a movie neither erases what a cast credit
+/// said nor rewrites the person's row.
+#[tokio::test]
+async fn a_crew_credit_does_not_erase_or_rewrite_what_a_cast_credit_said_about_a_person() {
+    let url = fresh_database().await;
+    let conn = NativeDb::new(&url).connect().await.unwrap();
+    let db = connect(&url).await;
+    let movie = |id: i64, credits: serde_json::Value| serde_json::json!({"id": id, "title": format!("Movie {id}"), "release_date": "2020-01-01", "credits": credits});
+    let write = async |raw: serde_json::Value| {
+        let details: MovieDetails = serde_json::from_value(raw.clone()).unwrap();
+        let record = movie::normalize(&details, &images()).unwrap();
+        let claim = works::claim(&conn, details.id, "w", Duration::from_secs(60), true).await.unwrap().unwrap();
+        let store = ingest::Store { function: "test", now: system_now(), claim: &claim, owner: "w", images: &images() };
+        ingest::store_record(&conn, &store, &record, &raw, AlsoRecord::default()).await.unwrap();
+    };
+    let person = async || -> (Option<i32>, Option<String>, Option<f64>, String) {
+        let r = db
+            .query_one(
+                "SELECT gender, known_for_department, popularity, xmin::text FROM people WHERE person_id = 77",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3))
+    };
+    let cast = serde_json::json!({"cast": [{"id": 77, "name": "Ada Vale", "character": "Herself", "order": 0,
+        "profile_path": "/ada.jpg", "gender": 1, "known_for_department": "Acting", "popularity": 12.5,
+        "credit_id": "c1"}], "crew": []});
+    let crew = serde_json::json!({"cast": [], "crew": [{"id": 77, "name": "Ada Vale", "job": "Director",
+        "department": "Directing", "profile_path": "/ada.jpg", "credit_id": "c2"}]});
+
+    // First named by a crew credit: what is unknown stays unknown.
+    write(movie(1, crew.clone())).await;
+    assert_eq!(person().await.0, None);
+    // A cast credit then says more: the row learns it.
+    write(movie(2, cast)).await;
+    let learnt = person().await;
+    assert_eq!((learnt.0, learnt.1.as_deref(), learnt.2), (Some(1), Some("Acting"), Some(12.5)));
+    // The crew movie written again: nothing is erased, and the row is not even rewritten.
+    write(movie(1, crew)).await;
+    assert_eq!(person().await, learnt);
+}
+
+/// The write's statements keep their plans for the session. Plans made while the catalog was
+/// empty must stay index lookups once the tables have grown (a fresh catalog being backfilled),
+/// not turn into scans of every person on every movie.
+#[tokio::test]
+async fn a_session_that_started_on_an_empty_catalog_never_scans_a_grown_table() {
+    let url = fresh_database().await;
+    let conn = NativeDb::new(&url).connect().await.unwrap();
+    let db = connect(&url).await;
+    let write = async |tmdb_id: i64| {
+        let (record, raw) = record_of(tmdb_id as u64);
+        let claim = works::claim(&conn, tmdb_id, "w", Duration::from_secs(60), true).await.unwrap().unwrap();
+        let store = ingest::Store { function: "test", now: system_now(), claim: &claim, owner: "w", images: &images() };
+        ingest::store_record(&conn, &store, &record, &raw, AlsoRecord::default()).await.unwrap();
+        // Our session's table statistics, visible to others now rather than within a second.
+        conn.query("SELECT pg_stat_force_next_flush()", &[]).await.unwrap();
+    };
+    let scans = async || -> i64 {
+        db.execute("SELECT pg_stat_clear_snapshot()", &[]).await.unwrap();
+        db.query_one(
+            "SELECT sum(seq_scan)::int8 FROM pg_stat_user_tables
+             WHERE relname IN ('people', 'genres', 'keywords', 'companies', 'collections', 'watch_providers', 'credits',
+                               'works_meta', 'works_raw', 'images', 'videos', 'release_dates', 'similar_movies')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    };
+    // Plans made on empty tables, five times over (PL/pgSQL's plan cache settles after five).
+    for tmdb_id in 1..=6 {
+        write(tmdb_id).await;
+    }
+    db.batch_execute(
+        "INSERT INTO people (person_id, name) SELECT g, 'Extra ' || g FROM generate_series(10000000, 10050000) g;
+         INSERT INTO keywords (keyword_id, name) SELECT g, 'k' || g FROM generate_series(10000000, 10020000) g;",
+    )
+    .await
+    .unwrap();
+    let before = scans().await;
+    for tmdb_id in 7..=9 {
+        write(tmdb_id).await;
+    }
+    assert_eq!(scans().await, before, "a write scanned a whole table");
 }

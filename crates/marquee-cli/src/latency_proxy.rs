@@ -197,7 +197,12 @@ impl RoundTrips {
 
 /// Copies `from` to `to` on two threads, delivering each chunk `delay` after it was read;
 /// `on_read` sees every chunk. Either end closing closes the other.
-fn delay_line(mut from: TcpStream, mut to: TcpStream, delay: Duration, mut on_read: impl FnMut(&[u8]) + Send + 'static) {
+fn delay_line(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Duration,
+    mut on_read: impl FnMut(&[u8]) + Send + 'static,
+) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
