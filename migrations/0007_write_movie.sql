@@ -55,6 +55,16 @@ BEGIN
         RETURN false;
     END IF;
 
+    -- The shared entities whose aggregates this write may change: those the movie counted
+    -- towards until now and those it counts towards from now on (migration 11). Appends only.
+    INSERT INTO aggregate_dirty (kind, key_id)
+    SELECT k.kind, k.key_id FROM marquee_work_keys(p_work_id) k
+    UNION SELECT 'person', unnest(person_ids)
+    UNION SELECT 'genre', unnest(genre_ids)
+    UNION SELECT 'keyword', unnest(keyword_ids)
+    UNION SELECT 'company', unnest(company_ids)
+    UNION SELECT 'collection', unnest(collection_ids);
+
     -- Collections (before works_meta, which refers to them).
     INSERT INTO collections (collection_id, name, poster_path, backdrop_path)
     SELECT DISTINCT ON (collection_id) collection_id, name, poster_path, backdrop_path

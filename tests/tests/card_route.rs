@@ -37,3 +37,22 @@ async fn unknown_and_invalid_ids_are_json_errors() {
     let nowhere = app.request(Method::GET, "/nowhere", None, None, &[]).await;
     assert_eq!((nowhere.status, error_code(&nowhere)), (404, "not_found"));
 }
+
+/// A movie being refreshed is still the catalog's: its card is served from the data it has until
+/// the refresh writes new data; a movie whose first ingest is in flight has no card yet.
+#[tokio::test]
+async fn a_card_stays_served_while_its_movie_is_refreshed() {
+    use marquee::ports::Database;
+    let app = TestApp::start().await;
+    assert_eq!(app.ingest(json!({"tmdb_id": 550})).await.status, 200);
+    let conn = marquee_cli::native::NativeDb::new(&app.db_url).connect().await.unwrap();
+    let lease = std::time::Duration::from_secs(60);
+    marquee::db::works::claim(&conn, 550, "refresher", lease, true).await.unwrap().expect("claimed");
+    marquee::db::works::claim(&conn, 603, "first-ingest", lease, true).await.unwrap().expect("claimed");
+    assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status = 'ingesting'").await, 2);
+    let refreshing = app.request(Method::GET, "/api/works/550", None, None, &[]).await;
+    assert_eq!(refreshing.status, 200, "{}", refreshing.text);
+    assert_eq!(refreshing.body["tmdb_id"], 550);
+    let first = app.request(Method::GET, "/api/works/603", None, None, &[]).await;
+    assert_eq!((first.status, error_code(&first)), (404, "not_found"), "{}", first.text);
+}

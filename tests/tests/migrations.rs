@@ -81,4 +81,7 @@ async fn the_rust_state_enums_and_the_schema_allow_the_same_words() {
         allowed(&db, "scheduled_ingestion_log_status_check").await,
         words(RunStatus::ALL.iter().map(|s| s.as_str()).collect())
     );
+    let kinds = words(marquee::db::aggregates::AggregateKind::ALL.iter().map(|s| s.as_str()).collect());
+    assert_eq!(allowed(&db, "aggregate_dirty_kind_check").await, kinds);
+    assert_eq!(allowed(&db, "catalog_aggregates_kind_check").await, kinds);
 }

@@ -86,6 +86,20 @@ pub enum Command {
         #[command(subcommand)]
         what: QueueCommand,
     },
+    /// The aggregates of people, genres, keywords, companies and collections.
+    Aggregates {
+        #[command(subcommand)]
+        what: AggregatesCommand,
+    },
+    /// The catalog at a glance: works by status and the largest people, genres, keywords,
+    /// companies and collections.
+    Stats {
+        /// How many of each kind.
+        #[arg(long, default_value_t = 10)]
+        top: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stripe webhook tools.
     Stripe {
         #[command(subcommand)]
@@ -224,6 +238,17 @@ pub enum SyncCommand {
         #[arg(long, default_value = "spin.toml")]
         manifest: std::path::PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+pub enum AggregatesCommand {
+    /// Recompute the aggregates that writes marked since the last fold (runs fold after
+    /// themselves too).
+    Fold,
+    /// Rebuild every aggregate from the facts.
+    Recompute,
+    /// Marks not folded yet.
+    Status,
 }
 
 #[derive(Subcommand)]

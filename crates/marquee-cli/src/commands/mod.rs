@@ -1,6 +1,7 @@
 //! What each subcommand of `marquee` does, one module per concern; [`run`] dispatches.
 //! Requests go through the same validation as the HTTP routes.
 
+mod aggregates;
 mod app;
 mod bench;
 mod demo;
@@ -39,6 +40,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Refresh { budget, batch_size, dry_run } => refresh::run(settings, budget, batch_size, dry_run).await,
         Command::Sync { what } => sync::run(&settings, what).await,
         Command::Queue { what } => queue::run(&settings, what).await,
+        Command::Aggregates { what } => aggregates::run(&settings, what).await,
+        Command::Stats { top, json } => aggregates::stats(&settings, top, json).await,
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
             crate::schedule::print(&manifest, base_url.as_deref(), format)

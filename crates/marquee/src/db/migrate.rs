@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/0008_tmdb_export.sql"),
     },
     Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
+    Migration {
+        version: 11,
+        description: "aggregates",
+        sql: include_str!("../../../../migrations/0011_aggregates.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

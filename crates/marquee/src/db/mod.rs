@@ -1,5 +1,6 @@
 //! SQL, one module per table group. Parameters are always bound.
 
+pub mod aggregates;
 pub mod api_logs;
 pub mod billing;
 pub mod cards;

@@ -44,8 +44,12 @@ pub const TRACKED: &str = "(w.ingestion_status IN ('complete', 'failed'))";
 /// feed and gone detection own them, and a gone or rejected movie must not come back.
 pub const KNOWN: &str = "(w.ingestion_status <> 'pending')";
 
-/// What customers may read: complete works only (never gone, refused or half-ingested).
-pub const SERVABLE: &str = "(w.ingestion_status = 'complete')";
+/// What customers may read, and what the aggregates count: works with data that the catalog
+/// does not refuse — complete ones, and complete ones being refreshed right now (their lease
+/// says `ingesting`, their data is still there); never gone, refused or half-ingested works.
+/// Only a write sets `last_refreshed_at`, so it tells a refresh from a first ingest.
+pub const SERVABLE: &str =
+    "(w.ingestion_status = 'complete' OR (w.ingestion_status = 'ingesting' AND w.last_refreshed_at IS NOT NULL))";
 
 /// Another invocation is ingesting the work right now.
 pub const LEASE_LIVE: &str = "(w.lease_until IS NOT NULL AND w.lease_until > now())";

@@ -152,6 +152,12 @@ pub async fn refuse(conn: &impl Connection, work_id: i64, owner: &str, refusal: 
         if marked == 0 {
             return Ok(false);
         }
+        // The work leaves the catalog: the aggregates it counted towards must forget it.
+        c.execute(
+            "INSERT INTO aggregate_dirty (kind, key_id) SELECT kind, key_id FROM marquee_work_keys($1)",
+            &[work_id.into()],
+        )
+        .await?;
         c.execute("DELETE FROM work_cards_cache WHERE work_id = $1", &[work_id.into()]).await?;
         c.execute(
             "INSERT INTO rejected_works (tmdb_id, reason, detail, function) VALUES ($1, $2, $3, $4)
@@ -276,4 +282,27 @@ pub async fn refresh_need(conn: &impl Connection) -> Result<Vec<crate::domain::c
 pub async fn written_more_than_once(conn: &impl Connection) -> Result<i64, DbError> {
     let rows = conn.query("SELECT count(*) AS n FROM works WHERE ingest_count > 1", &[]).await?;
     rows.first().map_or(Ok(0), |r| r.get("n"))
+}
+
+/// How many works the catalog has in each status, and how many of them customers can read.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct CatalogCounts {
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    pub servable: i64,
+}
+
+pub async fn catalog_counts(conn: &impl Connection) -> Result<CatalogCounts, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT w.ingestion_status AS status, count(*) AS works, count(*) FILTER (WHERE {}) AS servable
+             FROM works w GROUP BY 1 ORDER BY 1",
+            super::predicates::SERVABLE
+        )
+    });
+    let mut counts = CatalogCounts::default();
+    for r in conn.query(&SQL, &[]).await? {
+        counts.by_status.insert(r.get("status")?, r.get("works")?);
+        counts.servable += r.get::<i64>("servable")?;
+    }
+    Ok(counts)
 }
