@@ -86,6 +86,17 @@ pub enum Command {
         #[command(subcommand)]
         what: QueueCommand,
     },
+    /// Prove the catalog whole: every complete work's tables against the projection of its
+    /// stored TMDB response, orphans, the queue, the run log, leases, tiers, scores and
+    /// aggregates. Exits non-zero on any finding.
+    Audit {
+        #[arg(long)]
+        json: bool,
+        /// Repair what needs no TMDB call (reprojection, dead leases, abandoned runs, tiers,
+        /// orphans, aggregates), say what was done, and check again.
+        #[arg(long)]
+        fix: bool,
+    },
     /// The aggregates of people, genres, keywords, companies and collections.
     Aggregates {
         #[command(subcommand)]

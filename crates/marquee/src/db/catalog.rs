@@ -111,8 +111,9 @@ fn utc_timestamp(at: DateTime<Utc>) -> String {
     at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
-/// The document `marquee_write_movie` reads (its keys are described in migration 0007).
-fn document(w: &WriteMovie<'_>) -> Json {
+/// The document `marquee_write_movie` reads (its keys are described in migration 0007); the
+/// audit projects stored responses into it too.
+pub(crate) fn document(w: &WriteMovie<'_>) -> Json {
     let r = w.record;
     let f = &r.facts;
     let vote_count = int32(r.vote_count);

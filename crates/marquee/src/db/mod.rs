@@ -2,6 +2,7 @@
 
 pub mod aggregates;
 pub mod api_logs;
+pub mod audit;
 pub mod billing;
 pub mod cards;
 pub mod catalog;

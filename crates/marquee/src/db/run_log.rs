@@ -15,18 +15,39 @@ use crate::tmdb::ApiCall;
 /// it (the platform stops every invocation at its limit, and a run's budget never exceeds it).
 pub const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 
+/// A run its invocation never closed: still `running` [`ABANDONED_AFTER`] past its deadline
+/// (runs from before deadlines were recorded: an hour after they started). A condition on a
+/// `scheduled_ingestion_log` row.
+pub static ABANDONED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(status = 'running' AND coalesce(deadline_at, started_at + interval '1 hour') < now() - interval '{} seconds')",
+        ABANDONED_AFTER.as_secs()
+    )
+});
+
+/// Closes the [`ABANDONED`] runs, with the reason; `RETURNING 1` per run.
+pub(crate) fn close_abandoned_sql() -> String {
+    format!(
+        "UPDATE scheduled_ingestion_log SET status = 'abandoned', finished_at = now(),
+                duration_ms = least(extract(epoch FROM now() - started_at) * 1000, 2147483647)::int,
+                error = 'no result {} s after its deadline: its invocation was killed or crashed before closing the run'
+         WHERE {} RETURNING 1",
+        ABANDONED_AFTER.as_secs(),
+        *ABANDONED
+    )
+}
+
 /// What opening a run cleaned up after invocations that died.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
-    /// Runs closed as `abandoned` (see [`ABANDONED_AFTER`]).
+    /// Runs closed as `abandoned` (see [`ABANDONED`]).
     pub abandoned: i64,
     /// Interrupted ingests queued again (see `queue::recover_interrupted_ctes`).
     pub recovered: i64,
 }
 
 /// Opens a run, in one statement that first cleans up after invocations that died: the runs
-/// they never closed, [`ABANDONED_AFTER`] past their deadline (runs from before deadlines were
-/// recorded: an hour after they started), are closed as `abandoned`, and their interrupted
+/// they never closed are closed as `abandoned` ([`close_abandoned_sql`]), and their interrupted
 /// ingests are queued again. (The new row is not in the statement's snapshot, so it is never
 /// among the abandoned.)
 pub async fn open(
@@ -39,34 +60,17 @@ pub async fn open(
 ) -> Result<Opened, DbError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH abandoned AS (
-                UPDATE scheduled_ingestion_log SET status = 'abandoned', finished_at = now(),
-                       duration_ms = least(extract(epoch FROM now() - started_at) * 1000, 2147483647)::int,
-                       error = 'no result ' || $6::int || ' s after its deadline: its invocation was killed or crashed before closing the run'
-                WHERE status = 'running'
-                  AND coalesce(deadline_at, started_at + interval '1 hour') < now() - make_interval(secs => $6::int)
-                RETURNING 1
-             ), {recover}, started AS (
+            "WITH abandoned AS ({close}), {recover}, started AS (
                 INSERT INTO scheduled_ingestion_log (run_id, function, source, trigger_type, deadline_at)
                 VALUES ($1, $2, $3, $4, ($5::timestamp AT TIME ZONE 'UTC'))
              )
              SELECT (SELECT count(*) FROM abandoned) AS abandoned, (SELECT count(*) FROM released) AS recovered",
+            close = close_abandoned_sql(),
             recover = super::queue::recover_interrupted_ctes()
         )
     });
-    let rows = conn
-        .query(
-            &SQL,
-            &[
-                run_id.into(),
-                function.into(),
-                source.into(),
-                trigger_type.into(),
-                deadline.into(),
-                Value::Int32(ABANDONED_AFTER.as_secs() as i32),
-            ],
-        )
-        .await?;
+    let rows =
+        conn.query(&SQL, &[run_id.into(), function.into(), source.into(), trigger_type.into(), deadline.into()]).await?;
     let row = rows.first().ok_or_else(|| DbError::MissingColumn("abandoned".into()))?;
     Ok(Opened { abandoned: row.get("abandoned")?, recovered: row.get("recovered")? })
 }

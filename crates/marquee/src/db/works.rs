@@ -252,6 +252,18 @@ pub async fn raw_page(
     rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?, r.get("payload")?))).collect()
 }
 
+/// The stored responses of these movies (by tmdb id), for reprojecting them.
+pub async fn raw_of(conn: &impl Connection, tmdb_ids: &[i64]) -> Result<Vec<(i64, serde_json::Value)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT w.tmdb_id, r.payload FROM works w JOIN works_raw r ON r.work_id = w.work_id
+             WHERE w.tmdb_id = ANY($1) ORDER BY w.work_id",
+            &[Value::ArrayInt64(tmdb_ids.iter().map(|id| Some(*id)).collect())],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("tmdb_id")?, r.get("payload")?))).collect()
+}
+
 /// The catalog's refresh need: complete works by the interval their tier gave them at their last
 /// write (`next_refresh_at - last_refreshed_at`, so it is exactly what the code assigned).
 pub async fn refresh_need(conn: &impl Connection) -> Result<Vec<crate::domain::capacity::TierNeed>, DbError> {

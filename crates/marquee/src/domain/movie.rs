@@ -193,7 +193,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     }
     let mut credits: Vec<Json> = d.credits.cast.iter().map(|c| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "cast", "character": c.character, "job": null, "department": "Acting", "ord": c.order})).collect();
     credits.extend(d.credits.crew.iter().enumerate().map(|(i, c)| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "crew", "character": null, "job": c.job, "department": c.department, "ord": i})));
-    dedup_by(&mut credits, "credit_id");
+    dedup_by(&mut credits, &["credit_id"]);
 
     let mut release_dates = Vec::new();
     for country in &d.release_dates.results {
@@ -205,7 +205,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     let mut videos: Vec<Json> = d.videos.results.iter().map(|v| json!({"site": v.site, "video_key": v.key, "video_type": v.kind, "name": v.name,
         "official": v.official, "published_at": v.published_at.as_deref().and_then(|p| p.get(..19)).map(|p| p.replace('T', " ")),
         "size": v.size, "language": v.iso_639_1, "country": v.iso_3166_1})).collect();
-    dedup_by(&mut videos, "video_key");
+    dedup_by(&mut videos, &["video_key"]);
     let mut images_rows = Vec::new();
     for (kind, list) in [("backdrop", &d.images.backdrops), ("poster", &d.images.posters), ("logo", &d.images.logos)] {
         for i in list {
@@ -213,6 +213,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
                                      "language": i.iso_639_1, "vote_average": i.vote_average, "vote_count": i.vote_count}));
         }
     }
+    dedup_by(&mut images_rows, &["kind", "file_path"]);
     let mut providers: BTreeMap<i64, Json> = BTreeMap::new();
     let mut offers = Vec::new();
     for (country, o) in &d.watch_providers.results {
@@ -226,22 +227,31 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
             }
         }
     }
+    let mut similar_seen = std::collections::HashSet::new();
+    dedup_by(&mut offers, &["country", "offer_type", "provider_id"]);
     let similar: Vec<Json> = d
         .similar
         .results
         .iter()
-        .filter(|s| s.id != d.id)
+        .filter(|s| s.id != d.id && similar_seen.insert(s.id))
         .take(10)
         .enumerate()
         .map(|(i, s)| json!({"similar_tmdb_id": s.id, "rank_order": i + 1, "title": s.title}))
         .collect();
 
+    let mut genre_rows: Vec<Json> = d.genres.iter().map(|g| json!({"genre_id": g.id, "name": g.name})).collect();
+    dedup_by(&mut genre_rows, &["genre_id"]);
+    let mut keyword_rows: Vec<Json> =
+        d.keywords.keywords.iter().map(|k| json!({"keyword_id": k.id, "name": k.name})).collect();
+    dedup_by(&mut keyword_rows, &["keyword_id"]);
+    let mut company_rows: Vec<Json> = d.production_companies.iter().enumerate().map(|(i, c)| json!({"company_id": c.id, "name": c.name, "logo_path": c.logo_path, "origin_country": c.origin_country, "ord": i})).collect();
+    dedup_by(&mut company_rows, &["company_id"]);
     let facts = Facts {
         people: Json::Array(people.into_values().collect()),
         credits: Json::Array(credits),
-        genres: Json::Array(d.genres.iter().map(|g| json!({"genre_id": g.id, "name": g.name})).collect()),
-        keywords: Json::Array(d.keywords.keywords.iter().map(|k| json!({"keyword_id": k.id, "name": k.name})).collect()),
-        companies: Json::Array(d.production_companies.iter().enumerate().map(|(i, c)| json!({"company_id": c.id, "name": c.name, "logo_path": c.logo_path, "origin_country": c.origin_country, "ord": i})).collect()),
+        genres: Json::Array(genre_rows),
+        keywords: Json::Array(keyword_rows),
+        companies: Json::Array(company_rows),
         collection: Json::Array(collection.map(|c| json!({"collection_id": c.id, "name": c.name, "poster_path": c.poster_path, "backdrop_path": c.backdrop_path})).into_iter().collect()),
         release_dates: Json::Array(release_dates),
         videos: Json::Array(videos),
@@ -288,11 +298,12 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     })
 }
 
-/// Drops later rows whose `key` repeats (TMDB occasionally lists a credit twice); primary keys
-/// must be unique within one set-based insert.
-fn dedup_by(rows: &mut Vec<Json>, key: &str) {
+/// Drops later rows whose `key` columns repeat (TMDB occasionally lists a credit, an image or a
+/// provider twice): the facts are exactly the rows stored under the table's primary key, which
+/// the audit compares them with.
+fn dedup_by(rows: &mut Vec<Json>, key: &[&str]) {
     let mut seen = std::collections::HashSet::new();
-    rows.retain(|r| seen.insert(r[key].to_string()));
+    rows.retain(|r| seen.insert(key.iter().map(|k| r[*k].to_string()).collect::<Vec<_>>()));
 }
 
 /// Field-level differences, as the change log stores them: `{"field": [old, new]}`.

@@ -139,10 +139,7 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
     deadline: chrono::DateTime<chrono::Utc>,
 ) -> Result<(u64, Option<i64>)> {
     let conn = &app.db.connect().await?;
-    let images = tmdb_config::cached(conn, None)
-        .await?
-        .ok_or_else(|| Error::BadRequest("no TMDB image configuration is cached yet: ingest one movie first".into()))?
-        .images;
+    let images = cached_images(conn).await?;
     let page = works::raw_page(conn, cursor, limit).await?;
     let owner = lease_owner();
     let mut done = 0;
@@ -151,35 +148,67 @@ async fn reproject<D: Database, H: HttpClient, C: Clock>(
         if app.clock.now() >= deadline {
             return Ok((done, last));
         }
-        let Some(claim) = works::claim(conn, *tmdb_id, &owner, app.config.time_budget, true).await? else { continue };
-        let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
-        match stored.map(|d| movie::normalize(&d, &images)) {
-            Ok(Ok(record)) => {
-                let store = ingest::Store {
-                    function: app.function,
-                    now: app.clock.now(),
-                    claim: &claim,
-                    owner: &owner,
-                    images: &images,
-                };
-                ingest::store_record(conn, &store, &record, raw, Default::default()).await?;
-                done += 1;
-            }
-            Ok(Err(rejection)) => {
-                let refusal = works::Refusal {
-                    status: WorkStatus::Rejected,
-                    tmdb_id: *tmdb_id,
-                    reason: rejection.reason(),
-                    detail: "refused on reprojection",
-                    function: app.function,
-                };
-                ingest::refuse(conn, claim.work_id, &owner, &refusal).await?;
-            }
-            Err(e) => {
-                works::mark_failed(conn, claim.work_id, &owner, &format!("stored response unreadable: {e}")).await?
-            }
+        if reproject_work(app, conn, &images, &owner, *tmdb_id, raw).await? == Reprojected::Written {
+            done += 1;
         }
         last = Some(*work_id);
     }
     Ok((done, if page.len() as i64 == limit { last } else { None }))
+}
+
+/// TMDB's image configuration from the cache, which reprojection needs.
+pub async fn cached_images(conn: &impl crate::ports::Connection) -> Result<crate::tmdb::types::ImageConfiguration> {
+    Ok(tmdb_config::cached(conn, None)
+        .await?
+        .ok_or_else(|| Error::BadRequest("no TMDB image configuration is cached yet: ingest one movie first".into()))?
+        .images)
+}
+
+/// What reprojecting one movie did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reprojected {
+    Written,
+    /// The catalog refuses what the stored response says (adult, untitled): marked rejected.
+    Refused,
+    /// The stored response cannot be read as a movie: marked failed.
+    Unreadable,
+    /// Another invocation holds the movie's lease: left alone.
+    Busy,
+}
+
+/// Re-derives one movie from its stored response `raw`, under its ingest lease.
+pub async fn reproject_work<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    conn: &impl crate::ports::Connection,
+    images: &crate::tmdb::types::ImageConfiguration,
+    owner: &str,
+    tmdb_id: i64,
+    raw: &serde_json::Value,
+) -> Result<Reprojected> {
+    let Some(claim) = works::claim(conn, tmdb_id, owner, app.config.time_budget, true).await? else {
+        return Ok(Reprojected::Busy);
+    };
+    let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
+    match stored.map(|d| movie::normalize(&d, images)) {
+        Ok(Ok(record)) => {
+            let store = ingest::Store { function: app.function, now: app.clock.now(), claim: &claim, owner, images };
+            ingest::store_record(conn, &store, &record, raw, Default::default()).await?;
+            Ok(Reprojected::Written)
+        }
+        Ok(Err(rejection)) => {
+            let refusal = works::Refusal {
+                status: WorkStatus::Rejected,
+                tmdb_id,
+                reason: rejection.reason(),
+                detail: "refused on reprojection",
+                function: app.function,
+            };
+            ingest::refuse(conn, claim.work_id, owner, &refusal).await?;
+            Ok(Reprojected::Refused)
+        }
+        Err(e) => {
+            works::mark_failed(conn, claim.work_id, owner, &format!("stored response unreadable: {e}")).await?;
+            Ok(Reprojected::Unreadable)
+        }
+    }
 }

@@ -233,13 +233,7 @@ pub async fn store_record(
     also: AlsoRecord<'_>,
 ) -> Result<Outcome> {
     let work_id = store.claim.work_id;
-    let rating = RatingInput {
-        source: "TMDB",
-        value_0_100: record.vote_average.unwrap_or(0.0) * 10.0,
-        votes: record.vote_count,
-    };
-    let score = score::aggregate(&[rating]);
-    let card = card::build(work_id, record, &score);
+    let (score, card) = derive(work_id, record);
     let next_refresh_at = staleness::next_refresh_at(record.release_date, store.now);
     // A first ingest has nothing to compare with: no change-log entry.
     let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::deserialize(raw).ok()) {
@@ -274,6 +268,18 @@ pub async fn store_record(
         return Err(Error::LeaseLost { tmdb_id: record.tmdb_id });
     }
     Ok(Outcome::Ingested { work_id, card, changes, queue_completed: written.queue_completed })
+}
+
+/// What a movie's record makes of it: its aggregate score and its card.
+pub fn derive(work_id: i64, record: &MovieRecord) -> (score::Aggregate, Card) {
+    let rating = RatingInput {
+        source: "TMDB",
+        value_0_100: record.vote_average.unwrap_or(0.0) * 10.0,
+        votes: record.vote_count,
+    };
+    let score = score::aggregate(&[rating]);
+    let card = card::build(work_id, record, &score);
+    (score, card)
 }
 
 /// TMDB's image configuration: known to this invocation, else from the database cache, else

@@ -1,5 +1,6 @@
 //! What the functions do, step by step, over the ports.
 
+pub mod audit;
 pub mod batch;
 pub mod capacity;
 pub mod drain;
