@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde_json::{Value as Json, json};
 
 use super::images::ImageBase;
+use super::states::ReleaseStatus;
 use crate::tmdb::types::{ImageConfiguration, MovieDetails};
 
 /// Why a movie is not admitted to the catalog.
@@ -35,6 +36,9 @@ pub struct MovieRecord {
     pub original_title: Option<String>,
     pub year: Option<i32>,
     pub release_date: Option<NaiveDate>,
+    /// TMDB's status (`None` when absent or a word Marquee does not know); with the date, it
+    /// decides the refresh tier.
+    pub release_status: Option<ReleaseStatus>,
     pub popularity: Option<f64>,
     pub vote_average: Option<f64>,
     pub vote_count: i64,
@@ -279,6 +283,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
         original_title: d.original_title.clone(),
         year: release_date.map(|r| chrono::Datelike::year(&r)),
         release_date,
+        release_status: d.status.as_deref().and_then(ReleaseStatus::parse),
         popularity: d.popularity,
         vote_average: d.vote_average,
         vote_count: d.vote_count.unwrap_or(0),
