@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/0008_tmdb_export.sql"),
     },
     Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
+    Migration {
+        version: 10,
+        description: "honest_scores",
+        sql: include_str!("../../../../migrations/0010_honest_scores.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.
