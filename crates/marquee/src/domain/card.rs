@@ -42,7 +42,9 @@ pub fn label(card: &Json) -> String {
     parts.extend(text(&card["runtime_display"]));
     parts.extend(text(&card["certification"]));
     let score = &card["score"];
-    if let (Some(value), Some(low), Some(high)) = (score["value"].as_f64(), score["low"].as_f64(), score["high"].as_f64()) {
+    if let (Some(value), Some(low), Some(high)) =
+        (score["value"].as_f64(), score["low"].as_f64(), score["high"].as_f64())
+    {
         parts.push(format!("score {value:.1} [{low:.1}–{high:.1}]"));
     }
     let directors = distinct_names(card["directors"].as_array().into_iter().flatten().filter_map(text), 2);
@@ -234,7 +236,10 @@ mod tests {
         .unwrap();
         let card = build(1, &record, &super::super::score::aggregate(&[]));
         assert_eq!(card.payload["score"]["value"], Json::Null);
-        assert_eq!((card.payload["score"]["low"].clone(), card.payload["score"]["high"].clone()), (Json::Null, Json::Null));
+        assert_eq!(
+            (card.payload["score"]["low"].clone(), card.payload["score"]["high"].clone()),
+            (Json::Null, Json::Null)
+        );
         assert_eq!(card.payload["score"]["rated"], false);
         assert_eq!(card.short["score"], Json::Null);
         assert_eq!(label(&card.payload), "Unseen");

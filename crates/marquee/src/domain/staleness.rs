@@ -103,10 +103,7 @@ impl Holds {
 
 /// The tier of a movie on `today` (a UTC date).
 pub fn tier(release_date: Option<NaiveDate>, status: Option<ReleaseStatus>, today: NaiveDate) -> &'static Tier {
-    TIERS
-        .iter()
-        .find(|t| t.holds.matches(release_date, status, today))
-        .unwrap_or(&TIERS[TIERS.len() - 1])
+    TIERS.iter().find(|t| t.holds.matches(release_date, status, today)).unwrap_or(&TIERS[TIERS.len() - 1])
 }
 
 pub fn refresh_interval(release_date: Option<NaiveDate>, status: Option<ReleaseStatus>, today: NaiveDate) -> Duration {
@@ -124,10 +121,8 @@ pub fn next_refresh_at(
 
 /// `CASE` over the tiers, choosing `pick(tier)` for the first that holds.
 fn case_sql(release_date: &str, status: &str, today: &str, pick: impl Fn(&Tier) -> String) -> String {
-    let arms: String = TIERS
-        .iter()
-        .map(|t| format!("WHEN {} THEN {} ", t.holds.sql(release_date, status, today), pick(t)))
-        .collect();
+    let arms: String =
+        TIERS.iter().map(|t| format!("WHEN {} THEN {} ", t.holds.sql(release_date, status, today), pick(t))).collect();
     format!("(CASE {arms}END)")
 }
 
@@ -216,7 +211,12 @@ mod tests {
     fn the_sql_lists_every_tier_in_order() {
         let sql = interval_sql();
         assert!(sql.contains("WHEN m.release_status IN ('Canceled') THEN 30"), "{sql}");
-        assert!(sql.contains("w.release_date IS NULL AND m.release_status IN ('Planned', 'In Production', 'Post Production') THEN 7"), "{sql}");
+        assert!(
+            sql.contains(
+                "w.release_date IS NULL AND m.release_status IN ('Planned', 'In Production', 'Post Production') THEN 7"
+            ),
+            "{sql}"
+        );
         assert!(sql.contains("WHEN true THEN 30 END"), "{sql}");
         assert!(priority_sql().contains("THEN 3"));
     }
