@@ -122,7 +122,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
 
     let cast: Vec<Json> = d.credits.cast.iter().map(|c| {
         let photo = non_empty(&c.profile_path).map(|p| base.profile(p));
-        json!({"person_id": c.id, "name": c.name, "character": c.character, "order": c.order, "gender": c.gender,
+        json!({"person_id": c.id, "name": c.name, "character": non_empty(&c.character), "order": c.order, "gender": c.gender,
                "photo_url_small": photo.as_ref().map(|u| &u.small), "photo_url_medium": photo.as_ref().map(|u| &u.medium),
                "photo_url_large": photo.as_ref().map(|u| &u.large)})
     }).collect();
@@ -195,7 +195,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     for c in &d.credits.crew {
         people.entry(c.id).or_insert_with(|| json!({"person_id": c.id, "name": c.name, "profile_path": c.profile_path, "gender": c.gender, "known_for_department": c.known_for_department, "popularity": c.popularity}));
     }
-    let mut credits: Vec<Json> = d.credits.cast.iter().map(|c| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "cast", "character": c.character, "job": null, "department": "Acting", "ord": c.order})).collect();
+    let mut credits: Vec<Json> = d.credits.cast.iter().map(|c| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "cast", "character": non_empty(&c.character), "job": null, "department": "Acting", "ord": c.order})).collect();
     credits.extend(d.credits.crew.iter().enumerate().map(|(i, c)| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "crew", "character": null, "job": c.job, "department": c.department, "ord": i})));
     dedup_by(&mut credits, "credit_id");
 
