@@ -234,6 +234,8 @@ BEGIN
     ON CONFLICT (work_id, source_name) DO UPDATE SET scale_type = EXCLUDED.scale_type, value_raw = EXCLUDED.value_raw,
            value_0_100 = EXCLUDED.value_0_100, votes_count = EXCLUDED.votes_count, last_seen_at = now();
 
+    -- One score per movie: that of the current method (an older method's row goes).
+    DELETE FROM aggregates WHERE work_id = p_work_id AND method_version <> m->'score'->>'method_version';
     INSERT INTO aggregates (work_id, method_version, ai_score, ai_score_low, ai_score_high, votes_count, source_scores, computed_at)
     SELECT p_work_id, x.method_version, x.ai_score, x.ai_score_low, x.ai_score_high, x.votes_count, x.source_scores, now()
       FROM jsonb_to_record(m->'score') AS x(method_version text, ai_score double precision, ai_score_low double precision,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use fake_tmdb::FakeTmdbConfig;
 use marquee::domain::staleness;
+use marquee::domain::states::ReleaseStatus;
 use marquee_tests::{TestApp, error_code};
 use serde_json::json;
 
@@ -185,7 +186,7 @@ async fn stale_tiers_select_exactly_the_rows_past_their_boundaries() {
         // A few minutes' margin on each side of the boundary, so the test cannot race the clock.
         let margin = if cases[i].2 { chrono::Duration::minutes(5) } else { -chrono::Duration::minutes(5) };
         let refreshed = now - chrono::Duration::days(*refreshed_days) - margin;
-        let next = staleness::next_refresh_at(Some(release), refreshed);
+        let next = staleness::next_refresh_at(Some(release), Some(ReleaseStatus::Released), refreshed);
         app.db
             .execute(
                 "INSERT INTO works (tmdb_id, title, release_date, ingestion_status, schema_version, last_refreshed_at, next_refresh_at)

@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::catalog::Patches;
 use crate::error::ApiError;
@@ -32,6 +32,7 @@ struct FaultState {
     malformed: HashSet<u64>,
     slow: HashMap<u64, Duration>,
     patches: Patches,
+    fixtures: HashMap<u64, Map<String, Value>>,
     changed: BTreeMap<NaiveDate, BTreeSet<u64>>,
 }
 
@@ -46,6 +47,7 @@ impl Faults {
                 malformed: HashSet::new(),
                 slow: HashMap::new(),
                 patches: Patches::new(),
+                fixtures: HashMap::new(),
                 changed: BTreeMap::new(),
             }),
         }
@@ -94,12 +96,23 @@ impl Faults {
         }
     }
 
+    /// Serves `response` for this id, whether or not the synthetic catalog has it: a whole
+    /// `GET /movie/{id}?append_to_response=…` answer as TMDB gives it (e.g. a file of
+    /// `tests/fixtures/tmdb/`). Details answer exactly its fields and, of its parts, those
+    /// appended; `/movie/{id}/{part}` answers its part. Patches do not apply to it; faults do.
+    /// Lists and the id export know nothing of it. A response that is not an object is ignored.
+    pub fn serve_fixture(&self, id: u64, response: Value) {
+        if let Value::Object(fields) = response {
+            self.lock().fixtures.insert(id, fields);
+        }
+    }
+
     /// `/movie/changes` reports this id for `date`, on top of the synthetic changes.
     pub fn mark_changed(&self, id: u64, date: NaiveDate) {
         self.lock().changed.entry(date).or_default().insert(id);
     }
 
-    /// Removes every fault, patch and marked change.
+    /// Removes every fault, patch, fixture and marked change.
     pub fn clear(&self) {
         let mut s = self.lock();
         s.error_rate = 0.0;
@@ -108,6 +121,7 @@ impl Faults {
         s.malformed.clear();
         s.slow.clear();
         s.patches.clear();
+        s.fixtures.clear();
         s.changed.clear();
     }
 
@@ -151,6 +165,11 @@ impl Faults {
     /// it is brief and never spans an await.
     pub(crate) fn with_patches<R>(&self, f: impl FnOnce(&Patches) -> R) -> R {
         f(&self.lock().patches)
+    }
+
+    /// The fixture served for this id, if any.
+    pub(crate) fn fixture(&self, id: u64) -> Option<Map<String, Value>> {
+        self.lock().fixtures.get(&id).cloned()
     }
 
     /// Ids marked changed on a day of `[start, end]`.

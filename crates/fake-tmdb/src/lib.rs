@@ -183,6 +183,12 @@ impl FakeTmdb {
         *self.state.counters() = Counters::default();
     }
 
+    /// Serves `response`, a whole details response with its appended parts, for `id` (see
+    /// [`Faults::serve_fixture`]).
+    pub fn serve_fixture(&self, id: u64, response: serde_json::Value) {
+        self.state.faults.serve_fixture(id, response);
+    }
+
     /// Faults and patches, changeable while the server runs.
     pub fn faults(&self) -> &Faults {
         &self.state.faults

@@ -320,12 +320,19 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
     match route {
         Route::Details(id) => {
             let append = parse_append(query)?;
-            movie_reply(state, *id, |patches| catalog::details(cfg, *id, &append, patches))
+            match state.faults.fixture(*id) {
+                Some(fixture) => movie_reply(state, *id, |_| Some(catalog::fixture_details(fixture, &append))),
+                None => movie_reply(state, *id, |patches| catalog::details(cfg, *id, &append, patches)),
+            }
         }
         Route::Part(id, part) => {
             let page = parse_page(query)?;
+            let fixture = state.faults.fixture(*id);
             movie_reply(state, *id, |patches| {
-                let mut value = catalog::part(cfg, *id, part, patches)?;
+                let mut value = match &fixture {
+                    Some(fixture) => fixture.get(*part).cloned()?,
+                    None => catalog::part(cfg, *id, part, patches)?,
+                };
                 if let Value::Object(map) = &mut value {
                     if *part == "similar" {
                         // `similar` has a single page: later pages are empty, as past the end.

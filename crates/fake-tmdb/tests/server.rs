@@ -408,6 +408,34 @@ async fn patch_movie_changes_details_and_lists() {
 }
 
 #[tokio::test]
+async fn a_served_fixture_is_answered_exactly_for_its_id() {
+    let (server, mut c) = setup().await;
+    let fixture = json!({
+        "id": 990_001, "title": "Fixture", "release_date": "", "runtime": null, "adult": false,
+        "credits": {"cast": [], "crew": []}, "videos": {"results": []},
+        "watch/providers": {"results": {}}, "similar": {"page": 1, "results": [], "total_pages": 0, "total_results": 0},
+    });
+    server.serve_fixture(990_001, fixture.clone());
+    let all = c.get("/movie/990001?append_to_response=credits,videos,similar,watch/providers").await;
+    assert_eq!(all.status, 200);
+    assert_eq!(all.json(), fixture, "outside the synthetic catalog, the fixture as given");
+    let plain = c.get("/movie/990001").await.json();
+    assert_eq!(plain.as_object().unwrap().len(), 5, "parts only when appended: {plain}");
+    let credits = c.get("/movie/990001/credits").await.json();
+    assert_eq!(credits, json!({"id": 990_001, "cast": [], "crew": []}));
+    c.get("/movie/990001/keywords").await.assert_error(404, 34);
+
+    // A fixture replaces a catalog movie too, untouched by its patches; faults still apply.
+    server.faults().patch_movie(5, json!({"title": "Patched"}));
+    server.serve_fixture(5, json!({"id": 5, "title": "Fixture five"}));
+    assert_eq!(c.get("/movie/5").await.json(), json!({"id": 5, "title": "Fixture five"}));
+    server.faults().not_found(5);
+    c.get("/movie/5").await.assert_error(404, 34);
+    server.faults().clear();
+    assert_eq!(c.get("/movie/5").await.json(), movie_details(&config(), 5, &[]).unwrap());
+}
+
+#[tokio::test]
 async fn slow_and_latency_apply_per_request() {
     let cfg = FakeTmdbConfig { latency: Duration::from_millis(5), ..config() };
     let (server, mut c) = setup_with(cfg).await;

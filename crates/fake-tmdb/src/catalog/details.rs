@@ -175,6 +175,13 @@ pub(crate) fn details(cfg: &FakeTmdbConfig, id: u64, append: &[&str], patches: &
     Some(Value::Object(d))
 }
 
+/// A served fixture as `/movie/{id}` answers it: its fields, and of its parts only the appended
+/// ones (as TMDB leaves out what was not asked for).
+pub(crate) fn fixture_details(fixture: Map<String, Value>, append: &[&str]) -> Value {
+    let asked = |key: &str| !PARTS.contains(&key) || append.contains(&key);
+    Value::Object(fixture.into_iter().filter(|(key, _)| asked(key)).collect())
+}
+
 /// The list form of a movie (popular, now_playing, trending, similar), projected from its
 /// patched details so that patches show up in lists too.
 pub(crate) fn summary(cfg: &FakeTmdbConfig, id: u64, patches: &Patches) -> Option<Value> {

@@ -17,7 +17,7 @@ mod title;
 
 pub(crate) use changes::changed_between;
 pub(crate) use configuration::configuration;
-pub(crate) use details::{PARTS, Patches, details, part, patched_details, summary};
+pub(crate) use details::{PARTS, Patches, details, fixture_details, part, patched_details, summary};
 pub(crate) use export::write_export;
 pub(crate) use lists::{Catalog, LIST_PAGE_SIZE};
 

@@ -75,31 +75,10 @@ pub async fn ingest_and_print(settings: &NativeSettings, db: NativeDb, ids: &[i6
     if failures > 0 { Err(anyhow::anyhow!("{failures} movie(s) failed")) } else { Ok(()) }
 }
 
-/// One line of a movie's card: title, year, runtime, certification, score, directors, cast.
+/// One line of a movie's card: its id, how it was obtained and the library's label (nothing
+/// printed for what the card lacks).
 fn describe(id: i64, how: &str, card: &Json) -> String {
-    let names = |v: &Json, key: &str, n: usize| {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .take(n)
-                    .filter_map(|x| if key.is_empty() { x.as_str() } else { x[key].as_str() })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default()
-    };
-    format!(
-        "{id:>8}  {how:<8}  {} ({}) · {} · {} · score {} [{}–{}] · dir. {} · with {}",
-        card["title"].as_str().unwrap_or("?"),
-        card["year"],
-        card["runtime_display"].as_str().unwrap_or("?"),
-        card["certification"].as_str().unwrap_or("NR"),
-        card["score"]["value"],
-        card["score"]["low"],
-        card["score"]["high"],
-        names(&card["directors"], "", 2),
-        names(&card["cast"], "name", 3),
-    )
+    format!("{id:>8}  {how:<8}  {}", marquee::domain::card::label(card))
 }
 
 /// `marquee ingest scheduled`: the body is what the route would receive.

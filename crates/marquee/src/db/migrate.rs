@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 9, description: "tmdb_rate", sql: include_str!("../../../../migrations/0009_tmdb_rate.sql") },
     Migration {
+        version: 10,
+        description: "honest_scores",
+        sql: include_str!("../../../../migrations/0010_honest_scores.sql"),
+    },
+    Migration {
         version: 11,
         description: "aggregates",
         sql: include_str!("../../../../migrations/0011_aggregates.sql"),

@@ -28,6 +28,50 @@ pub fn title_year(title: Option<&str>, year: Option<i64>) -> String {
     }
 }
 
+/// [`title_year`] of a card (the run log's label of an ingested movie).
+pub fn title_year_of(card: &Json) -> String {
+    title_year(card["title"].as_str(), card["year"].as_i64())
+}
+
+/// A movie's one-line label, from its card: "Title (Year) · 2h 19m · PG-13 · score 72.3
+/// [60.1–84.5] · dir. A, B · with X, Y, Z". What the card lacks (year, runtime, certification,
+/// score, directors, cast) is left out with its separator: nothing is printed that is not data.
+pub fn label(card: &Json) -> String {
+    let text = |v: &Json| v.as_str().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    let mut parts = vec![title_year_of(card)];
+    parts.extend(text(&card["runtime_display"]));
+    parts.extend(text(&card["certification"]));
+    let score = &card["score"];
+    if let (Some(value), Some(low), Some(high)) =
+        (score["value"].as_f64(), score["low"].as_f64(), score["high"].as_f64())
+    {
+        parts.push(format!("score {value:.1} [{low:.1}–{high:.1}]"));
+    }
+    let directors = distinct_names(card["directors"].as_array().into_iter().flatten().filter_map(text), 2);
+    if !directors.is_empty() {
+        parts.push(format!("dir. {directors}"));
+    }
+    let cast = distinct_names(card["cast"].as_array().into_iter().flatten().filter_map(|c| text(&c["name"])), 3);
+    if !cast.is_empty() {
+        parts.push(format!("with {cast}"));
+    }
+    parts.join(" · ")
+}
+
+/// The first `n` distinct names, comma-separated (a person credited twice is named once).
+fn distinct_names(names: impl Iterator<Item = String>, n: usize) -> String {
+    let mut seen = Vec::new();
+    for name in names {
+        if seen.len() == n {
+            break;
+        }
+        if !seen.contains(&name) {
+            seen.push(name);
+        }
+    }
+    seen.join(", ")
+}
+
 pub fn build(work_id: i64, record: &MovieRecord, score: &Aggregate) -> Card {
     let m = &record.meta;
     let top = |key: &str, n: usize| {
@@ -62,7 +106,9 @@ pub fn build(work_id: i64, record: &MovieRecord, score: &Aggregate) -> Card {
         "overview": m["overview"],
         "poster": {"small": m["poster_url_small"], "medium": m["poster_url_medium"], "large": m["poster_url_large"], "original": m["poster_url_original"]},
         "backdrop": {"url": m["backdrop_url"], "mobile": m["backdrop_url_mobile"]},
-        "score": {"value": score.score, "low": score.low, "high": score.high, "votes": score.votes, "method_version": METHOD_VERSION},
+        // No votes: no value, no interval, and `rated: false` says why (see `score`).
+        "score": {"value": score.score, "low": score.low, "high": score.high, "votes": score.votes,
+                  "rated": score.is_rated(), "method_version": METHOD_VERSION},
         "directors": directors,
         "cast": top("cast_members", 10),
         "trailers": top("trailers", 3),
@@ -112,5 +158,90 @@ mod tests {
     fn etag_depends_on_content_only() {
         assert_eq!(etag_of(&json!({"a": 1, "b": 2})), etag_of(&json!({"b": 2, "a": 1})));
         assert_ne!(etag_of(&json!({"a": 1})), etag_of(&json!({"a": 2})));
+    }
+
+    fn full_card() -> Json {
+        json!({
+            "title": "Spirited Away", "year": 2001, "runtime_display": "2h 5m", "certification": "PG",
+            "score": {"value": 85.1, "low": 84.7, "high": 85.5, "votes": 16000, "rated": true},
+            "directors": ["Hayao Miyazaki"],
+            "cast": [{"name": "Rumi Hiiragi"}, {"name": "Miyu Irino"}, {"name": "Mari Natsuki"}, {"name": "Takashi Naito"}],
+        })
+    }
+
+    fn without(key: &str) -> Json {
+        let mut card = full_card();
+        card.as_object_mut().unwrap().remove(key);
+        card
+    }
+
+    #[test]
+    fn a_full_label_names_everything() {
+        assert_eq!(
+            label(&full_card()),
+            "Spirited Away (2001) · 2h 5m · PG · score 85.1 [84.7–85.5] · dir. Hayao Miyazaki · with Rumi Hiiragi, Miyu Irino, Mari Natsuki"
+        );
+    }
+
+    #[test]
+    fn a_missing_year_runtime_or_certification_is_left_out() {
+        let mut card = full_card();
+        card["year"] = Json::Null;
+        assert!(label(&card).starts_with("Spirited Away · 2h 5m · PG · score"), "{}", label(&card));
+        assert!(!label(&card).contains("null"));
+        assert_eq!(title_year_of(&card), "Spirited Away");
+        assert!(label(&without("runtime_display")).starts_with("Spirited Away (2001) · PG · score"));
+        let mut card = full_card();
+        card["certification"] = json!("");
+        assert!(label(&card).starts_with("Spirited Away (2001) · 2h 5m · score"), "{}", label(&card));
+        assert!(!label(&without("certification")).contains("NR"));
+    }
+
+    #[test]
+    fn a_movie_without_votes_shows_no_score() {
+        let mut card = full_card();
+        card["score"] = json!({"value": null, "low": null, "high": null, "votes": 0, "rated": false});
+        assert_eq!(
+            label(&card),
+            "Spirited Away (2001) · 2h 5m · PG · dir. Hayao Miyazaki · with Rumi Hiiragi, Miyu Irino, Mari Natsuki"
+        );
+        assert!(!label(&without("score")).contains("score"));
+    }
+
+    #[test]
+    fn a_movie_without_credits_names_nobody() {
+        let mut card = full_card();
+        card["directors"] = json!([]);
+        card["cast"] = json!([]);
+        assert_eq!(label(&card), "Spirited Away (2001) · 2h 5m · PG · score 85.1 [84.7–85.5]");
+        let bare = json!({"title": "Spirited Away", "year": null, "runtime_display": null, "certification": null,
+                          "score": {"value": null}, "directors": [], "cast": []});
+        assert_eq!(label(&bare), "Spirited Away");
+    }
+
+    #[test]
+    fn a_person_credited_twice_is_named_once() {
+        let mut card = full_card();
+        card["cast"] = json!([{"name": "Ada Quill"}, {"name": "Ada Quill"}, {"name": ""}, {"name": "Bo Fenn"}]);
+        card["directors"] = json!(["Ada Quill", "Ada Quill"]);
+        assert!(label(&card).ends_with("dir. Ada Quill · with Ada Quill, Bo Fenn"), "{}", label(&card));
+    }
+
+    #[test]
+    fn the_short_card_and_the_card_say_plainly_when_there_are_no_votes() {
+        let record = super::super::movie::normalize(
+            &crate::tmdb::types::MovieDetails { id: 7, title: Some("Unseen".into()), ..Default::default() },
+            &Default::default(),
+        )
+        .unwrap();
+        let card = build(1, &record, &super::super::score::aggregate(&[]));
+        assert_eq!(card.payload["score"]["value"], Json::Null);
+        assert_eq!(
+            (card.payload["score"]["low"].clone(), card.payload["score"]["high"].clone()),
+            (Json::Null, Json::Null)
+        );
+        assert_eq!(card.payload["score"]["rated"], false);
+        assert_eq!(card.short["score"], Json::Null);
+        assert_eq!(label(&card.payload), "Unseen");
     }
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde_json::{Value as Json, json};
 
 use super::images::ImageBase;
+use super::states::ReleaseStatus;
 use crate::tmdb::types::{ImageConfiguration, MovieDetails};
 
 /// Why a movie is not admitted to the catalog.
@@ -35,6 +36,9 @@ pub struct MovieRecord {
     pub original_title: Option<String>,
     pub year: Option<i32>,
     pub release_date: Option<NaiveDate>,
+    /// TMDB's status (`None` when absent or a word Marquee does not know); with the date, it
+    /// decides the refresh tier.
+    pub release_status: Option<ReleaseStatus>,
     pub popularity: Option<f64>,
     pub vote_average: Option<f64>,
     pub vote_count: i64,
@@ -118,7 +122,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
 
     let cast: Vec<Json> = d.credits.cast.iter().map(|c| {
         let photo = non_empty(&c.profile_path).map(|p| base.profile(p));
-        json!({"person_id": c.id, "name": c.name, "character": c.character, "order": c.order, "gender": c.gender,
+        json!({"person_id": c.id, "name": c.name, "character": non_empty(&c.character), "order": c.order, "gender": c.gender,
                "photo_url_small": photo.as_ref().map(|u| &u.small), "photo_url_medium": photo.as_ref().map(|u| &u.medium),
                "photo_url_large": photo.as_ref().map(|u| &u.large)})
     }).collect();
@@ -191,7 +195,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
     for c in &d.credits.crew {
         people.entry(c.id).or_insert_with(|| json!({"person_id": c.id, "name": c.name, "profile_path": c.profile_path, "gender": c.gender, "known_for_department": c.known_for_department, "popularity": c.popularity}));
     }
-    let mut credits: Vec<Json> = d.credits.cast.iter().map(|c| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "cast", "character": c.character, "job": null, "department": "Acting", "ord": c.order})).collect();
+    let mut credits: Vec<Json> = d.credits.cast.iter().map(|c| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "cast", "character": non_empty(&c.character), "job": null, "department": "Acting", "ord": c.order})).collect();
     credits.extend(d.credits.crew.iter().enumerate().map(|(i, c)| json!({"credit_id": c.credit_id, "person_id": c.id, "credit_type": "crew", "character": null, "job": c.job, "department": c.department, "ord": i})));
     dedup_by(&mut credits, &["credit_id"]);
 
@@ -289,6 +293,7 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
         original_title: d.original_title.clone(),
         year: release_date.map(|r| chrono::Datelike::year(&r)),
         release_date,
+        release_status: d.status.as_deref().and_then(ReleaseStatus::parse),
         popularity: d.popularity,
         vote_average: d.vote_average,
         vote_count: d.vote_count.unwrap_or(0),

@@ -107,6 +107,22 @@ sql_text_enum! {
     }
 }
 
+sql_text_enum! {
+    /// TMDB's `status` of a movie, stored in `works_meta.release_status` as TMDB spells it.
+    /// TMDB may add words: an unknown one parses to `None` and is treated as unknown.
+    ReleaseStatus {
+        /// Talked about, nothing confirmed (usually no date).
+        Rumored => "Rumored",
+        /// Announced, not yet shooting.
+        Planned => "Planned",
+        InProduction => "In Production",
+        PostProduction => "Post Production",
+        Released => "Released",
+        /// Will not be made: nothing about it is expected to change.
+        Canceled => "Canceled",
+    }
+}
+
 impl WorkStatus {
     /// Refused for good: never served, never refetched by the schedule.
     pub fn is_refused(self) -> bool {
@@ -129,6 +145,10 @@ mod tests {
         for s in RunStatus::ALL {
             assert_eq!(RunStatus::parse(s.as_str()), Some(*s));
         }
+        for s in ReleaseStatus::ALL {
+            assert_eq!(ReleaseStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(ReleaseStatus::parse("In Production"), Some(ReleaseStatus::InProduction));
         assert_eq!(WorkStatus::parse("Complete"), None);
     }
 }

@@ -65,7 +65,7 @@ pub const ABSENT_PRIORITY: i32 = crate::pipeline::refresh::CHANGED_PRIORITY;
 // Checked when compiling: imported movies rank below the lowest refresh (a stale old movie), and
 // absent ones above the imported backlog.
 const _: () =
-    assert!(IMPORT_TOP_PRIORITY < crate::domain::staleness::OLDEST.1 && ABSENT_PRIORITY > IMPORT_TOP_PRIORITY);
+    assert!(IMPORT_TOP_PRIORITY < crate::domain::staleness::LOWEST_PRIORITY && ABSENT_PRIORITY > IMPORT_TOP_PRIORITY);
 
 /// The queue priority of an imported movie by its TMDB popularity: one bucket per halving of
 /// popularity, from [`IMPORT_TOP_PRIORITY`] (popularity 512 and above) down to

@@ -234,7 +234,7 @@ pub async fn store_record(
 ) -> Result<Outcome> {
     let work_id = store.claim.work_id;
     let (score, card) = derive(work_id, record);
-    let next_refresh_at = staleness::next_refresh_at(record.release_date, store.now);
+    let next_refresh_at = staleness::next_refresh_at(record.release_date, record.release_status, store.now);
     // A first ingest has nothing to compare with: no change-log entry.
     let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::deserialize(raw).ok()) {
         Some(old) => movie::normalize(&old, store.images)

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::db::catalog::QueueRow;
 use crate::db::queue::{self, Claimed};
 use crate::domain::backoff::Backoff;
-use crate::domain::card::title_year;
+use crate::domain::card::title_year_of;
 use crate::error::{Disposition, Error};
 use crate::ports::{Clock, Database, DbError, HttpClient};
 use crate::tmdb::TmdbClient;
@@ -64,7 +64,7 @@ pub async fn run_queued<D: Database, H: HttpClient, C: Clock>(
     let outcome = ingest::ingest_movie(app, tmdb, row.tmdb_id, row.reason.forces_refresh(), Some(queue_row)).await;
     let (result, recorded) = match outcome {
         Ok(Outcome::Ingested { card, queue_completed, .. }) => {
-            (JobResult::Ingested { title: card_label(&card.payload) }, Ok(queue_completed))
+            (JobResult::Ingested { title: title_year_of(&card.payload) }, Ok(queue_completed))
         }
         Ok(Outcome::Cached { .. }) => {
             let completed = async { queue::complete(&app.db.connect().await?, row.id, owner).await }.await;
@@ -86,9 +86,4 @@ pub async fn run_queued<D: Database, H: HttpClient, C: Clock>(
         },
     };
     Finished { row, result, recorded }
-}
-
-/// The run log's label of an ingested movie, from its card.
-fn card_label(card: &serde_json::Value) -> String {
-    title_year(card["title"].as_str(), card["year"].as_i64())
 }

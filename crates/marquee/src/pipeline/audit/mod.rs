@@ -80,10 +80,10 @@ async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) ->
     let projected = projection::check(app).await?;
     checks.push(Check::new("projection", projected.checked, projected.findings()));
     let mut to_reproject = projected.to_reproject();
-    to_reproject.extend(checks::works_where(&conn, &score::unjustified_interval_sql()).await?);
+    to_reproject.extend(checks::works_where(&conn, &unjustified_score()).await?);
     to_reproject.sort_unstable();
     to_reproject.dedup();
-    let (n, found) = checks::works(&conn, &staleness::tier_mismatch_sql(), &score::unjustified_interval_sql()).await?;
+    let (n, found) = checks::works(&conn, &staleness::tier_mismatch_sql(), &unjustified_score()).await?;
     checks.push(Check::new("works", n, found));
     let drift = aggregates::drift(&conn).await?;
     let examples = drift.iter().take(checks::EXAMPLES as usize).map(|d| format!("{}:{}", d.kind, d.key_id)).collect();
@@ -145,3 +145,8 @@ async fn repair<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, found:
     Ok(fixed)
 }
 
+
+/// A score (of the current method) whose interval is narrower than its votes justify.
+fn unjustified_score() -> String {
+    format!("(a.method_version = '{}' AND {})", score::METHOD_VERSION, score::unjustified_interval_sql())
+}
