@@ -12,7 +12,8 @@ use crate::native::NativeSettings;
 pub async fn run(settings: &NativeSettings, json: bool, fix: bool) -> anyhow::Result<()> {
     let app = native_app(settings, "marquee-audit").await?;
     let started = Instant::now();
-    let spinner = indicatif::ProgressBar::new_spinner().with_message(if fix { "auditing and repairing" } else { "auditing" });
+    let spinner =
+        indicatif::ProgressBar::new_spinner().with_message(if fix { "auditing and repairing" } else { "auditing" });
     spinner.enable_steady_tick(Duration::from_millis(200));
     let report = audit::audit(&app, fix).await;
     spinner.finish_and_clear();

@@ -27,6 +27,31 @@ sql_text_enum! {
     }
 }
 
+/// The shared rows each kind is about, and the table that links works to them: a shared row no
+/// link names any more belongs to nothing (an orphan). Folds remove the orphans among the keys
+/// they recompute, so the catalog never keeps them; the audit looks for any left.
+pub struct Shared {
+    pub kind: AggregateKind,
+    pub table: &'static str,
+    pub key: &'static str,
+    pub links: &'static str,
+}
+
+pub const SHARED: &[Shared] = &[
+    Shared { kind: AggregateKind::Person, table: "people", key: "person_id", links: "credits" },
+    Shared { kind: AggregateKind::Genre, table: "genres", key: "genre_id", links: "work_genres" },
+    Shared { kind: AggregateKind::Keyword, table: "keywords", key: "keyword_id", links: "work_keywords" },
+    Shared { kind: AggregateKind::Company, table: "companies", key: "company_id", links: "work_companies" },
+    Shared { kind: AggregateKind::Collection, table: "collections", key: "collection_id", links: "works_meta" },
+];
+
+impl Shared {
+    /// True for a row `t` of the shared table that no link names.
+    pub fn unused(&self) -> String {
+        format!("NOT EXISTS (SELECT 1 FROM {links} u WHERE u.{key} = t.{key})", links = self.links, key = self.key)
+    }
+}
+
 /// Serialises folds and recomputes: each one reads the facts after the previous one committed,
 /// so an older view never overwrites a newer one.
 pub const FOLD_LOCK: i64 = 0x6167_6772_6567; // "aggreg"
@@ -113,10 +138,24 @@ pub async fn fold(conn: &impl Connection, limit: i64) -> Result<Option<Folded>, 
                 DELETE FROM catalog_aggregates g USING dirty d
                 WHERE g.kind = d.kind AND g.key_id = d.key_id
                   AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.kind = d.kind AND f.key_id = d.key_id)
-             )
+             ), {orphans}
              SELECT (SELECT count(*) FROM taken) AS marks, (SELECT count(*) FROM dirty) AS keys",
             compute =
                 compute_sql(|kind, key| format!("{key} IN (SELECT d.key_id FROM dirty d WHERE d.kind = '{kind}')")),
+            // A movie written at this moment that names one of them again fails its foreign-key
+            // check and is written again (`ingest::store_record`); a fold that loses such a race
+            // fails whole, and its marks wait for the next one.
+            orphans = SHARED
+                .iter()
+                .map(|s| format!(
+                    "orphaned_{kind} AS (DELETE FROM {table} t USING dirty d WHERE d.kind = '{kind}' AND t.{key} = d.key_id AND {unused})",
+                    kind = s.kind,
+                    table = s.table,
+                    key = s.key,
+                    unused = s.unused()
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     });
     transaction(conn, async |c| {
@@ -131,8 +170,9 @@ pub async fn fold(conn: &impl Connection, limit: i64) -> Result<Option<Folded>, 
     .await
 }
 
-/// Rebuilds every aggregate from the facts, in one transaction (waiting for a running fold), and
-/// takes every mark made before it. Returns the number of aggregate rows.
+/// Rebuilds every aggregate from the facts, in one transaction (waiting for a running fold),
+/// takes every mark made before it and removes every orphan. Returns the number of aggregate
+/// rows.
 pub async fn recompute_all(conn: &impl Connection) -> Result<i64, DbError> {
     static SQL: LazyLock<String> =
         LazyLock::new(|| format!("INSERT INTO catalog_aggregates ({COLUMNS}) {}", compute_sql(|_, _| "true".into())));
@@ -141,9 +181,17 @@ pub async fn recompute_all(conn: &impl Connection) -> Result<i64, DbError> {
         c.execute("SELECT pg_advisory_xact_lock($1)", &[FOLD_LOCK.into()]).await?;
         c.execute("DELETE FROM aggregate_dirty", &[]).await?;
         c.execute("DELETE FROM catalog_aggregates", &[]).await?;
+        for shared in SHARED {
+            c.execute(&format!("DELETE FROM {} t WHERE {}", shared.table, shared.unused()), &[]).await?;
+        }
         Ok(c.execute(&SQL, &[]).await? as i64)
     })
     .await
+}
+
+/// Aggregate rows stored.
+pub async fn count(conn: &impl Connection) -> Result<i64, DbError> {
+    conn.query("SELECT count(*) AS n FROM catalog_aggregates", &[]).await?[0].get("n")
 }
 
 /// Marks not folded yet.

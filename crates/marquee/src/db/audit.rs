@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use super::aggregates::SHARED;
 use super::predicates::{INGEST_INTERRUPTED, QUEUE_LIVE};
 use super::run_log;
 use crate::ports::{Connection, DbError, Value};
@@ -26,7 +27,7 @@ pub struct Finding {
 /// A kind of finding, as SQL: the rows of `from` for which `condition` holds are findings, each
 /// named by the text of `id`.
 struct Rule {
-    kind: &'static str,
+    kind: String,
     from: String,
     condition: String,
     id: String,
@@ -60,7 +61,12 @@ async fn findings(conn: &impl Connection, sql: &str) -> Result<Vec<Finding>, DbE
             Ok(Finding {
                 kind: r.get("kind")?,
                 count: r.get("n")?,
-                examples: r.get::<Option<Vec<Option<String>>>>("examples")?.unwrap_or_default().into_iter().flatten().collect(),
+                examples: r
+                    .get::<Option<Vec<Option<String>>>>("examples")?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flatten()
+                    .collect(),
             })
         })
         .collect()
@@ -70,61 +76,29 @@ async fn count(conn: &impl Connection, sql: &str) -> Result<i64, DbError> {
     conn.query(sql, &[]).await?[0].get("n")
 }
 
-/// A row of a shared table that no work names (`DELETE FROM {table} t WHERE …` removes them).
-struct Orphan {
-    kind: &'static str,
-    table: &'static str,
-    key: &'static str,
-    used: &'static str,
-}
-
-const ORPHANS: &[Orphan] = &[
-    Orphan { kind: "person no work uses", table: "people", key: "person_id", used: "credits" },
-    Orphan { kind: "genre no work uses", table: "genres", key: "genre_id", used: "work_genres" },
-    Orphan { kind: "keyword no work uses", table: "keywords", key: "keyword_id", used: "work_keywords" },
-    Orphan { kind: "company no work uses", table: "companies", key: "company_id", used: "work_companies" },
-    Orphan { kind: "collection no work uses", table: "collections", key: "collection_id", used: "works_meta" },
-    Orphan { kind: "watch provider no work uses", table: "watch_providers", key: "provider_id", used: "work_watch_providers" },
-];
-
-fn unused(o: &Orphan) -> String {
-    format!("NOT EXISTS (SELECT 1 FROM {used} u WHERE u.{key} = t.{key})", used = o.used, key = o.key)
-}
-
 /// Rows that belong to nothing: facts of a work that does not exist, and shared rows (people,
-/// genres, keywords, companies, collections, providers) that no work names any more.
+/// genres, keywords, companies, collections) that no work names any more.
 pub async fn orphans(conn: &impl Connection) -> Result<(i64, Vec<Finding>), DbError> {
     static SQL: LazyLock<(String, String)> = LazyLock::new(|| {
         let mut rules = vec![Rule {
-            kind: "credit without a work",
+            kind: "credit without a work".into(),
             from: "credits t".into(),
             condition: "NOT EXISTS (SELECT 1 FROM works w WHERE w.work_id = t.work_id)".into(),
             id: "t.work_id || '/' || t.credit_id".into(),
         }];
-        rules.extend(ORPHANS.iter().map(|o| Rule {
-            kind: o.kind,
-            from: format!("{} t", o.table),
-            condition: unused(o),
-            id: format!("t.{}", o.key),
+        rules.extend(SHARED.iter().map(|s| Rule {
+            kind: format!("{} no work uses", s.kind),
+            from: format!("{} t", s.table),
+            condition: s.unused(),
+            id: format!("t.{}", s.key),
         }));
         let checked = std::iter::once("(SELECT count(*) FROM credits)".to_owned())
-            .chain(ORPHANS.iter().map(|o| format!("(SELECT count(*) FROM {})", o.table)))
+            .chain(SHARED.iter().map(|s| format!("(SELECT count(*) FROM {})", s.table)))
             .collect::<Vec<_>>()
             .join(" + ");
         (format!("SELECT {checked} AS n"), rules_sql(&rules))
     });
     Ok((count(conn, &SQL.0).await?, findings(conn, &SQL.1).await?))
-}
-
-/// Removes the shared rows no work names. (A movie written at the same moment that names one
-/// again fails its foreign-key check and is retried, as a deadlock is.)
-pub async fn delete_orphans(conn: &impl Connection) -> Result<i64, DbError> {
-    let mut deleted = 0;
-    for o in ORPHANS {
-        let sql = format!("DELETE FROM {} t WHERE {}", o.table, unused(o));
-        deleted += conn.execute(&sql, &[]).await? as i64;
-    }
-    Ok(deleted)
 }
 
 /// The queue: no movie live twice, no lease that expired long ago still held, no row being
@@ -133,7 +107,7 @@ pub async fn queue(conn: &impl Connection) -> Result<(i64, Vec<Finding>), DbErro
     static SQL: LazyLock<(String, String)> = LazyLock::new(|| {
         let rules = [
             Rule {
-                kind: "movie live in the queue twice",
+                kind: "movie live in the queue twice".into(),
                 from: "refresh_queue q".into(),
                 condition: format!(
                     "q.{QUEUE_LIVE} AND EXISTS (SELECT 1 FROM refresh_queue o WHERE o.tmdb_id = q.tmdb_id AND o.id <> q.id AND o.{QUEUE_LIVE})"
@@ -141,13 +115,13 @@ pub async fn queue(conn: &impl Connection) -> Result<(i64, Vec<Finding>), DbErro
                 id: "q.tmdb_id".into(),
             },
             Rule {
-                kind: "lease expired long ago still held",
+                kind: "lease expired long ago still held".into(),
                 from: "refresh_queue q".into(),
                 condition: dead_lease(),
                 id: "q.tmdb_id".into(),
             },
             Rule {
-                kind: "row processing without an owner",
+                kind: "row processing without an owner".into(),
                 from: "refresh_queue q".into(),
                 condition: "q.status = 'processing' AND (q.locked_by IS NULL OR q.lease_until IS NULL)".into(),
                 id: "q.tmdb_id".into(),
@@ -180,7 +154,7 @@ pub async fn release_dead_leases(conn: &impl Connection) -> Result<i64, DbError>
 pub async fn runs(conn: &impl Connection) -> Result<(i64, Vec<Finding>), DbError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         rules_sql(&[Rule {
-            kind: "run running long past its deadline",
+            kind: "run running long past its deadline".into(),
             from: "scheduled_ingestion_log".into(),
             condition: run_log::ABANDONED.clone(),
             id: "run_id".into(),
@@ -204,19 +178,19 @@ pub async fn works(
 ) -> Result<(i64, Vec<Finding>), DbError> {
     let rules = [
         Rule {
-            kind: "work stuck in ingesting",
+            kind: "work stuck in ingesting".into(),
             from: "works w".into(),
             condition: INGEST_INTERRUPTED.into(),
             id: "w.tmdb_id".into(),
         },
         Rule {
-            kind: "next_refresh_at disagrees with its tier",
+            kind: "next_refresh_at disagrees with its tier".into(),
             from: "works w JOIN works_meta m ON m.work_id = w.work_id".into(),
             condition: format!("w.ingestion_status = 'complete' AND ({tier_mismatch})"),
             id: "w.tmdb_id".into(),
         },
         Rule {
-            kind: "score interval narrower than its votes justify",
+            kind: "score interval narrower than its votes justify".into(),
             from: "works w JOIN aggregates a ON a.work_id = w.work_id".into(),
             condition: format!("w.ingestion_status = 'complete' AND ({unjustified_score})"),
             id: "w.tmdb_id".into(),

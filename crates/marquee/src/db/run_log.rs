@@ -69,8 +69,9 @@ pub async fn open(
             recover = super::queue::recover_interrupted_ctes()
         )
     });
-    let rows =
-        conn.query(&SQL, &[run_id.into(), function.into(), source.into(), trigger_type.into(), deadline.into()]).await?;
+    let rows = conn
+        .query(&SQL, &[run_id.into(), function.into(), source.into(), trigger_type.into(), deadline.into()])
+        .await?;
     let row = rows.first().ok_or_else(|| DbError::MissingColumn("abandoned".into()))?;
     Ok(Opened { abandoned: row.get("abandoned")?, recovered: row.get("recovered")? })
 }

@@ -255,12 +255,14 @@ pub async fn store_record(
         function: store.function,
     };
     // PostgreSQL may pick the statement as a deadlock victim when concurrent movies share
-    // people or genres; it is then rolled back whole and, as PostgreSQL expects, retried.
+    // people or genres; it is then rolled back whole and, as PostgreSQL expects, retried. So is
+    // a foreign-key failure: a fold removed a shared row no movie named just before this movie
+    // named it again (`db::aggregates::fold`); written again, the movie inserts it anew.
     let mut tries = 0;
     let written = loop {
         tries += 1;
         match catalog::write_movie(conn, &write, also).await {
-            Err(e) if tries < WRITE_TRIES && matches!(e.sqlstate(), Some("40P01" | "40001")) => continue,
+            Err(e) if tries < WRITE_TRIES && matches!(e.sqlstate(), Some("40P01" | "40001" | "23503")) => continue,
             other => break other?,
         }
     };

@@ -13,12 +13,15 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::db::audit::{self as checks, Finding};
-use crate::db::{aggregates, works};
+use crate::db::{aggregates, queue, works};
 use crate::domain::{score, staleness};
 use crate::error::Result;
 use crate::pipeline::batch::{Reprojected, cached_images, reproject_work};
 use crate::pipeline::ingest::lease_owner;
 use crate::ports::{Clock, Database, HttpClient};
+
+/// Refreshes the audit asks for go before the routine ones (as movies the changes feed names).
+const REFETCH_PRIORITY: i32 = 10;
 
 /// One check: what it looked at, how much of it passed, and what it found.
 #[derive(Debug, Clone, Serialize)]
@@ -32,7 +35,12 @@ pub struct Check {
 impl Check {
     fn new(name: &'static str, checked: i64, findings: Vec<Finding>) -> Check {
         let failed: i64 = findings.iter().map(|f| f.count).sum();
-        Check { name, checked, passed: (checked - failed).max(0), findings: findings.into_iter().filter(|f| f.count > 0).collect() }
+        Check {
+            name,
+            checked,
+            passed: (checked - failed).max(0),
+            findings: findings.into_iter().filter(|f| f.count > 0).collect(),
+        }
     }
 }
 
@@ -52,6 +60,9 @@ pub struct AuditReport {
     /// The works a reprojection from their stored response would mend (tmdb ids).
     #[serde(skip)]
     pub to_reproject: Vec<i64>,
+    /// The works only a refresh from TMDB can mend (tmdb ids).
+    #[serde(skip)]
+    pub to_refetch: Vec<i64>,
 }
 
 impl AuditReport {
@@ -79,16 +90,19 @@ async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) ->
     let mut checks = Vec::new();
     let projected = projection::check(app).await?;
     checks.push(Check::new("projection", projected.checked, projected.findings()));
+    let to_refetch = projected.to_refetch();
     let mut to_reproject = projected.to_reproject();
     to_reproject.extend(checks::works_where(&conn, &unjustified_score()).await?);
+    to_reproject.retain(|id| !to_refetch.contains(id));
     to_reproject.sort_unstable();
     to_reproject.dedup();
     let (n, found) = checks::works(&conn, &staleness::tier_mismatch_sql(), &unjustified_score()).await?;
     checks.push(Check::new("works", n, found));
     let drift = aggregates::drift(&conn).await?;
     let examples = drift.iter().take(checks::EXAMPLES as usize).map(|d| format!("{}:{}", d.kind, d.key_id)).collect();
-    let n = conn.query("SELECT count(*) AS n FROM catalog_aggregates", &[]).await?[0].get::<i64>("n")?;
-    let drifted = Finding { kind: "aggregate differs from a full recompute".into(), count: drift.len() as i64, examples };
+    let n = aggregates::count(&conn).await?;
+    let drifted =
+        Finding { kind: "aggregate differs from a full recompute".into(), count: drift.len() as i64, examples };
     checks.push(Check::new("aggregates", n, vec![drifted]));
     let (n, found) = checks::queue(&conn).await?;
     checks.push(Check::new("queue", n, found));
@@ -97,7 +111,7 @@ async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) ->
     let (n, found) = checks::orphans(&conn).await?;
     checks.push(Check::new("orphans", n, found));
     let aggregate_marks_pending = aggregates::pending(&conn).await?;
-    Ok(AuditReport { checks, aggregate_marks_pending, fixed: Vec::new(), to_reproject })
+    Ok(AuditReport { checks, aggregate_marks_pending, fixed: Vec::new(), to_reproject, to_refetch })
 }
 
 /// The repairs that need no TMDB call, each only where its check found something.
@@ -109,7 +123,10 @@ async fn repair<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, found:
         fixed.push(Fixed { what: "runs closed as abandoned", count: checks::close_abandoned_runs(&conn).await? });
     }
     if has("work stuck in ingesting") {
-        fixed.push(Fixed { what: "stuck ingests released and queued again", count: checks::recover_stuck_ingests(&conn).await? });
+        fixed.push(Fixed {
+            what: "stuck ingests released and queued again",
+            count: checks::recover_stuck_ingests(&conn).await?,
+        });
     }
     if has("lease expired long ago still held") || has("row processing without an owner") {
         fixed.push(Fixed { what: "dead queue leases released", count: checks::release_dead_leases(&conn).await? });
@@ -129,22 +146,36 @@ async fn repair<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, found:
         }
         fixed.push(Fixed { what: "works reprojected from their stored response", count: written });
         if refused > 0 {
-            fixed.push(Fixed { what: "works the catalog refuses on reprojection (marked rejected or failed)", count: refused });
+            fixed.push(Fixed {
+                what: "works the catalog refuses on reprojection (marked rejected or failed)",
+                count: refused,
+            });
         }
+    }
+    // Their stored response was altered, or is missing: derived from it, the tables would take
+    // the damage in. A refresh from TMDB mends them; the fix only queues it.
+    if !found.to_refetch.is_empty() {
+        let queued = queue::enqueue(&conn, &found.to_refetch, queue::Reason::Manual, REFETCH_PRIORITY).await?;
+        fixed.push(Fixed {
+            what: "works queued for a refresh from TMDB (stored response altered or missing)",
+            count: queued as i64,
+        });
     }
     if has("next_refresh_at disagrees with its tier") {
         let count = checks::fix_tiers(&conn, &staleness::tier_mismatch_sql(), &staleness::interval_sql()).await?;
         fixed.push(Fixed { what: "next_refresh_at set from the tier", count });
     }
-    if found.checks.iter().any(|c| c.name == "orphans" && !c.findings.is_empty()) {
-        fixed.push(Fixed { what: "shared rows no work uses deleted", count: checks::delete_orphans(&conn).await? });
-    }
-    // Last: reprojections and refusals above marked keys too.
+    // Last (reprojections and refusals above marked keys too): every aggregate from the facts,
+    // and the shared rows no work names removed.
+    let orphans: i64 =
+        found.checks.iter().filter(|c| c.name == "orphans").flat_map(|c| &c.findings).map(|f| f.count).sum();
     let rows = aggregates::recompute_all(&conn).await?;
     fixed.push(Fixed { what: "aggregates recomputed from the facts", count: rows });
+    if orphans > 0 {
+        fixed.push(Fixed { what: "shared rows no work uses deleted", count: orphans });
+    }
     Ok(fixed)
 }
-
 
 /// A score (of the current method) whose interval is narrower than its votes justify.
 fn unjustified_score() -> String {

@@ -58,7 +58,14 @@ const TABLES: &[Table] = &[
     Table {
         name: "works",
         columns: Columns::Only(&[
-            "imdb_id", "title", "original_title", "year", "release_date", "popularity", "vote_average", "vote_count",
+            "imdb_id",
+            "title",
+            "original_title",
+            "year",
+            "release_date",
+            "popularity",
+            "vote_average",
+            "vote_count",
             "schema_version",
         ]),
         filter: "true",
@@ -74,9 +81,24 @@ const TABLES: &[Table] = &[
             vec![meta]
         },
     },
-    Table { name: "credits", columns: Columns::AllBut(&["work_id"]), filter: "true", rows: |d| list(d, &["facts", "credits"]) },
-    Table { name: "work_genres", columns: Columns::AllBut(&["work_id"]), filter: "true", rows: |d| list(d, &["facts", "genres"]) },
-    Table { name: "work_keywords", columns: Columns::AllBut(&["work_id"]), filter: "true", rows: |d| list(d, &["facts", "keywords"]) },
+    Table {
+        name: "credits",
+        columns: Columns::AllBut(&["work_id"]),
+        filter: "true",
+        rows: |d| list(d, &["facts", "credits"]),
+    },
+    Table {
+        name: "work_genres",
+        columns: Columns::AllBut(&["work_id"]),
+        filter: "true",
+        rows: |d| list(d, &["facts", "genres"]),
+    },
+    Table {
+        name: "work_keywords",
+        columns: Columns::AllBut(&["work_id"]),
+        filter: "true",
+        rows: |d| list(d, &["facts", "keywords"]),
+    },
     Table {
         name: "work_companies",
         columns: Columns::AllBut(&["work_id"]),
@@ -89,8 +111,18 @@ const TABLES: &[Table] = &[
         filter: "true",
         rows: |d| list(d, &["facts", "release_dates"]),
     },
-    Table { name: "videos", columns: Columns::AllBut(&["work_id"]), filter: "true", rows: |d| list(d, &["facts", "videos"]) },
-    Table { name: "images", columns: Columns::AllBut(&["work_id"]), filter: "true", rows: |d| list(d, &["facts", "images"]) },
+    Table {
+        name: "videos",
+        columns: Columns::AllBut(&["work_id"]),
+        filter: "true",
+        rows: |d| list(d, &["facts", "videos"]),
+    },
+    Table {
+        name: "images",
+        columns: Columns::AllBut(&["work_id"]),
+        filter: "true",
+        rows: |d| list(d, &["facts", "images"]),
+    },
     Table {
         name: "work_watch_providers",
         columns: Columns::AllBut(&["work_id"]),
@@ -112,7 +144,12 @@ const TABLES: &[Table] = &[
     Table {
         name: "aggregates",
         columns: Columns::Only(&[
-            "method_version", "ai_score", "ai_score_low", "ai_score_high", "votes_count", "source_scores",
+            "method_version",
+            "ai_score",
+            "ai_score_low",
+            "ai_score_high",
+            "votes_count",
+            "source_scores",
         ]),
         filter: "t.method_version = '{method_version}'",
         rows: |d| vec![d["score"].clone()],
@@ -177,15 +214,23 @@ impl Projected {
             .collect()
     }
 
-    /// The works to derive again from their stored response: every mismatch but those that a
-    /// reprojection cannot mend (no stored response).
+    /// The works whose stored response cannot be trusted (altered since it was recorded) or is
+    /// missing: only a refresh from TMDB mends them.
+    pub fn to_refetch(&self) -> Vec<i64> {
+        self.ids(|kind| kind == ALTERED || kind == NO_RESPONSE)
+    }
+
+    /// The works to derive again from their stored response: every other mismatch.
     pub fn to_reproject(&self) -> Vec<i64> {
-        let mut ids: Vec<i64> = self
-            .mismatches
-            .iter()
-            .filter(|(kind, _)| kind.as_str() != NO_RESPONSE)
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
+        let refetch = self.to_refetch();
+        let mut ids = self.ids(|_| true);
+        ids.retain(|id| !refetch.contains(id));
+        ids
+    }
+
+    fn ids(&self, kinds: impl Fn(&str) -> bool) -> Vec<i64> {
+        let mut ids: Vec<i64> =
+            self.mismatches.iter().filter(|(kind, _)| kinds(kind)).flat_map(|(_, ids)| ids.iter().copied()).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -197,6 +242,7 @@ impl Projected {
 }
 
 const NO_RESPONSE: &str = "complete work without its stored response";
+const ALTERED: &str = "stored response differs from its recorded hash";
 
 /// Checks every complete work.
 pub async fn check<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) -> Result<Projected> {
@@ -219,7 +265,7 @@ pub async fn check<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) -> 
                 continue;
             };
             if row.get::<Option<String>>("payload_sha256")? != Some(hex::encode(Sha256::digest(raw.to_string()))) {
-                projected.found("stored response differs from its recorded hash", tmdb_id);
+                projected.found(ALTERED, tmdb_id);
             }
             let doc = match document(work_id, &raw, &images) {
                 Ok(doc) => doc,
@@ -285,7 +331,8 @@ async fn column_types(conn: &impl Connection) -> Result<Types> {
         .await?;
     let mut types = Types::new();
     for r in rows {
-        let (table, column, ty, udt): (String, String, String, String) = (r.get("t")?, r.get("c")?, r.get("ty")?, r.get("udt")?);
+        let (table, column, ty, udt): (String, String, String, String) =
+            (r.get("t")?, r.get("c")?, r.get("ty")?, r.get("udt")?);
         if let Some(ty) = ColumnType::from_information_schema(&ty, &udt) {
             types.insert((table, column), ty);
         }
@@ -296,7 +343,9 @@ async fn column_types(conn: &impl Connection) -> Result<Types> {
 /// The digest of the rows the document gives `table`, as PostgreSQL would print them.
 fn expected_digest(table: &Table, doc: &Json, types: &Types) -> String {
     let columns: Vec<(&str, ColumnType)> = match table.columns {
-        Columns::Only(cols) => cols.iter().filter_map(|c| Some((*c, *types.get(&(table.name.into(), (*c).into()))?))).collect(),
+        Columns::Only(cols) => {
+            cols.iter().filter_map(|c| Some((*c, *types.get(&(table.name.into(), (*c).into()))?))).collect()
+        }
         Columns::AllBut(skip) => types
             .iter()
             .filter(|((t, c), _)| t == table.name && !skip.contains(&c.as_str()))
@@ -312,4 +361,3 @@ fn expected_digest(table: &Table, doc: &Json, types: &Types) -> String {
     });
     pg_text::digest(rows)
 }
-
