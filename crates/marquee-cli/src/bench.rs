@@ -466,3 +466,96 @@ pub async fn backfill(
         queue_left: status.queued + status.processing,
     })
 }
+
+pub struct AuditFigures {
+    pub works: i64,
+    /// Time to write the catalog (`None`: an earlier run's catalog was reused).
+    pub seeded: Option<Duration>,
+    pub audit: Duration,
+    pub checks: Vec<(&'static str, i64, i64)>,
+    pub findings: i64,
+}
+
+/// Audits a catalog of `works` movies of the fake catalog, written through the real movie write
+/// (seeded once into the database at `url`, then reused while it holds that many works).
+pub async fn audit(url: &str, works: i64) -> anyhow::Result<AuditFigures> {
+    use marquee::pipeline::audit;
+    use marquee::ports::Connection;
+    let db = NativeDb::new(url);
+    let conn = db.connect().await?;
+    let have: i64 =
+        conn.query("SELECT count(*) AS n FROM works WHERE ingestion_status = 'complete'", &[]).await?[0].get("n")?;
+    let seeded = if have == works { None } else { Some(seed_catalog(url, works).await?) };
+    let config =
+        marquee::config::Config::load(&crate::native::NativeSettings::default().with("database_url", url)).await?;
+    let app = marquee::App::new(db, crate::native::NativeHttp::default(), crate::native::SystemClock, config, "bench");
+    let started = Instant::now();
+    let report = audit::audit(&app, false).await?;
+    let audit = started.elapsed();
+    Ok(AuditFigures {
+        works,
+        seeded,
+        audit,
+        checks: report.checks.iter().map(|c| (c.name, c.checked, c.passed)).collect(),
+        findings: report.findings(),
+    })
+}
+
+/// Writes `works` movies of the fake catalog through the real movie write, on two connections
+/// at once (the machine's cores), with the image configuration an ingest would have cached.
+async fn seed_catalog(url: &str, works: i64) -> anyhow::Result<Duration> {
+    use marquee::ports::Connection;
+    let started = Instant::now();
+    let admin = NativeDb::new(url).connect().await?;
+    admin.execute("TRUNCATE works, people, genres, keywords, companies, collections, watch_providers, aggregate_dirty, catalog_aggregates CASCADE", &[]).await?;
+    let images = image_configuration();
+    marquee::db::tmdb_config::store(&admin, &marquee::tmdb::types::TmdbConfiguration { images: images.clone() })
+        .await?;
+    let owner = "bench-seed";
+    admin
+        .execute(
+            "INSERT INTO works (tmdb_id, ingestion_status, lease_owner, lease_until)
+             SELECT g, 'ingesting', $2, now() + interval '1 day' FROM generate_series(1::int8, $1::int8) AS g",
+            &[works.into(), owner.into()],
+        )
+        .await?;
+    let config = FakeTmdbConfig { catalog_size: works as u32, ..FakeTmdbConfig::default() };
+    let parts: Vec<&str> = marquee::tmdb::types::APPENDED_PARTS.split(',').collect();
+    let progress = indicatif::ProgressBar::new(works as u64);
+    let writer = |shard: i64| {
+        let (config, parts, images, progress) = (&config, &parts, &images, &progress);
+        async move {
+            let conn = NativeDb::new(url).connect().await?;
+            for tmdb_id in (1..=works).filter(|id| id % 2 == shard) {
+                let raw = fake_tmdb::movie_details(config, tmdb_id as u64, parts)
+                    .context("fake catalog has no such movie")?;
+                let details: MovieDetails = serde_json::from_value(raw.clone())?;
+                let Ok(record) = movie::normalize(&details, images) else { continue };
+                let rows = conn.query("SELECT work_id FROM works WHERE tmdb_id = $1", &[tmdb_id.into()]).await?;
+                let claim = works::Claim {
+                    work_id: rows[0].get("work_id")?,
+                    created: false,
+                    previous_status: None,
+                    previous_raw: None,
+                };
+                let store = ingest::Store {
+                    function: "bench",
+                    now: marquee::ports::system_now(),
+                    claim: &claim,
+                    owner,
+                    images,
+                };
+                ingest::store_record(&conn, &store, &record, &raw, Default::default()).await?;
+                progress.inc(1);
+            }
+            anyhow::Ok(())
+        }
+    };
+    futures::future::try_join(writer(0), writer(1)).await?;
+    progress.finish_and_clear();
+    admin.execute("DELETE FROM works WHERE ingestion_status = 'ingesting'", &[]).await?;
+    let folded = marquee::db::aggregates::recompute_all(&admin).await?;
+    admin.execute("VACUUM ANALYZE", &[]).await?;
+    eprintln!("seeded {works} works ({folded} aggregates) in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(started.elapsed())
+}

@@ -321,6 +321,12 @@ pub enum BenchCommand {
     /// The whole TMDB catalog: import an id export of N movies, then drain the backlog for a
     /// while against the fake TMDB without latency or rate limit (what Marquee and PostgreSQL
     /// alone allow); prints times, rates and the memory peak of each step.
+    /// `marquee audit` on a catalog of this many works of the fake catalog, written through the
+    /// real movie write (seeded once, reused by later runs).
+    Audit {
+        #[arg(long, default_value_t = 100_000)]
+        works: i64,
+    },
     Backfill {
         #[arg(long, default_value_t = 1_000_000)]
         movies: u32,

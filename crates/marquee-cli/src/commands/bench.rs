@@ -51,6 +51,15 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             run_migrations(&url).await?;
             print_refresh(&bench::refresh(&url, works, stale).await?);
         }
+        BenchCommand::Audit { works } => {
+            // A database of its own, kept between runs: seeding 100,000 works takes minutes.
+            let url = with_database(&database_url(settings).await?, "marquee_bench_audit");
+            if NativeDb::new(&url).connect().await.is_err() {
+                scratch_database(&database_url(settings).await?, "marquee_bench_audit").await?;
+            }
+            run_migrations(&url).await?;
+            print_audit(&bench::audit(&url, works).await?);
+        }
         BenchCommand::Backfill { movies, drain_secs, adult_percent } => {
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;
             run_migrations(&url).await?;
@@ -214,4 +223,24 @@ fn print_backfill(f: &bench::BackfillFigures) {
         mib(f.drain_peak_kib)
     );
     println!("       queue left: {} rows", f.queue_left);
+}
+
+fn print_audit(f: &bench::AuditFigures) {
+    match f.seeded {
+        Some(took) => {
+            println!("bench audit: {} works written through the movie write in {:.0} s", f.works, took.as_secs_f64())
+        }
+        None => println!("bench audit: {} works (the catalog of an earlier run)", f.works),
+    }
+    for (name, checked, passed) in &f.checks {
+        println!("  {name:<12} checked {checked:>9}, passed {passed:>9}");
+    }
+    let secs = f.audit.as_secs_f64();
+    println!(
+        "audit: {:.1} s ({:.0} works/s), {:.2} × the 30 s goal; {} finding(s)",
+        secs,
+        f.works as f64 / secs.max(1e-9),
+        secs / 30.0,
+        f.findings
+    );
 }
