@@ -6,6 +6,7 @@ pub mod cards;
 pub mod catalog;
 pub mod export;
 pub mod migrate;
+pub mod pg_text;
 pub mod predicates;
 pub mod queue;
 pub mod run_log;
