@@ -10,12 +10,18 @@
 //!   bytes; `", "` and `": "` separators; numbers as `numeric` prints them: `1.0` stays `1.0`,
 //!   `1e-7` is `0.0000001`, `1.5e20` is `150000000000000000000`, `-0.0` is `0.0`).
 //! - [`column_text`] / [`column_jsonb_text`]: `to_jsonb(x.c)::text` after
-//!   `jsonb_to_recordset(...) AS x(c <type>)` (or `jsonb_populate_record`, or `(j->>'k')::type`,
-//!   which all turn a JSON value into a column the same way) stored the value. PostgreSQL feeds
-//!   the type's input function the value's text: a string unescaped, a number as `numeric`
-//!   prints it, `true`/`false`, an array or object as its jsonb text; so `"12"` and `1e2` are
-//!   integers, `12.0` is not, and a text column holds `12.50` as `"12.50"`.
+//!   `jsonb_to_recordset(...) AS x(c <type>)` (or `jsonb_populate_record`, which works the same;
+//!   `(j->>'k')::type` too, except for arrays, which it reads as array literals) stored the
+//!   value. PostgreSQL feeds the type's input function the value's text: a string unescaped, a
+//!   number as `numeric` prints it, `true`/`false`, an array or object as its jsonb text; so
+//!   `"12"` is an integer and `12.0` is not, and a text column holds the number `12.5` as
+//!   `"12.5"`.
 //! - [`row_jsonb_text`]: `to_jsonb(t)::text` of a row from its columns' texts.
+//!
+//! The input is a `serde_json::Value`, and what counts is the text serde_json writes for it,
+//! which is what Marquee sends: serde_json holds `12.50` and `1e2` as the doubles 12.5 and 100.0
+//! and writes them `12.5` and `100.0` (PostgreSQL, given the texts `12.50` and `1e2`, would keep
+//! `12.50` and read `1e2` into an integer column; given `100.0`, it refuses).
 //!
 //! What the text depends on besides the value (the audit's session must match):
 //! - PostgreSQL 15. Version 16 also reads `1_000` and `0x1A` into integer columns, which 15
@@ -654,7 +660,7 @@ fn parse_scientific(text: &str) -> (u64, i32) {
 }
 
 fn strip_trailing_zeros(mut digits: u64, mut exponent: i32) -> (u64, i32) {
-    while digits != 0 && digits % 10 == 0 {
+    while digits != 0 && digits.is_multiple_of(10) {
         digits /= 10;
         exponent += 1;
     }
@@ -1188,8 +1194,9 @@ mod tests {
         assert_eq!(column(json!(-36246138722794416i64), ColumnType::Float8), Ok("-36246138722794416".to_owned()));
         assert_eq!(format!("{:e}", 36246138722794416f64), "3.624613872279442e16");
         // A tie between two shortest decimals: PostgreSQL's is the even one.
-        assert_eq!(column(json!(1369122086870438.25), ColumnType::Float8), Ok("1369122086870438.2".to_owned()));
-        assert_eq!(format!("{:e}", 1369122086870438.25), "1.3691220868704383e15");
+        let tie = 5_476_488_347_481_753.0 / 4.0; // 1369122086870438.25, exactly
+        assert_eq!(column(json!(tie), ColumnType::Float8), Ok("1369122086870438.2".to_owned()));
+        assert_eq!(format!("{tie:e}"), "1.3691220868704383e15");
         // Subnormal results are kept: the smallest double.
         let smallest = format!("0.{}5", "0".repeat(323));
         for input in ["2.5e-324", "0x1.0000000000001p-1075"] {
