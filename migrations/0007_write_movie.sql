@@ -13,6 +13,7 @@
 --            collection, release_dates, videos, images, providers, provider_offers, similar)
 --   rating   the TMDB rating source;  score  the aggregate;  card  the card, short card, ETag
 --   changes  the change-log entry ({} when nothing changed);  function  who writes
+--   fingerprint  per table, the digest of the rows above (`db::fingerprint`)
 --
 -- Returns false, having written nothing, when `p_owner` no longer holds the movie's ingest lease
 -- (another invocation took it over).
@@ -28,6 +29,11 @@
 -- each statement's plan for the session, and a plan made while a table was small (a fresh
 -- catalog being backfilled, before autovacuum analyses it) would scan the whole table on every
 -- later call: with sequential scans off, the plans are index lookups however the tables grew.
+-- What the write records with the response, for the catalog audit (`db::fingerprint`): the
+-- projection's fingerprint (per table, the digest of the rows the response gives it, computed
+-- from the write document before any SQL touched it) and PostgreSQL's hash of the response.
+ALTER TABLE works_raw ADD COLUMN projection JSONB, ADD COLUMN payload_hash BIGINT;
+
 CREATE FUNCTION marquee_write_movie(p_work_id BIGINT, p_owner TEXT, m JSONB) RETURNS BOOLEAN
 LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
@@ -103,10 +109,10 @@ BEGIN
            homepage = EXCLUDED.homepage, collection_id = EXCLUDED.collection_id, schema_version = EXCLUDED.schema_version,
            fetched_at = now(), updated_at = now();
 
-    INSERT INTO works_raw (work_id, payload, payload_sha256, fetched_at)
-    VALUES (p_work_id, m->'raw', m->>'raw_sha256', refreshed)
+    INSERT INTO works_raw (work_id, payload, payload_sha256, fetched_at, projection, payload_hash)
+    VALUES (p_work_id, m->'raw', m->>'raw_sha256', refreshed, m->'fingerprint', jsonb_hash_extended(m->'raw', 0))
     ON CONFLICT (work_id) DO UPDATE SET payload = EXCLUDED.payload, payload_sha256 = EXCLUDED.payload_sha256,
-           fetched_at = EXCLUDED.fetched_at;
+           fetched_at = EXCLUDED.fetched_at, projection = EXCLUDED.projection, payload_hash = EXCLUDED.payload_hash;
 
     -- People, then the movie's credits.
     INSERT INTO people (person_id, name, profile_path, gender, known_for_department, popularity)

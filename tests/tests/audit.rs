@@ -9,7 +9,7 @@ use serde_json::json;
 const BATCH: &str = "/functions/v1/batch-ingest";
 
 async fn run(app: &TestApp, fix: bool) -> AuditReport {
-    audit::audit(&app.library("marquee-audit").await, fix).await.expect("the audit runs")
+    audit::audit(&app.library("marquee-audit").await, audit::AuditOptions { fix, deep: true }).await.expect("the audit runs")
 }
 
 fn kinds(report: &AuditReport) -> Vec<(String, i64)> {
@@ -83,7 +83,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
         "credits differ from the stored response",
         "work_cards_cache differ from the stored response",
         "works_meta differ from the stored response",
-        "stored response differs from its recorded hash",
+        "stored response differs from the hash recorded with it",
         "next_refresh_at disagrees with its tier",
         "score interval narrower than its votes justify",
         "aggregate differs from a full recompute",
@@ -116,7 +116,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
     // refresh from TMDB.
     let left = fixed.checks.iter().flat_map(|c| &c.findings).collect::<Vec<_>>();
     assert!(left.iter().all(|f| f.examples == vec!["8".to_owned()]), "{left:#?}");
-    assert!(left.iter().any(|f| f.kind == "stored response differs from its recorded hash"), "{left:#?}");
+    assert!(left.iter().any(|f| f.kind == "stored response differs from the hash recorded with it"), "{left:#?}");
     let again = run(&app, false).await;
     assert_eq!(kinds(&again), kinds(&fixed), "a second audit sees what the fix left");
     assert_eq!(app.count("SELECT count(*) FROM credits c JOIN works w USING (work_id) WHERE w.tmdb_id = 5").await, 30);

@@ -478,7 +478,7 @@ pub struct AuditFigures {
 
 /// Audits a catalog of `works` movies of the fake catalog, written through the real movie write
 /// (seeded once into the database at `url`, then reused while it holds that many works).
-pub async fn audit(url: &str, works: i64) -> anyhow::Result<AuditFigures> {
+pub async fn audit(url: &str, works: i64, deep: bool) -> anyhow::Result<AuditFigures> {
     use marquee::pipeline::audit;
     use marquee::ports::Connection;
     let db = NativeDb::new(url);
@@ -490,7 +490,7 @@ pub async fn audit(url: &str, works: i64) -> anyhow::Result<AuditFigures> {
         marquee::config::Config::load(&crate::native::NativeSettings::default().with("database_url", url)).await?;
     let app = marquee::App::new(db, crate::native::NativeHttp::default(), crate::native::SystemClock, config, "bench");
     let started = Instant::now();
-    let report = audit::audit(&app, false).await?;
+    let report = audit::audit(&app, audit::AuditOptions { fix: false, deep }).await?;
     let audit = started.elapsed();
     Ok(AuditFigures {
         works,

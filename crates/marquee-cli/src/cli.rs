@@ -96,6 +96,10 @@ pub enum Command {
         /// orphans, aggregates), say what was done, and check again.
         #[arg(long)]
         fix: bool,
+        /// Also project every stored response again with the code as it is now and compare it
+        /// with the fingerprint its write recorded (slower: every response is read).
+        #[arg(long)]
+        deep: bool,
     },
     /// The aggregates of people, genres, keywords, companies and collections.
     Aggregates {
@@ -326,6 +330,9 @@ pub enum BenchCommand {
     Audit {
         #[arg(long, default_value_t = 100_000)]
         works: i64,
+        /// The deep audit (every stored response projected again).
+        #[arg(long)]
+        deep: bool,
     },
     Backfill {
         #[arg(long, default_value_t = 1_000_000)]

@@ -9,13 +9,13 @@ use super::app::native_app;
 use super::output::print_json;
 use crate::native::NativeSettings;
 
-pub async fn run(settings: &NativeSettings, json: bool, fix: bool) -> anyhow::Result<()> {
+pub async fn run(settings: &NativeSettings, json: bool, fix: bool, deep: bool) -> anyhow::Result<()> {
     let app = native_app(settings, "marquee-audit").await?;
     let started = Instant::now();
     let spinner =
         indicatif::ProgressBar::new_spinner().with_message(if fix { "auditing and repairing" } else { "auditing" });
     spinner.enable_steady_tick(Duration::from_millis(200));
-    let report = audit::audit(&app, fix).await;
+    let report = audit::audit(&app, audit::AuditOptions { fix, deep }).await;
     spinner.finish_and_clear();
     let report = report?;
     if json {

@@ -51,14 +51,14 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
             run_migrations(&url).await?;
             print_refresh(&bench::refresh(&url, works, stale).await?);
         }
-        BenchCommand::Audit { works } => {
+        BenchCommand::Audit { works, deep } => {
             // A database of its own, kept between runs: seeding 100,000 works takes minutes.
             let url = with_database(&database_url(settings).await?, "marquee_bench_audit");
             if NativeDb::new(&url).connect().await.is_err() {
                 scratch_database(&database_url(settings).await?, "marquee_bench_audit").await?;
             }
             run_migrations(&url).await?;
-            print_audit(&bench::audit(&url, works).await?);
+            print_audit(&bench::audit(&url, works, deep).await?);
         }
         BenchCommand::Backfill { movies, drain_secs, adult_percent } => {
             let url = scratch_database(&database_url(settings).await?, SCRATCH).await?;

@@ -43,7 +43,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Queue { what } => queue::run(&settings, what).await,
         Command::Aggregates { what } => aggregates::run(&settings, what).await,
         Command::Stats { top, json } => aggregates::stats(&settings, top, json).await,
-        Command::Audit { json, fix } => audit::run(&settings, json, fix).await,
+        Command::Audit { json, fix, deep } => audit::run(&settings, json, fix, deep).await,
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
             crate::schedule::print(&manifest, base_url.as_deref(), format)

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::aggregates::SHARED;
 use super::predicates::{INGEST_INTERRUPTED, QUEUE_LIVE};
 use super::run_log;
-use crate::ports::{Connection, DbError, Value};
+use crate::ports::{Connection, DbError};
 
 /// How many example ids a finding lists.
 pub const EXAMPLES: i64 = 5;
@@ -226,20 +226,4 @@ pub async fn recover_stuck_ingests(conn: &impl Connection) -> Result<i64, DbErro
         format!("WITH {} SELECT count(*) AS n FROM released", super::queue::recover_interrupted_ctes())
     });
     count(conn, &SQL).await
-}
-
-/// The tmdb ids of complete works, in `work_id` order after `cursor`, for the projection check.
-pub async fn complete_works_page(
-    conn: &impl Connection,
-    after_work_id: i64,
-    limit: i64,
-) -> Result<Vec<(i64, i64)>, DbError> {
-    let rows = conn
-        .query(
-            "SELECT work_id, tmdb_id FROM works WHERE work_id > $1 AND ingestion_status = 'complete'
-             ORDER BY work_id LIMIT $2",
-            &[after_work_id.into(), Value::Int64(limit)],
-        )
-        .await?;
-    rows.iter().map(|r| Ok((r.get("work_id")?, r.get("tmdb_id")?))).collect()
 }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use super::{api_logs, queue};
+use super::{api_logs, fingerprint, queue};
 use crate::domain::card::Card;
 use crate::domain::movie::MovieRecord;
 use crate::domain::score::{Aggregate, METHOD_VERSION};
@@ -111,9 +111,23 @@ fn utc_timestamp(at: DateTime<Utc>) -> String {
     at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
-/// The document `marquee_write_movie` reads (its keys are described in migration 0007); the
-/// audit projects stored responses into it too.
-pub(crate) fn document(w: &WriteMovie<'_>) -> Json {
+/// The document `marquee_write_movie` reads (its keys are described in migration 0007).
+fn document(w: &WriteMovie<'_>) -> Json {
+    let mut doc = projection(w);
+    doc["fingerprint"] = fingerprint::of_document(&doc);
+    doc["raw"] = w.raw.clone();
+    doc["raw_sha256"] = Json::String(hex::encode(Sha256::digest(w.raw.to_string())));
+    doc
+}
+
+/// The fingerprint the write of `w` records (the audit's deep mode projects stored responses
+/// again with it).
+pub fn fingerprint_of(w: &WriteMovie<'_>) -> Json {
+    fingerprint::of_document(&projection(w))
+}
+
+/// What the movie's rows are made of: the document without the response it came from.
+fn projection(w: &WriteMovie<'_>) -> Json {
     let r = w.record;
     let f = &r.facts;
     let vote_count = int32(r.vote_count);
@@ -126,8 +140,6 @@ pub(crate) fn document(w: &WriteMovie<'_>) -> Json {
             "refreshed_at": utc_timestamp(w.refreshed_at), "next_refresh_at": utc_timestamp(w.next_refresh_at),
         },
         "meta": r.meta,
-        "raw": w.raw,
-        "raw_sha256": hex::encode(Sha256::digest(w.raw.to_string())),
         "facts": {
             "people": f.people, "credits": f.credits, "genres": f.genres, "keywords": f.keywords,
             "companies": f.companies, "collection": f.collection, "release_dates": f.release_dates,

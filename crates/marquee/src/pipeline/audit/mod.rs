@@ -72,23 +72,32 @@ impl AuditReport {
     }
 }
 
-/// Runs every check; with `fix`, repairs what it can and checks again (the report is the state
-/// after the repairs, with what was repaired).
-pub async fn audit<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, fix: bool) -> Result<AuditReport> {
-    let before = run_checks(app).await?;
-    if !fix || before.findings() == 0 {
+/// How thorough, and whether to repair.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditOptions {
+    /// Repair what needs no TMDB call, then check again (the report is the state after the
+    /// repairs, with what was repaired).
+    pub fix: bool,
+    /// Also project every stored response again with the code as it is now (slower).
+    pub deep: bool,
+}
+
+/// Runs every check.
+pub async fn audit<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, options: AuditOptions) -> Result<AuditReport> {
+    let before = run_checks(app, options.deep).await?;
+    if !options.fix || before.findings() == 0 {
         return Ok(before);
     }
     let fixed = repair(app, &before).await?;
-    let mut after = run_checks(app).await?;
+    let mut after = run_checks(app, options.deep).await?;
     after.fixed = fixed;
     Ok(after)
 }
 
-async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) -> Result<AuditReport> {
+async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, deep: bool) -> Result<AuditReport> {
+    let projected = projection::check(app, deep).await?;
     let conn = app.db.connect().await?;
     let mut checks = Vec::new();
-    let projected = projection::check(app).await?;
     checks.push(Check::new("projection", projected.checked, projected.findings()));
     let to_refetch = projected.to_refetch();
     let mut to_reproject = projected.to_reproject();
