@@ -17,20 +17,35 @@
 //!   `"12"` is an integer and `12.0` is not, and a text column holds the number `12.5` as
 //!   `"12.5"`.
 //! - [`row_jsonb_text`]: `to_jsonb(t)::text` of a row from its columns' texts.
+//! - [`column_out`]: what the column type's output function prints for the stored value, which
+//!   is what `ROW(x.a, x.b)::text` (`record_out`) is made of: `t`/`f`, `1e-05`, `1.5e+20`, `-0`,
+//!   `NaN`, `2014-10-02 19:20:22.5+00`, `{a,"b c",NULL}`. For every type here but `boolean`
+//!   that is also `x.c::text`; a boolean's cast to text prints `true`/`false` (`booltext`), its
+//!   output function `t`/`f`.
+//! - [`record_text`]: `ROW(...)::text` of a row from its fields' output texts, which costs
+//!   PostgreSQL about a quarter of what `to_jsonb(t)::text` does; the audit's digests hash it.
 //!
 //! The input is a `serde_json::Value`, and what counts is the text serde_json writes for it,
 //! which is what Marquee sends: serde_json holds `12.50` and `1e2` as the doubles 12.5 and 100.0
 //! and writes them `12.5` and `100.0` (PostgreSQL, given the texts `12.50` and `1e2`, would keep
 //! `12.50` and read `1e2` into an integer column; given `100.0`, it refuses).
 //!
-//! What the text depends on besides the value (the audit's session must match):
+//! What the text depends on besides the value (the audit's session must `SET` the first three):
+//! - `extra_float_digits = 1` (PostgreSQL's default; any value above 0 gives the same): a
+//!   `double precision` prints the shortest digits that read back to the same double (which
+//!   `to_jsonb` re-reads as `numeric`: `1.0` → `1`, `1e-5` → `0.00001`; and which the output
+//!   function writes in printf's `%g` layout: `1e-05`, `1e+15`). With 0 or less it would print
+//!   15 significant digits (`0.30000000000000004` → `0.3`).
+//! - `DateStyle = 'ISO, MDY'` (the default), for the output texts of dates and times
+//!   ([`column_out`], [`record_text`]); `to_jsonb` prints ISO 8601 in every style.
+//! - `TimeZone = 'UTC'`, for `timestamp with time zone` only (`+00` / `+00:00`).
+//! - `IntervalStyle` and `bytea_output` do not matter: no column here has those types.
 //! - PostgreSQL 15. Version 16 also reads `1_000` and `0x1A` into integer columns, which 15
 //!   refuses (the model then says `Refused` where 16 stores a number).
-//! - `extra_float_digits = 1` (PostgreSQL's default; any value above 0 gives the same): a
-//!   `double precision` prints the shortest digits that read back to the same double, which
-//!   `to_jsonb` re-reads as `numeric` (`1.0` → `1`, `1e-5` → `0.00001`). With 0 or less it
-//!   would print 15 significant digits (`0.30000000000000004` → `0.3`).
-//! - `TimeZone = 'UTC'`, for `timestamp with time zone` only.
+//! - The database's `LC_CTYPE`: `record_out` quotes a field holding a byte that C's `isspace`
+//!   says is a space in that locale. [`record_text`] assumes the six ASCII spaces only (a
+//!   no-break space, U+0085 and U+3000 stay bare), as in `C` and `C.UTF-8` (tested); glibc's
+//!   other UTF-8 locales should agree, since a byte above 0x7F is no character in them.
 //! - A UTF-8 database (the digest hashes the text's UTF-8 bytes).
 //!
 //! PostgreSQL refuses the character U+0000 anywhere in a jsonb document (`\u0000 cannot be
@@ -158,31 +173,44 @@ pub fn column_jsonb_text(value: &Json, ty: ColumnType) -> Option<String> {
 
 /// [`column_jsonb_text`], saying why there is no text.
 pub fn column_text(value: &Json, ty: ColumnType) -> Result<String, NotStored> {
-    if holds_nul(value) {
-        return Err(NotStored::Refused);
-    }
-    if value.is_null() {
-        return Ok("null".to_owned());
-    }
-    match ty {
-        ColumnType::Jsonb => Ok(jsonb_text(value)),
-        ColumnType::TextArray => text_array(value),
-        ColumnType::Date | ColumnType::Timestamp | ColumnType::Timestamptz => match value {
-            Json::String(s) => datetime_in(s, ty),
-            _ => Err(NotStored::NotModelled),
-        },
-        ColumnType::Int2 => int_in(&input_text(value), i16::MIN.into(), i16::MAX.into()).map(|v| v.to_string()),
-        ColumnType::Int4 => int_in(&input_text(value), i32::MIN.into(), i32::MAX.into()).map(|v| v.to_string()),
-        ColumnType::Int8 => int_in(&input_text(value), i64::MIN, i64::MAX).map(|v| v.to_string()),
-        ColumnType::Float8 => float8_in(&input_text(value)).map(float8_jsonb_text),
-        ColumnType::Numeric => numeric_in(&input_text(value)).map(|n| n.jsonb_text()),
-        ColumnType::Text => {
-            let mut out = String::new();
-            write_string(&mut out, &input_text(value));
-            Ok(out)
+    Ok(store(value, ty)?.jsonb_text())
+}
+
+/// What the output function of `ty` prints for the value `jsonb_to_recordset(...) AS x(c <ty>)`
+/// stored from `value` (as `record_out`, `array_out`, `format('%s', x.c)` and, for every type but
+/// `boolean`, `x.c::text` print it); `None` for SQL NULL (a JSON null). Assumes the session's
+/// settings the module documentation lists.
+pub fn column_out(value: &Json, ty: ColumnType) -> Result<Option<String>, NotStored> {
+    Ok(store(value, ty)?.out_text())
+}
+
+/// `record_out` (`ROW(...)::text`) of a row whose fields print as the given texts (from
+/// [`column_out`]; `None` is SQL NULL): `(f1,f2,...)`, a NULL field empty, a field in double
+/// quotes when it is empty or holds `"`, `\`, `(`, `)`, `,` or an ASCII space character (C's
+/// `isspace`: space, `\t`, `\n`, `\v`, `\f`, `\r`), with `"` and `\` doubled inside the quotes.
+pub fn record_text(fields: impl IntoIterator<Item = Option<String>>) -> String {
+    let mut out = String::from("(");
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        ColumnType::Bool => bool_in(&input_text(value)).map(|b| b.to_string()),
+        let Some(text) = field else { continue };
+        let quoted = text.is_empty() || text.bytes().any(|b| b"\"\\(),".contains(&b) || is_pg_space(b));
+        if quoted {
+            out.push('"');
+        }
+        for c in text.chars() {
+            if c == '"' || c == '\\' {
+                out.push(c);
+            }
+            out.push(c);
+        }
+        if quoted {
+            out.push('"');
+        }
     }
+    out.push(')');
+    out
 }
 
 /// `to_jsonb(t)::text` of a row whose columns print as the given texts (from
@@ -205,7 +233,7 @@ pub fn row_jsonb_text<K: AsRef<str>>(columns: impl IntoIterator<Item = (K, Strin
 
 /// The digest of a set of row texts: sorted by bytes (`COLLATE "C"`), joined with `\n`,
 /// SHA-256, lowercase hex. Duplicates count. No rows hash the empty text, as in [`digest_sql`]
-/// (no row text is empty: a row prints as a JSON object).
+/// (no row text is empty: a row prints as a JSON object or a record's `(...)`).
 pub fn digest(rows: impl IntoIterator<Item = String>) -> String {
     let mut rows: Vec<String> = rows.into_iter().collect();
     rows.sort_unstable();
@@ -220,14 +248,106 @@ pub fn digest(rows: impl IntoIterator<Item = String>) -> String {
 }
 
 /// [`digest`] in SQL: an aggregate expression over the rows of a group, where `row_expr` is a
-/// text expression (e.g. `(to_jsonb(t) - 'work_id')::text`). PostgreSQL evaluates `row_expr`
-/// twice per row (value and sort key); pass a subquery's column to compute it once. The empty
-/// group gives the hash of the empty text, not NULL.
+/// text expression (e.g. `ROW(t.a, t.b)::text` or `(to_jsonb(t) - 'work_id')::text`).
+/// PostgreSQL evaluates `row_expr` twice per row (value and sort key); pass a subquery's column
+/// to compute it once. The empty group gives the hash of the empty text, not NULL.
 pub fn digest_sql(row_expr: &str) -> String {
     format!(
         "encode(sha256(convert_to(coalesce(string_agg({row_expr}, E'\\n' ORDER BY ({row_expr}) COLLATE \"C\"), ''), \
          'UTF8')), 'hex')"
     )
+}
+
+// ---- the value a column holds, and its two texts ----
+
+/// A value as a column holds it once the type's input function has read it: one reading of the
+/// JSON value, printed by `to_jsonb` ([`Stored::jsonb_text`]) or by the type's output function
+/// ([`Stored::out_text`]).
+enum Stored<'a> {
+    Null,
+    Integer(i64),
+    Float8(f64),
+    Numeric(Numeric),
+    Text(String),
+    Bool(bool),
+    Date(Moment),
+    /// The time as written (a zone is dropped).
+    Timestamp(Moment),
+    /// The time in UTC.
+    Timestamptz(Moment),
+    Jsonb(&'a Json),
+    TextArray(TextArray),
+}
+
+/// What `jsonb_to_recordset` stores in a column of type `ty` for `value`.
+fn store(value: &Json, ty: ColumnType) -> Result<Stored<'_>, NotStored> {
+    if holds_nul(value) {
+        return Err(NotStored::Refused);
+    }
+    if value.is_null() {
+        return Ok(Stored::Null);
+    }
+    Ok(match ty {
+        ColumnType::Jsonb => Stored::Jsonb(value),
+        ColumnType::TextArray => Stored::TextArray(text_array(value)?),
+        ColumnType::Date | ColumnType::Timestamp | ColumnType::Timestamptz => match value {
+            Json::String(s) => datetime_in(s, ty)?,
+            _ => return Err(NotStored::NotModelled),
+        },
+        ColumnType::Int2 => Stored::Integer(int_in(&input_text(value), i16::MIN.into(), i16::MAX.into())?),
+        ColumnType::Int4 => Stored::Integer(int_in(&input_text(value), i32::MIN.into(), i32::MAX.into())?),
+        ColumnType::Int8 => Stored::Integer(int_in(&input_text(value), i64::MIN, i64::MAX)?),
+        ColumnType::Float8 => Stored::Float8(float8_in(&input_text(value))?),
+        ColumnType::Numeric => Stored::Numeric(numeric_in(&input_text(value))?),
+        ColumnType::Text => Stored::Text(input_text(value)),
+        ColumnType::Bool => Stored::Bool(bool_in(&input_text(value))?),
+    })
+}
+
+impl Stored<'_> {
+    /// `to_jsonb(x.c)::text`: `null` for SQL NULL.
+    fn jsonb_text(&self) -> String {
+        match self {
+            Stored::Null => "null".to_owned(),
+            Stored::Integer(v) => v.to_string(),
+            Stored::Float8(v) => float8_jsonb_text(*v),
+            Stored::Numeric(n) => n.jsonb_text(),
+            Stored::Text(s) => quoted_json(s),
+            Stored::Bool(b) => b.to_string(),
+            // to_jsonb prints dates and times in ISO 8601 whatever the DateStyle, as strings.
+            Stored::Date(m) => quoted_json(&m.text(MomentStyle::Date)),
+            Stored::Timestamp(m) => quoted_json(&m.text(MomentStyle::Iso8601 { zone: "" })),
+            Stored::Timestamptz(m) => quoted_json(&m.text(MomentStyle::Iso8601 { zone: "+00:00" })),
+            Stored::Jsonb(v) => jsonb_text(v),
+            Stored::TextArray(a) => a.jsonb_text(),
+        }
+    }
+
+    /// The type's output function (`DateStyle = 'ISO, MDY'`, `TimeZone = 'UTC'`,
+    /// `extra_float_digits` above 0); `None` for SQL NULL.
+    fn out_text(&self) -> Option<String> {
+        Some(match self {
+            Stored::Null => return None,
+            Stored::Integer(v) => v.to_string(),
+            Stored::Float8(v) => float8_out(*v),
+            Stored::Numeric(n) => n.out_text(),
+            Stored::Text(s) => s.clone(),
+            // boolout; the cast `x.c::text` prints `true`/`false` instead (booltext).
+            Stored::Bool(b) => (if *b { "t" } else { "f" }).to_owned(),
+            Stored::Date(m) => m.text(MomentStyle::Date),
+            Stored::Timestamp(m) => m.text(MomentStyle::IsoDateStyle { zone: "" }),
+            // EncodeTimezone: `+HH`, with `:MM` only when the offset has minutes (UTC has none).
+            Stored::Timestamptz(m) => m.text(MomentStyle::IsoDateStyle { zone: "+00" }),
+            Stored::Jsonb(v) => jsonb_text(v),
+            Stored::TextArray(a) => a.out_text(),
+        })
+    }
+}
+
+fn quoted_json(s: &str) -> String {
+    let mut out = String::new();
+    write_string(&mut out, s);
+    out
 }
 
 // ---- jsonb output ----
@@ -403,9 +523,17 @@ impl Numeric {
     fn jsonb_text(&self) -> String {
         match self {
             Numeric::Finite(text) => text.clone(),
-            Numeric::NaN => "\"NaN\"".to_owned(),
-            Numeric::Infinity => "\"Infinity\"".to_owned(),
-            Numeric::NegInfinity => "\"-Infinity\"".to_owned(),
+            _ => quoted_json(&self.out_text()),
+        }
+    }
+
+    /// numeric_out.
+    fn out_text(&self) -> String {
+        match self {
+            Numeric::Finite(text) => text.clone(),
+            Numeric::NaN => "NaN".to_owned(),
+            Numeric::Infinity => "Infinity".to_owned(),
+            Numeric::NegInfinity => "-Infinity".to_owned(),
         }
     }
 }
@@ -557,19 +685,63 @@ fn float8_in(text: &str) -> Result<f64, NotStored> {
 /// `to_jsonb` of a double: `float8out`'s shortest round-trip digits re-read as numeric, or a
 /// string for NaN and the infinities.
 fn float8_jsonb_text(value: f64) -> String {
-    if value.is_nan() {
-        "\"NaN\"".to_owned()
-    } else if value.is_infinite() {
-        (if value > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }).to_owned()
-    } else {
-        let (digits, exponent) = shortest_decimal(value.abs());
-        let sign = if value < 0.0 { "-" } else { "" };
-        // numeric drops the sign of zero.
-        match numeric_in(&format!("{sign}{digits}e{exponent}")) {
-            Ok(Numeric::Finite(text)) => text,
-            _ => unreachable!("a finite double is a numeric"),
-        }
+    if !value.is_finite() {
+        return quoted_json(&float8_out(value));
     }
+    let (digits, exponent) = shortest_decimal(value.abs());
+    let sign = if value < 0.0 { "-" } else { "" };
+    // numeric drops the sign of zero.
+    match numeric_in(&format!("{sign}{digits}e{exponent}")) {
+        Ok(Numeric::Finite(text)) => text,
+        _ => unreachable!("a finite double is a numeric"),
+    }
+}
+
+/// `float8out` with extra_float_digits above 0 (PostgreSQL's Ryu, `double_to_shortest_decimal`):
+/// `NaN`, `Infinity`, `-Infinity`, `0`, `-0`; otherwise the shortest digits ([`shortest_decimal`])
+/// in fixed notation when the first digit's decimal exponent is from -4 to 14 (`0.0001`,
+/// `100000000000000`), else as `d.ddde±XX` with at least two exponent digits (`1e-05`,
+/// `1.5e+20`, `1e+100`): printf's `%g` thresholds and exponent form.
+fn float8_out(value: f64) -> String {
+    if value.is_nan() {
+        return "NaN".to_owned();
+    }
+    let sign = if value.is_sign_negative() { "-" } else { "" };
+    if value.is_infinite() {
+        return format!("{sign}Infinity");
+    }
+    if value == 0.0 {
+        return format!("{sign}0");
+    }
+    let (digits, exponent) = shortest_decimal(value.abs());
+    let digits = digits.to_string();
+    let first_digit_power = exponent + digits.len() as i32 - 1;
+    let mut out = String::from(sign);
+    if (-4..15).contains(&first_digit_power) {
+        if exponent >= 0 {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', exponent as usize));
+        } else if first_digit_power >= 0 {
+            let (integer, fraction) = digits.split_at(first_digit_power as usize + 1);
+            out.push_str(integer);
+            out.push('.');
+            out.push_str(fraction);
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-first_digit_power - 1) as usize));
+            out.push_str(&digits);
+        }
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let exponent_sign = if first_digit_power < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{exponent_sign}{:02}", first_digit_power.unsigned_abs()));
+    }
+    out
 }
 
 /// The decimal `float8out` prints for a finite, non-negative double with extra_float_digits > 0
@@ -848,26 +1020,80 @@ fn power_of_two(power: i64) -> f64 {
 /// 24:00:00, fractions rounded to microseconds (`rint`), zones within ±15:59. A date column
 /// keeps the date and drops the time; a timestamp drops the zone; a timestamptz is printed in
 /// UTC.
-fn datetime_in(text: &str, ty: ColumnType) -> Result<String, NotStored> {
+fn datetime_in(text: &str, ty: ColumnType) -> Result<Stored<'static>, NotStored> {
     let trimmed = trim_pg_space(text);
     let special = trimmed.to_ascii_lowercase();
-    if special == "infinity" || special == "-infinity" {
-        return Ok(format!("\"{special}\""));
-    }
-    let parsed = if special == "epoch" {
-        IsoDateTime { date: NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date"), micros: 0, offset_seconds: None }
+    let moment = if special == "infinity" {
+        Moment::Infinity
+    } else if special == "-infinity" {
+        Moment::NegInfinity
     } else {
-        parse_iso(trimmed)?
+        let parsed = if special == "epoch" {
+            IsoDateTime { date: NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date"), micros: 0, offset_seconds: None }
+        } else {
+            parse_iso(trimmed)?
+        };
+        let midnight = parsed.date.and_hms_opt(0, 0, 0).expect("midnight");
+        let local = midnight + TimeDelta::microseconds(parsed.micros);
+        Moment::At(match ty {
+            ColumnType::Date => midnight,
+            ColumnType::Timestamp => local,
+            _ => local - TimeDelta::seconds(parsed.offset_seconds.unwrap_or(0)),
+        })
     };
-    let local = parsed.date.and_hms_opt(0, 0, 0).expect("midnight") + TimeDelta::microseconds(parsed.micros);
     Ok(match ty {
-        ColumnType::Date => format!("\"{}\"", date_text(parsed.date)),
-        ColumnType::Timestamp => format!("\"{}\"", timestamp_text(local, "")),
-        _ => {
-            let utc = local - TimeDelta::seconds(parsed.offset_seconds.unwrap_or(0));
-            format!("\"{}\"", timestamp_text(utc, "+00:00"))
-        }
+        ColumnType::Date => Stored::Date(moment),
+        ColumnType::Timestamp => Stored::Timestamp(moment),
+        _ => Stored::Timestamptz(moment),
     })
+}
+
+/// A date (at midnight), a timestamp, or a timestamptz in UTC.
+enum Moment {
+    Infinity,
+    NegInfinity,
+    At(NaiveDateTime),
+}
+
+/// How a [`Moment`] is printed.
+#[derive(Clone, Copy)]
+enum MomentStyle {
+    /// `YYYY-MM-DD`, in every style.
+    Date,
+    /// `to_jsonb`: `YYYY-MM-DDTHH:MM:SS[.ffffff]` and the zone.
+    Iso8601 { zone: &'static str },
+    /// The output functions with `DateStyle = ISO`: `YYYY-MM-DD HH:MM:SS[.ffffff]` and the zone.
+    IsoDateStyle { zone: &'static str },
+}
+
+impl Moment {
+    /// Years before 1 print as `YYYY ... BC` (year 0 is 1 BC), after the zone; years after 9999
+    /// with all their digits; the fraction without trailing zeros.
+    fn text(&self, style: MomentStyle) -> String {
+        let at = match self {
+            Moment::Infinity => return "infinity".to_owned(),
+            Moment::NegInfinity => return "-infinity".to_owned(),
+            Moment::At(at) => at,
+        };
+        let (year, bc) = if at.year() >= 1 { (at.year(), "") } else { (1 - at.year(), " BC") };
+        let mut out = format!("{year:04}-{:02}-{:02}", at.month(), at.day());
+        let (separator, zone) = match style {
+            MomentStyle::Date => {
+                out.push_str(bc);
+                return out;
+            }
+            MomentStyle::Iso8601 { zone } => ('T', zone),
+            MomentStyle::IsoDateStyle { zone } => (' ', zone),
+        };
+        out.push_str(&format!("{separator}{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second()));
+        let micros = at.nanosecond() / 1000;
+        if micros > 0 {
+            out.push_str(format!(".{micros:06}").trim_end_matches('0'));
+        }
+        out.push_str(zone);
+        out.push_str(bc);
+        out
+    }
 }
 
 struct IsoDateTime {
@@ -955,29 +1181,6 @@ fn parse_iso(s: &str) -> Result<IsoDateTime, NotStored> {
     }
 }
 
-/// ISO 8601 as to_jsonb prints dates: years before 1 as `YYYY ... BC` (year 0 is 1 BC).
-fn date_text(date: NaiveDate) -> String {
-    let (year, _) = era_year(date.year());
-    format!("{year:04}-{:02}-{:02}", date.month(), date.day())
-}
-
-fn timestamp_text(at: NaiveDateTime, zone: &str) -> String {
-    let (year, bc) = era_year(at.year());
-    let mut out =
-        format!("{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}", at.month(), at.day(), at.hour(), at.minute(), at.second());
-    let micros = at.nanosecond() / 1000;
-    if micros > 0 {
-        out.push_str(format!(".{micros:06}").trim_end_matches('0'));
-    }
-    out.push_str(zone);
-    out.push_str(bc);
-    out
-}
-
-fn era_year(year: i32) -> (i32, &'static str) {
-    if year >= 1 { (year, "") } else { (1 - year, " BC") }
-}
-
 // ---- text[] ----
 
 /// A JSON array into `text[]`, as `populate_array` does it: the first element at each depth
@@ -985,7 +1188,7 @@ fn era_year(year: i32) -> (i32, &'static str) {
 /// length, deeper arrays and objects are elements (their jsonb text), and there are at most 6
 /// dimensions. A string is an array literal for `array_in` (not modelled); anything else is
 /// refused.
-fn text_array(value: &Json) -> Result<String, NotStored> {
+fn text_array(value: &Json) -> Result<TextArray, NotStored> {
     match value {
         Json::Array(_) => {}
         Json::String(_) => return Err(NotStored::NotModelled),
@@ -997,14 +1200,84 @@ fn text_array(value: &Json) -> Result<String, NotStored> {
     if shape.dims.len() > MAX_DIMENSIONS {
         return Err(NotStored::Refused);
     }
-    let mut out = String::new();
     if shape.dims.contains(&0) {
-        out.push_str("[]");
-    } else {
-        let mut elements = shape.elements.iter();
-        write_dimension(&mut out, &shape.dims, &mut elements);
+        // An array with no elements has no dimensions.
+        return Ok(TextArray { dims: Vec::new(), elements: Vec::new() });
     }
-    Ok(out)
+    Ok(TextArray { dims: shape.dims, elements: shape.elements })
+}
+
+/// A `text[]` value: its dimensions' lengths (none when it is empty; the lower bounds are 1)
+/// and its elements in row-major order (`None` is NULL).
+struct TextArray {
+    dims: Vec<usize>,
+    elements: Vec<Option<String>>,
+}
+
+impl TextArray {
+    /// `to_jsonb`: nested JSON arrays of strings and nulls.
+    fn jsonb_text(&self) -> String {
+        self.write(
+            &mut |out, element| match element {
+                Some(text) => write_string(out, text),
+                None => out.push_str("null"),
+            },
+            &JSON_NESTING,
+        )
+    }
+
+    /// `array_out`: `{a,NULL,"b c"}`, nested in braces; an element in double quotes when it is
+    /// empty, is `NULL` in any letter case, or holds `"`, `\`, `{`, `}`, `,` or an ASCII space
+    /// character (`array_isspace`: space, `\t`, `\n`, `\v`, `\f`, `\r`), with `"` and `\`
+    /// escaped by a backslash inside the quotes.
+    fn out_text(&self) -> String {
+        self.write(
+            &mut |out, element| match element {
+                Some(text) => write_array_element(out, text),
+                None => out.push_str("NULL"),
+            },
+            &ARRAY_OUT_NESTING,
+        )
+    }
+
+    fn write(&self, element: &mut impl FnMut(&mut String, &Option<String>), nesting: &Nesting) -> String {
+        let mut out = String::new();
+        if self.dims.is_empty() {
+            out.push(nesting.open);
+            out.push(nesting.close);
+        } else {
+            write_dimension(&mut out, &self.dims, &mut self.elements.iter(), element, nesting);
+        }
+        out
+    }
+}
+
+/// How an array's dimensions are written around and between their items.
+struct Nesting {
+    open: char,
+    separator: &'static str,
+    close: char,
+}
+
+const JSON_NESTING: Nesting = Nesting { open: '[', separator: ", ", close: ']' };
+const ARRAY_OUT_NESTING: Nesting = Nesting { open: '{', separator: ",", close: '}' };
+
+fn write_array_element(out: &mut String, text: &str) {
+    let quoted = text.is_empty()
+        || text.eq_ignore_ascii_case("NULL")
+        || text.bytes().any(|b| b"\"\\{},".contains(&b) || is_pg_space(b));
+    if !quoted {
+        out.push_str(text);
+        return;
+    }
+    out.push('"');
+    for c in text.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// PostgreSQL's `MAXDIM`.
@@ -1056,22 +1329,25 @@ impl ArrayShape {
     }
 }
 
-fn write_dimension<'a>(out: &mut String, dims: &[usize], elements: &mut impl Iterator<Item = &'a Option<String>>) {
-    out.push('[');
+fn write_dimension<'a>(
+    out: &mut String,
+    dims: &[usize],
+    elements: &mut impl Iterator<Item = &'a Option<String>>,
+    element: &mut impl FnMut(&mut String, &Option<String>),
+    nesting: &Nesting,
+) {
+    out.push(nesting.open);
     for i in 0..dims[0] {
         if i > 0 {
-            out.push_str(", ");
+            out.push_str(nesting.separator);
         }
         if dims.len() > 1 {
-            write_dimension(out, &dims[1..], elements);
+            write_dimension(out, &dims[1..], elements, element, nesting);
         } else {
-            match elements.next().expect("as many elements as the dimensions say") {
-                Some(text) => write_string(out, text),
-                None => out.push_str("null"),
-            }
+            element(out, elements.next().expect("as many elements as the dimensions say"));
         }
     }
-    out.push(']');
+    out.push(nesting.close);
 }
 
 #[cfg(test)]
@@ -1328,6 +1604,119 @@ mod tests {
         assert_eq!(digest(rows), expected);
         assert_eq!(digest(Vec::new()), hex::encode(Sha256::digest(b"")));
         assert!(digest_sql("r").contains("string_agg(r, E'\\n' ORDER BY (r) COLLATE \"C\")"));
+    }
+
+    fn out(value: Json, ty: ColumnType) -> Result<Option<String>, NotStored> {
+        column_out(&value, ty)
+    }
+
+    #[test]
+    fn doubles_print_as_float8out_formats_them() {
+        // Server texts of `'<input>'::float8::text` with extra_float_digits = 1.
+        let cases = [
+            ("1e-5", "1e-05"),
+            ("9.999e-5", "9.999e-05"),
+            ("0.0001", "0.0001"),
+            ("0.00012345", "0.00012345"),
+            ("1e14", "100000000000000"),
+            ("999999999999999.9", "999999999999999.9"),
+            ("123456789012345.67", "123456789012345.67"),
+            ("1e15", "1e+15"),
+            ("1.5e20", "1.5e+20"),
+            ("-1.2345e16", "-1.2345e+16"),
+            ("12345678901234567890", "1.2345678901234567e+19"),
+            ("9007199254740993", "9.007199254740992e+15"),
+            ("1e100", "1e+100"),
+            ("1e-100", "1e-100"),
+            ("5e-324", "5e-324"),
+            ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            ("0.1", "0.1"),
+            ("100", "100"),
+            ("0", "0"),
+            ("-0", "-0"),
+            ("NaN", "NaN"),
+            ("-nan", "NaN"),
+            ("inf", "Infinity"),
+            ("-inf", "-Infinity"),
+        ];
+        for (input, printed) in cases {
+            assert_eq!(out(json!(input), ColumnType::Float8), Ok(Some(printed.to_owned())), "{input}");
+        }
+        // The JSON number -0.0 reaches float8in as numeric's text `0.0`: only the string keeps the sign.
+        assert_eq!(out(json!(-0.0), ColumnType::Float8), Ok(Some("0".to_owned())));
+    }
+
+    #[test]
+    fn output_functions_print_each_type() {
+        use ColumnType::*;
+        let cases = [
+            (json!(" 12 "), Int2, "12"),
+            (json!(-9223372036854775808i64), Int8, "-9223372036854775808"),
+            (json!("1.50"), Numeric, "1.50"),
+            (json!("nan"), Numeric, "NaN"),
+            (json!("-inf"), Numeric, "-Infinity"),
+            (json!("a \"b\"\n"), Text, "a \"b\"\n"),
+            (json!(12.5), Text, "12.5"),
+            (json!("yes"), Bool, "t"),
+            (json!(false), Bool, "f"),
+            (json!("2014-10-02T19:20:22Z"), Date, "2014-10-02"),
+            (json!("infinity"), Date, "infinity"),
+            (json!("2014-10-02T19:20:22.120Z"), Timestamp, "2014-10-02 19:20:22.12"),
+            (json!("9999-12-31 23:59:59.9999995"), Timestamp, "10000-01-01 00:00:00"),
+            (json!("2014-10-02T19:20:22+02:30"), Timestamptz, "2014-10-02 16:50:22+00"),
+            (json!("0001-01-01T00:00:00+01:00"), Timestamptz, "0001-12-31 23:00:00+00 BC"),
+            (json!("-infinity"), Timestamptz, "-infinity"),
+            (json!({"b": 1, "a": [1.0]}), Jsonb, r#"{"a": [1.0], "b": 1}"#),
+            (json!("x"), Jsonb, r#""x""#),
+        ];
+        for (value, ty, printed) in cases {
+            assert_eq!(out(value.clone(), ty), Ok(Some(printed.to_owned())), "{value} {ty:?}");
+        }
+        for ty in ColumnType::ALL {
+            assert_eq!(out(json!(null), ty), Ok(None), "{ty:?}");
+        }
+        assert_eq!(out(json!("2014-02-30"), Date), Err(NotStored::Refused));
+        assert_eq!(out(json!("a\u{0}"), Text), Err(NotStored::Refused));
+        assert_eq!(out(json!("now"), Timestamp), Err(NotStored::NotModelled));
+    }
+
+    #[test]
+    fn text_arrays_print_as_array_out_quotes_them() {
+        let value =
+            json!(["a", "c d", null, "", "NULL", "nUlL", "NULLx", "a\u{b}b", "{", "}", ",", "\"", "\\", "(", "é"]);
+        assert_eq!(
+            out(value, ColumnType::TextArray),
+            Ok(Some(
+                r#"{a,"c d",NULL,"","NULL","nUlL",NULLx,"a"#.to_owned() + "\u{b}" + r#"b","{","}",",","\"","\\",(,é}"#
+            ))
+        );
+        assert_eq!(
+            out(json!([["a", "b"], ["c", null]]), ColumnType::TextArray),
+            Ok(Some("{{a,b},{c,NULL}}".to_owned()))
+        );
+        for empty in [json!([]), json!([[]]), json!([[[]], [[]]])] {
+            assert_eq!(out(empty, ColumnType::TextArray), Ok(Some("{}".to_owned())));
+        }
+    }
+
+    #[test]
+    fn records_quote_fields_as_record_out_does() {
+        let fields = |texts: &[Option<&str>]| record_text(texts.iter().map(|t| t.map(str::to_owned)));
+        assert_eq!(
+            fields(&[Some("1"), None, Some(""), Some("a b"), Some("{a}"), Some("NULL")]),
+            r#"(1,,"","a b",{a},NULL)"#
+        );
+        assert_eq!(fields(&[Some(r#"a"b\c"#)]), r#"("a""b\\c")"#);
+        for special in ["(", ")", ",", "\t", "\n", "\u{b}", "\u{c}", "\r"] {
+            assert_eq!(fields(&[Some(special)]), format!("(\"{special}\")"));
+        }
+        // Only ASCII spaces: no-break space, U+0085, U+3000 are left bare.
+        for bare in ["x\u{a0}y", "x\u{85}y", "\u{3000}", "\u{1}", "\u{7f}", "'", ";", "[]"] {
+            assert_eq!(fields(&[Some(bare)]), format!("({bare})"));
+        }
+        assert_eq!(fields(&[None]), "()");
+        assert_eq!(fields(&[None, None]), "(,)");
+        assert_eq!(fields(&[]), "()");
     }
 
     #[test]
