@@ -2,7 +2,8 @@
 //! and astral-plane characters, numbers in every form serde_json writes, keys of equal lengths)
 //! and for values aimed at every column type (numbers, integer, float, boolean and date/time
 //! texts in and around what each input function reads, JSON arrays of every shape), the text
-//! Rust computes is the text PostgreSQL prints, and the digests agree.
+//! Rust computes is the text PostgreSQL prints, and the digests agree: `to_jsonb` texts, the
+//! types' output texts, and record texts (`ROW(...)::text`) of generated rows of mixed types.
 //!
 //! The properties use proptest's generators on a fixed seed (`PG_TEXT_SEED=<n>` draws another
 //! sample) and send each sample in one query, so they report every disagreement of the sample
@@ -23,13 +24,26 @@ use serde_json::{Value as Json, json};
 async fn session() -> tokio_postgres::Client {
     let db = connect(&fresh_database().await).await;
     db.batch_execute(
-        "SET extra_float_digits = 1; SET TimeZone = 'UTC';
+        "SET extra_float_digits = 1; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY';
          -- What a column of type `ty` prints after jsonb_to_recordset stored `v`; NULL when
          -- PostgreSQL refuses the value.
          CREATE FUNCTION pg_temp.stored_text(v jsonb, ty text) RETURNS text LANGUAGE plpgsql AS $$
          DECLARE printed text;
          BEGIN
              EXECUTE format('SELECT (to_jsonb(x) -> ''c'')::text FROM jsonb_to_recordset($1) AS x(c %s)', ty)
+                INTO STRICT printed USING jsonb_build_array(jsonb_build_object('c', v));
+             RETURN printed;
+         EXCEPTION WHEN data_exception OR invalid_text_representation OR program_limit_exceeded THEN
+             RETURN NULL;
+         END $$;
+         -- What the output function of `ty` (boolout, float8out, array_out, ...: what record_out
+         -- calls) prints for the value stored from `v`, and what the cast `x.c::text` prints:
+         -- {output, cast}, each NULL for SQL NULL; NULL when PostgreSQL refuses the value.
+         CREATE FUNCTION pg_temp.output_texts(v jsonb, ty text) RETURNS text[] LANGUAGE plpgsql AS $$
+         DECLARE printed text[];
+         BEGIN
+             EXECUTE format('SELECT ARRAY[%s(x.c)::text, x.c::text] FROM jsonb_to_recordset($1) AS x(c %s)',
+                            (SELECT typoutput FROM pg_type WHERE oid = ty::regtype), ty)
                 INTO STRICT printed USING jsonb_build_array(jsonb_build_object('c', v));
              RETURN printed;
          EXCEPTION WHEN data_exception OR invalid_text_representation OR program_limit_exceeded THEN
@@ -61,6 +75,27 @@ async fn server_column_texts(db: &tokio_postgres::Client, values: &[Json], ty: C
     .unwrap_or_else(|e| panic!("column texts for {ty:?}: {e}"))
     .iter()
     .map(|row| row.get(0))
+    .collect()
+}
+
+/// What the output function of `ty` prints for each value, and what the cast to text prints
+/// (`None`: refused; `Some([None, None])`: SQL NULL).
+async fn server_output_texts(
+    db: &tokio_postgres::Client,
+    values: &[Json],
+    ty: ColumnType,
+) -> Vec<Option<[Option<String>; 2]>> {
+    db.query(
+        "SELECT pg_temp.output_texts(v, $2) FROM unnest($1::jsonb[]) WITH ORDINALITY AS u(v, i) ORDER BY i",
+        &[&values, &ty.sql_name()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("output texts for {ty:?}: {e}"))
+    .iter()
+    .map(|row| {
+        row.get::<_, Option<Vec<Option<String>>>>(0)
+            .map(|texts| texts.try_into().expect("the output text and the cast's text"))
+    })
     .collect()
 }
 
@@ -108,6 +143,57 @@ async fn assert_column_texts_agree(db: &tokio_postgres::Client, values: &[Json])
     }
     assert!(wrong.is_empty(), "{} column texts differ:\n{}", wrong.len(), wrong.join("\n"));
     tallies
+}
+
+/// `column_out` is what the output function prints, for every type; and what `x.c::text` prints
+/// too, but for booleans, whose cast prints `true`/`false` where boolout prints `t`/`f`.
+async fn assert_column_outs_agree(db: &tokio_postgres::Client, values: &[Json]) -> BTreeMap<String, Tally> {
+    let mut tallies = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for ty in ColumnType::ALL {
+        let server = server_output_texts(db, values, ty).await;
+        let tally: &mut Tally = tallies.entry(format!("{ty:?}")).or_default();
+        for (value, server) in values.iter().zip(server) {
+            let model = pg_text::column_out(value, ty);
+            match &model {
+                Ok(_) => tally.stored += 1,
+                Err(NotStored::Refused) => tally.refused += 1,
+                Err(NotStored::NotModelled) => {
+                    tally.not_modelled += 1;
+                    continue;
+                }
+            }
+            let output = server.as_ref().map(|[output, _]| output.clone());
+            if model.clone().ok() != output {
+                wrong.push(format!("{ty:?} {value}\n  rust:       {model:?}\n  postgresql: {output:?}"));
+            }
+            if let Some([output, cast]) = &server {
+                let expected_cast = match (ty, output.as_deref()) {
+                    (ColumnType::Bool, Some("t")) => Some("true"),
+                    (ColumnType::Bool, Some("f")) => Some("false"),
+                    _ => output.as_deref(),
+                };
+                if cast.as_deref() != expected_cast {
+                    wrong.push(format!("{ty:?} {value}: output {output:?}, but the cast prints {cast:?}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} output texts differ:\n{}", wrong.len(), wrong.join("\n"));
+    tallies
+}
+
+/// The sample says something on both sides of every input function, and the model says
+/// `NotModelled` only for its documented gaps: date/time strings outside ISO 8601 and
+/// non-strings into date/time columns; array literals into text[].
+fn assert_tallies_cover_every_type(tallies: &BTreeMap<String, Tally>) {
+    for (ty, tally) in tallies {
+        assert!(tally.stored >= 50, "{ty}: too few stored values: {tally:?}");
+        let can_refuse = !matches!(ty.as_str(), "Text" | "Jsonb");
+        assert!(!can_refuse || tally.refused >= 20, "{ty}: too few refused values: {tally:?}");
+        let has_gaps = matches!(ty.as_str(), "Date" | "Timestamp" | "Timestamptz" | "TextArray");
+        assert!(has_gaps || tally.not_modelled == 0, "{ty}: {tally:?}");
+    }
 }
 
 // ---- generators ----
@@ -337,6 +423,77 @@ fn stored_value(ty: ColumnType) -> impl Strategy<Value = Json> {
         .prop_filter("stored", move |v| pg_text::column_text(v, ty).is_ok())
 }
 
+/// Strings full of what `record_out` and `array_out` quote or escape (quotes, backslashes,
+/// parentheses, braces, commas, every ASCII space), what they leave bare (other control
+/// characters, non-ASCII spaces, unicode), and the words `NULL` and `null`.
+fn record_string() -> impl Strategy<Value = String> {
+    let character = prop_oneof![
+        3 => proptest::char::range('a', 'z'),
+        3 => prop::sample::select(vec![
+            '"', '\\', '(', ')', ',', ' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '{', '}', '\'', ';', '[', ']', ':',
+        ]),
+        1 => prop::sample::select(vec![
+            'é', '\u{a0}', '\u{85}', '\u{2028}', '\u{3000}', '😀', '\u{1}', '\u{1f}', '\u{7f}', '\u{feff}',
+        ]),
+        1 => any::<char>().prop_filter("no NUL", |c| *c != '\0'),
+    ];
+    prop_oneof![
+        6 => prop::collection::vec(character, 0..12).prop_map(String::from_iter),
+        1 => any_case(&["null", "", " ", "()", "(,)", "\"\"", "{}", "{a,b}", "t", "nan", "x y"]),
+    ]
+}
+
+/// JSON documents for jsonb columns in records: generated JSON, strings and arrays of record
+/// strings, and big objects (tens of keys, nested values).
+fn record_document() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        3 => json_value(),
+        1 => record_string().prop_map(Json::String),
+        1 => prop::collection::vec(record_string(), 0..30).prop_map(|items| json!(items)),
+        1 => prop::collection::vec((prop_oneof![json_key(), record_string()], json_value()), 20..60)
+            .prop_map(|entries| Json::Object(entries.into_iter().collect())),
+    ]
+}
+
+/// JSON arrays for text[] in records: regular arrays of 1 to 3 dimensions of record strings,
+/// nulls and numbers.
+fn record_text_array() -> impl Strategy<Value = Json> {
+    let element = prop_oneof![
+        6 => record_string().prop_map(Json::String),
+        1 => Just(Json::Null),
+        1 => json_number(),
+    ];
+    (prop::collection::vec(0usize..=4, 1..=3), prop::collection::vec(element, 64))
+        .prop_map(|(dims, elements)| nest(&dims, &mut elements.into_iter().cycle()))
+}
+
+/// Values a column of type `ty` stores, for records: some NULL, most aimed at the type.
+fn record_value(ty: ColumnType) -> impl Strategy<Value = Json> {
+    use ColumnType::*;
+    let aimed = match ty {
+        Int2 | Int4 | Int8 => prop_oneof![integer_text().prop_map(Json::String), json_number()].boxed(),
+        Float8 | Numeric => prop_oneof![number_text().prop_map(Json::String), json_number()].boxed(),
+        Bool => prop_oneof![boolean_text().prop_map(Json::String), any::<bool>().prop_map(Json::Bool)].boxed(),
+        Date | Timestamp | Timestamptz => datetime_text().prop_map(Json::String).boxed(),
+        Text => record_string().prop_map(Json::String).boxed(),
+        Jsonb => record_document().boxed(),
+        TextArray => record_text_array().boxed(),
+    };
+    prop_oneof![1 => Just(Json::Null), 1 => column_value(), 4 => aimed]
+        .prop_filter("stored", move |v| pg_text::column_out(v, ty).is_ok())
+}
+
+/// A table for records: 1 to 7 columns of any types (repeats too), and groups of rows (each
+/// group one work's rows: 0 to 4, the first sometimes twice).
+type RecordTable = (Vec<ColumnType>, Vec<(Vec<Vec<Json>>, bool)>);
+
+fn record_table(columns: impl Strategy<Value = Vec<ColumnType>>) -> impl Strategy<Value = RecordTable> {
+    columns.prop_flat_map(|types| {
+        let row: Vec<_> = types.iter().map(|ty| record_value(*ty).boxed()).collect();
+        (Just(types), prop::collection::vec((prop::collection::vec(row, 0..=4), any::<bool>()), 1..=6))
+    })
+}
+
 // ---- the tests ----
 
 #[tokio::test]
@@ -372,23 +529,21 @@ async fn column_texts_are_what_postgresql_stores_and_prints_for_generated_values
     let values = sample(column_value(), 500);
     let tallies = assert_column_texts_agree(&db, &values).await;
     println!("{tallies:#?}");
-    for (ty, tally) in &tallies {
-        // The sample says something on both sides of every input function.
-        assert!(tally.stored >= 50, "{ty}: too few stored values: {tally:?}");
-        let can_refuse = !matches!(ty.as_str(), "Text" | "Jsonb");
-        assert!(!can_refuse || tally.refused >= 20, "{ty}: too few refused values: {tally:?}");
-        // Only the documented gaps: date/time strings outside ISO 8601 and non-strings into
-        // date/time columns; array literals into text[].
-        let has_gaps = matches!(ty.as_str(), "Date" | "Timestamp" | "Timestamptz" | "TextArray");
-        assert!(has_gaps || tally.not_modelled == 0, "{ty}: {tally:?}");
-    }
+    assert_tallies_cover_every_type(&tallies);
 }
 
 #[tokio::test]
-async fn column_text_regressions() {
+async fn column_outs_are_what_the_output_functions_print_for_generated_values() {
     let db = session().await;
-    // Every edge the module documents, as values serde_json can hold.
-    let values: Vec<Json> = serde_json::from_str(
+    let values = sample(column_value(), 500);
+    let tallies = assert_column_outs_agree(&db, &values).await;
+    println!("{tallies:#?}");
+    assert_tallies_cover_every_type(&tallies);
+}
+
+/// Every edge the module documents, as values serde_json can hold.
+fn column_regression_values() -> Vec<Json> {
+    serde_json::from_str(
         r#"[12, "12", " 12 ", "+12", "-0", "012", 12.0, 1e2, 1.5e1, -0.0, -0, "1e2", "12.0", "", " ", "1_000", "0x1A",
             true, false, null, [1], {"a": 1}, 32767, 32768, -32768, -32769, 2147483647, 2147483648,
             9223372036854775807, 9223372036854775808, -9223372036854775808, "\t12\n", "\u000b12", "12 3", "- 12", "١٢",
@@ -422,8 +577,36 @@ async fn column_text_regressions() {
             [["a"], [["b"]]], [[], [[1]]], [[], ["a"]], [["a"], []], [[null], [1]], [[[]], [[]]], [[[]], []],
             [{"a": [1]}, 2], [[["x", "y"]], [["z", "w"]]]]"#,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn column_text_regressions() {
+    let db = session().await;
+    let values = column_regression_values();
     let tallies = assert_column_texts_agree(&db, &values).await;
+    println!("{tallies:#?}");
+}
+
+#[tokio::test]
+async fn column_out_regressions() {
+    let db = session().await;
+    let mut values = column_regression_values();
+    // float8out's layout on both sides of its thresholds (exponent -4 and 15), signed zeros,
+    // the specials; text[] elements array_out must quote, or must not.
+    values.extend(
+        serde_json::from_str::<Vec<Json>>(
+            r#"["1e-5", "-1e-5", "9.999e-5", "0.0001", "0.00012345", "1e14", "999999999999999", "999999999999999.9",
+            "123456789012345.67", "1e15", "-1e15", "1.5e20", "-1.2345e16", "1e100", "1e-100", "1e-10", "-0", "+0",
+            "0", "-0.0", "0x0p+0", "-0x0p+0", "nan", "-nan", "inf", "-inf", 1e-5, 1e15, 1e-4, 123456789012345.6,
+            ["a", "c d", null, "", "NULL", "null", "nUlL", "NULLx", " NULL", "a\u000bb", "a\fb", "a\rb", "a\tb",
+             "a\nb", "{", "}", ",", "\"", "\\", "(", ")", "x\u00a0y", "x\u0085y", "é", "\u3000", "\u2028", "[",
+             "]", ":", "=", ";", "\u0001", "\u007f", "'"],
+            [["a b", "{c}"], ["\\\"", null]], [[[]]]]"#,
+        )
+        .unwrap(),
+    );
+    let tallies = assert_column_outs_agree(&db, &values).await;
     println!("{tallies:#?}");
 }
 
@@ -454,6 +637,19 @@ async fn double_columns_print_what_float8out_prints() {
         .map(|(v, s)| format!("{v}: rust {:?}, postgresql {s:?}", pg_text::column_jsonb_text(v, ColumnType::Float8)))
         .collect();
     assert!(wrong.is_empty(), "{} of {} doubles differ:\n{}", wrong.len(), values.len(), wrong.join("\n"));
+
+    // The same digits in float8out's own layout (`1e-05`, `1.5e+20`, `-0`).
+    let server = server_output_texts(&db, &values, ColumnType::Float8).await;
+    let wrong: Vec<String> = values
+        .iter()
+        .zip(&server)
+        .map(|(v, s)| {
+            (v, pg_text::column_out(v, ColumnType::Float8).ok(), s.as_ref().map(|[output, _]| output.clone()))
+        })
+        .filter(|(_, rust, postgresql)| rust != postgresql)
+        .map(|(v, rust, postgresql)| format!("{v}: rust {rust:?}, postgresql {postgresql:?}"))
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} double outputs differ:\n{}", wrong.len(), values.len(), wrong.join("\n"));
 }
 
 /// Rows written the way the movie write writes them (jsonb_to_recordset from one document),
@@ -540,4 +736,166 @@ async fn rows_and_digests_agree_with_postgresql() {
         .unwrap()
         .get(0);
     assert_eq!(empty, pg_text::digest(Vec::new()));
+}
+
+/// Records of generated rows: `ROW(x.c1, x.c2, ...)::text` straight from `jsonb_to_recordset`
+/// is `record_text` of the `column_out`s, row by row; and stored in a table, each work's digest
+/// of `ROW(t.c1, ...)::text` is `digest` of those texts. Returns how many rows were compared.
+async fn assert_records_agree(db: &tokio_postgres::Client, tables: &[RecordTable]) -> usize {
+    let mut wrong = Vec::new();
+    let mut compared = 0;
+    for (n, (types, groups)) in tables.iter().enumerate() {
+        let definition =
+            types.iter().enumerate().map(|(i, ty)| format!("c{i} {}", ty.sql_name())).collect::<Vec<_>>().join(", ");
+        let fields = |alias: &str| (0..types.len()).map(|i| format!("{alias}.c{i}")).collect::<Vec<_>>().join(", ");
+        let mut document = Vec::new();
+        let mut expected: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (work_id, (rows, repeat_first)) in (1..).zip(groups) {
+            let repeated = rows.first().filter(|_| *repeat_first);
+            for values in rows.iter().chain(repeated) {
+                let mut object = serde_json::Map::from_iter([
+                    ("i".to_owned(), json!(document.len())),
+                    ("work_id".to_owned(), json!(work_id)),
+                ]);
+                object.extend(values.iter().enumerate().map(|(i, v)| (format!("c{i}"), v.clone())));
+                document.push(Json::Object(object));
+                let texts =
+                    types.iter().zip(values).map(|(ty, v)| pg_text::column_out(v, *ty).expect("a stored value"));
+                expected.entry(work_id).or_default().push(pg_text::record_text(texts));
+            }
+        }
+        let document = Json::Array(document);
+
+        let printed: Vec<String> = db
+            .query(
+                &format!(
+                    "SELECT ROW({})::text FROM jsonb_to_recordset($1) AS x(i int, {definition}) ORDER BY x.i",
+                    fields("x")
+                ),
+                &[&document],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("records of {types:?}: {e}"))
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let rust: Vec<&String> = expected.values().flatten().collect();
+        // `expected` is in work order, as the document is.
+        assert_eq!(printed.len(), rust.len());
+        compared += printed.len();
+        for ((postgresql, rust), row) in printed.iter().zip(rust).zip(document.as_array().unwrap()) {
+            if postgresql != rust {
+                wrong.push(format!("{types:?} {row}\n  rust:       {rust}\n  postgresql: {postgresql}"));
+            }
+        }
+
+        let table = format!("records_{n}");
+        db.batch_execute(&format!("CREATE TEMP TABLE {table} (work_id bigint, {definition})")).await.unwrap();
+        db.execute(
+            &format!(
+                "INSERT INTO {table} SELECT work_id, {} FROM jsonb_to_recordset($1) AS x(work_id bigint, {definition})",
+                fields("x")
+            ),
+            &[&document],
+        )
+        .await
+        .expect("the rows Rust says are stored are stored");
+        let row_text = format!("ROW({})::text", fields("t"));
+        let digests: BTreeMap<i64, String> = db
+            .query(&format!("SELECT work_id, {} FROM {table} t GROUP BY work_id", pg_text::digest_sql(&row_text)), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let rust_digests: BTreeMap<i64, String> =
+            expected.into_iter().map(|(work_id, rows)| (work_id, pg_text::digest(rows))).collect();
+        if digests != rust_digests {
+            wrong.push(format!("{types:?}: digests differ\n  rust:       {rust_digests:?}\n  postgresql: {digests:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{} records or digests differ:\n{}", wrong.len(), wrong.join("\n"));
+    compared
+}
+
+#[tokio::test]
+async fn records_and_their_digests_agree_with_postgresql() {
+    let db = session().await;
+    // Mixed tables of 1 to 7 columns, and a one-column table of every type.
+    let mixed = prop::collection::vec(prop::sample::select(ColumnType::ALL.to_vec()), 1..=7);
+    let mut tables = sample(record_table(mixed), 40);
+    for ty in ColumnType::ALL {
+        tables.extend(sample(record_table(Just(vec![ty])), 1));
+    }
+    let compared = assert_records_agree(&db, &tables).await;
+    println!("{compared} records compared in {} tables", tables.len());
+    assert!(compared >= 300, "only {compared} records");
+}
+
+#[tokio::test]
+async fn record_regressions() {
+    use ColumnType::*;
+    let db = session().await;
+    let table = |types: Vec<ColumnType>, rows: Json| -> RecordTable {
+        let rows = rows.as_array().unwrap().iter().map(|row| row.as_array().unwrap().clone()).collect();
+        (types, vec![(rows, false)])
+    };
+    let tables = vec![
+        // Fields record_out quotes (empty, ASCII spaces, `"`, `\`, parentheses, a comma) and does
+        // not (braces, NULL, other control characters, non-ASCII spaces); a NULL field is empty.
+        table(
+            vec![Text],
+            json!([
+                [""],
+                [null],
+                [" "],
+                ["\t"],
+                ["\n"],
+                ["\r"],
+                ["\u{b}"],
+                ["\u{c}"],
+                ["a\"b"],
+                ["a\\b"],
+                ["("],
+                [")"],
+                [","],
+                ["{a}"],
+                ["NULL"],
+                ["null"],
+                ["\u{1}"],
+                ["\u{7f}"],
+                ["x\u{a0}y"],
+                ["x\u{85}y"],
+                ["\u{3000}"],
+                ["\u{2028}"],
+                ["é😀"],
+                ["'"],
+                [";"],
+                ["[]"],
+                ["\"\""],
+                ["()"]
+            ]),
+        ),
+        table(vec![Text, Text], json!([[null, null], ["", null], [null, ""], ["", ""], ["a,b", "(c)"]])),
+        // Every type's output inside a record: t/f, float8out's layout, numeric specials, ISO
+        // DateStyle, `+00`, jsonb with its spaces and quotes, arrays with their braces and commas.
+        table(
+            vec![Bool, Float8, Numeric, Date, Timestamp, Timestamptz, Jsonb, TextArray, Int2, Int8],
+            json!([
+                ["yes", "1e-5", "1.50", "2014-10-02", "2014-10-02T19:20:22.5Z", "2014-10-02T19:20:22+02:30",
+                 {"b": "x \"y\"", "a": [1.0, null]}, ["a", "b c", null, "", "\"\\"], 7, -9223372036854775808i64],
+                [false, "-0", "nan", "infinity", "-infinity", "0001-01-01T00:00:00+01:00", "a\\b", [["(", ")"], [",", "NULL"]],
+                 null, null],
+                [null, "1.5e20", "-inf", null, "9999-12-31 23:59:59.9999995", "epoch", [], [], "-32768", "0"],
+                [true, "nan", "1e-7", "2000-02-29", "2014-10-02 23:59:60", null, null, [[]], " 1 ", null],
+                [null, null, null, null, null, null, null, null, null, null]
+            ]),
+        ),
+        // A one-field row is `(x)`; an array or a document alone still quotes its commas and spaces.
+        table(vec![TextArray], json!([[["a"]], [["a", "b"]], [[]], [null], [[""]]])),
+        table(vec![Jsonb], json!([[{}], [[]], ["x"], [1], [{"k": "v"}], [null], [""]])),
+        table(vec![Float8], json!([[1e15], [123456789012345.6], ["0.0001"], ["9.999e-5"], ["-0"], [-0.0]])),
+    ];
+    let compared = assert_records_agree(&db, &tables).await;
+    assert!(compared >= 50, "only {compared} records");
 }
