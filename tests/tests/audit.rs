@@ -9,7 +9,9 @@ use serde_json::json;
 const BATCH: &str = "/functions/v1/batch-ingest";
 
 async fn run(app: &TestApp, fix: bool) -> AuditReport {
-    audit::audit(&app.library("marquee-audit").await, audit::AuditOptions { fix, deep: true }).await.expect("the audit runs")
+    audit::audit(&app.library("marquee-audit").await, audit::AuditOptions { fix, deep: true })
+        .await
+        .expect("the audit runs")
 }
 
 fn kinds(report: &AuditReport) -> Vec<(String, i64)> {

@@ -358,7 +358,12 @@ async fn real_shaped_responses_are_ingested_whole_and_shown_honestly() {
     assert_eq!(app.count("SELECT count(*) FROM credits WHERE character IS NULL AND credit_type = 'cast'").await, 3);
 
     // And the audit, every table of every movie against its stored response, passes.
-    let report = marquee::pipeline::audit::audit(&app.library("marquee-audit").await, marquee::pipeline::audit::AuditOptions { fix: false, deep: true }).await.unwrap();
+    let report = marquee::pipeline::audit::audit(
+        &app.library("marquee-audit").await,
+        marquee::pipeline::audit::AuditOptions { fix: false, deep: true },
+    )
+    .await
+    .unwrap();
     assert_eq!(report.findings(), 0, "{report:#?}");
     let projection = report.checks.iter().find(|c| c.name == "projection").unwrap();
     assert_eq!((projection.checked, projection.passed), (EXPECTED.len() as i64, EXPECTED.len() as i64));

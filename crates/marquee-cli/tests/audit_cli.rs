@@ -1,33 +1,12 @@
 //! `marquee audit` as a process: a table and exit 0 on a whole catalog; JSON and a non-zero exit
 //! when something is wrong; `--fix` repairs it and says so, and the audit passes again.
 
-use std::process::{Command, Output};
+mod support;
 
 use fake_tmdb::{FakeTmdb, FakeTmdbConfig};
 use marquee::ports::{Connection, Database};
-use marquee_cli::localpg::{test_server_url, with_database};
 use marquee_cli::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
-
-/// A fresh, migrated database of this test on the test server; returns its URL.
-async fn fresh_database(name: &str) -> String {
-    let server = test_server_url().expect("test PostgreSQL");
-    let admin = NativeDb::new(&server).connect().await.unwrap();
-    admin.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[]).await.unwrap();
-    admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
-    let url = with_database(&server, name);
-    marquee::db::migrate::migrate(&NativeDb::new(&url).connect().await.unwrap()).await.unwrap();
-    url
-}
-
-fn marquee(args: &[&str], database_url: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_marquee"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .output()
-        .expect("run marquee")
-}
+use support::{fresh_database, marquee};
 
 #[tokio::test]
 async fn the_command_prints_its_table_fails_on_findings_and_fix_repairs() {

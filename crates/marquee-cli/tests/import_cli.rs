@@ -2,33 +2,14 @@
 //! `marquee fake-tmdb export`, imported, imported again (a no-op), then a truncated copy and a
 //! file with a bad line (both exit non-zero, saying why and where).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use marquee::ports::{Connection, Database};
-use marquee_cli::localpg::{test_server_url, with_database};
+use marquee_cli::localpg::test_server_url;
 use marquee_cli::native::NativeDb;
-
-/// A fresh, migrated database of this test on the test server; returns its URL.
-async fn fresh_database(name: &str) -> String {
-    let server = test_server_url().expect("test PostgreSQL");
-    let admin = NativeDb::new(&server).connect().await.unwrap();
-    admin.execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), &[]).await.unwrap();
-    admin.execute(&format!("CREATE DATABASE {name}"), &[]).await.unwrap();
-    let url = with_database(&server, name);
-    marquee::db::migrate::migrate(&NativeDb::new(&url).connect().await.unwrap()).await.unwrap();
-    url
-}
-
-fn marquee(args: &[&str], database_url: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_marquee"))
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", database_url)
-        .output()
-        .expect("run marquee")
-}
+use support::{fresh_database, marquee};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

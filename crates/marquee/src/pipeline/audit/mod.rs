@@ -83,7 +83,10 @@ pub struct AuditOptions {
 }
 
 /// Runs every check.
-pub async fn audit<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, options: AuditOptions) -> Result<AuditReport> {
+pub async fn audit<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    options: AuditOptions,
+) -> Result<AuditReport> {
     let before = run_checks(app, options.deep).await?;
     if !options.fix || before.findings() == 0 {
         return Ok(before);

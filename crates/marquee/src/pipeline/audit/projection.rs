@@ -163,11 +163,14 @@ async fn check_range<D: Database, H: HttpClient, C: Clock>(
     for setting in SESSION {
         conn.execute(setting, &[]).await?;
     }
-    let ids = |rows: &[crate::ports::Row]| rows.iter().map(|r| r.get::<i64>("tmdb_id")).collect::<std::result::Result<Vec<_>, _>>();
+    let ids = |rows: &[crate::ports::Row]| {
+        rows.iter().map(|r| r.get::<i64>("tmdb_id")).collect::<std::result::Result<Vec<_>, _>>()
+    };
     let mut found = Vec::new();
     let response = conn.query(RESPONSE_SQL, &[lo.into(), hi.into()]).await?;
     for (problem, kind) in [("missing", NO_RESPONSE), ("unfingerprinted", NO_FINGERPRINT), ("altered", ALTERED)] {
-        let rows: Vec<_> = response.iter().filter(|r| r.get::<String>("problem").is_ok_and(|p| p == problem)).cloned().collect();
+        let rows: Vec<_> =
+            response.iter().filter(|r| r.get::<String>("problem").is_ok_and(|p| p == problem)).cloned().collect();
         if !rows.is_empty() {
             found.push((kind.to_owned(), ids(&rows)?));
         }
@@ -206,7 +209,10 @@ async fn reproject_each<D: Database, H: HttpClient, C: Clock>(
             match fingerprint_now(work_id, &row.get("payload")?, &images) {
                 Ok(now) => {
                     for t in TABLES.iter().filter(|t| recorded.get(t.name) != now.get(t.name)) {
-                        projected.found(format!("{} as recorded differ from what the response projects to now", t.name), [tmdb_id]);
+                        projected.found(
+                            format!("{} as recorded differ from what the response projects to now", t.name),
+                            [tmdb_id],
+                        );
                     }
                 }
                 Err(why) => projected.found(why, [tmdb_id]),
