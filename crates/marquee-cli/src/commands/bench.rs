@@ -53,11 +53,13 @@ pub async fn run(settings: &NativeSettings, what: BenchCommand) -> anyhow::Resul
         }
         BenchCommand::Audit { works, deep } => {
             // A database of its own, kept between runs: seeding 100,000 works takes minutes.
+            // Kept while this build's migrations apply to it; made anew otherwise.
             let url = with_database(&database_url(settings).await?, "marquee_bench_audit");
-            if NativeDb::new(&url).connect().await.is_err() {
+            let reusable = NativeDb::new(&url).connect().await.is_ok() && run_migrations(&url).await.is_ok();
+            if !reusable {
                 scratch_database(&database_url(settings).await?, "marquee_bench_audit").await?;
+                run_migrations(&url).await?;
             }
-            run_migrations(&url).await?;
             print_audit(&bench::audit(&url, works, deep).await?);
         }
         BenchCommand::Backfill { movies, drain_secs, adult_percent } => {
