@@ -18,7 +18,7 @@ use crate::domain::{score, staleness};
 use crate::error::Result;
 use crate::pipeline::batch::{Reprojected, cached_images, reproject_work};
 use crate::pipeline::ingest::lease_owner;
-use crate::ports::{Clock, Database, HttpClient};
+use crate::ports::{Clock, Connection, Database, HttpClient};
 
 /// Refreshes the audit asks for go before the routine ones (as movies the changes feed names).
 const REFETCH_PRIORITY: i32 = 10;
@@ -100,6 +100,9 @@ pub async fn audit<D: Database, H: HttpClient, C: Clock>(
 async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, deep: bool) -> Result<AuditReport> {
     let projected = projection::check(app, deep).await?;
     let conn = app.db.connect().await?;
+    for setting in projection::SESSION {
+        conn.execute(setting, &[]).await?;
+    }
     let mut checks = Vec::new();
     checks.push(Check::new("projection", projected.checked, projected.findings()));
     let to_refetch = projected.to_refetch();

@@ -39,8 +39,10 @@ const NO_RESPONSE: &str = "complete work without its stored response";
 const NO_FINGERPRINT: &str = "work written before fingerprints were recorded";
 const ALTERED: &str = "stored response differs from the hash recorded with it";
 
-/// The session settings the texts of `db::pg_text` assume.
-const SESSION: &[&str] = &["SET extra_float_digits = 1", "SET DateStyle = 'ISO, MDY'", "SET TimeZone = 'UTC'"];
+/// The session settings the texts of `db::pg_text` assume, and memory for the digests' sorts
+/// and the aggregates' recompute to stay off disk.
+pub(crate) const SESSION: &[&str] =
+    &["SET extra_float_digits = 1", "SET DateStyle = 'ISO, MDY'", "SET TimeZone = 'UTC'", "SET work_mem = '64MB'"];
 
 /// What the check found, by kind: the tmdb ids.
 #[derive(Debug, Default)]
