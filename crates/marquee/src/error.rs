@@ -56,8 +56,10 @@ pub enum Disposition {
     /// Every further call would fail the same way (our TMDB credentials, our configuration):
     /// stop the run; the movie's work stays queued, its attempt not counted.
     StopRun,
-    /// The movie will not get better: TMDB no longer has it, the catalog refuses it, or TMDB
-    /// refuses the request as invalid (our bug: fail loudly).
+    /// The movie will not get better: TMDB no longer has it, the catalog refuses it, TMDB
+    /// refuses the request as invalid (our bug: fail loudly), or TMDB's answer for it cannot be
+    /// stored (TMDB would send the same again; its changes feed queues the movie once it
+    /// changes).
     Permanent,
     /// The invocation's time ran out before the movie was done: queued again, attempt not
     /// counted.
@@ -72,7 +74,9 @@ impl Error {
             Error::Tmdb(TmdbError::Unauthorized { .. }) | Error::Config(_) => Disposition::StopRun,
             Error::Gone { .. }
             | Error::Rejected { .. }
-            | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. }) => Disposition::Permanent,
+            | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. } | TmdbError::Unusable { .. }) => {
+                Disposition::Permanent
+            }
             Error::Tmdb(TmdbError::OutOfTime { .. }) => Disposition::Unfinished,
             _ => Disposition::Retry,
         }

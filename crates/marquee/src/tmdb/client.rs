@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::ratelimit::{LearnedRate, RateLimiter, before};
+use super::response::{self, Unreadable};
 use super::shared::{SharedLesson, SharedRate};
 use super::types::{
     APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration,
@@ -35,9 +36,23 @@ pub enum TmdbError {
     /// queued for the next invocation.
     #[error("the time budget ran out before TMDB answered ({attempts} attempt(s) sent{})", last.as_ref().map(|l| format!("; last: {l}")).unwrap_or_default())]
     OutOfTime { attempts: u32, last: Option<String> },
-    /// A 200 whose body is not the JSON we expect.
+    /// A 2xx whose body is not JSON (truncated, an HTML page, invalid UTF-8) or is too large to
+    /// be an answer (see `tmdb::response`). Retried later, like an outage.
     #[error("TMDB returned malformed JSON for {endpoint}: {detail}")]
     Malformed { endpoint: String, detail: String },
+    /// A 2xx whose JSON is not a usable answer: the wrong shape, values no column can hold,
+    /// another movie (see `tmdb::response`). TMDB would answer the same again: not retried.
+    #[error("TMDB's answer for {endpoint} cannot be used: {detail}")]
+    Unusable { endpoint: String, detail: String },
+}
+
+impl TmdbError {
+    fn unreadable(endpoint: &str, why: Unreadable) -> TmdbError {
+        match why {
+            Unreadable::Garbled(detail) => TmdbError::Malformed { endpoint: endpoint.into(), detail },
+            Unreadable::Unusable(detail) => TmdbError::Unusable { endpoint: endpoint.into(), detail },
+        }
+    }
 }
 
 /// One attempt of one TMDB call, for `tmdb_api_logs`. Never holds the key: `endpoint` is the
@@ -212,7 +227,11 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             tmdb_id: Some(id),
         };
         let raw = self.get_json(&call).await?;
-        let details = parse(&call, raw.clone())?;
+        let details = MovieDetails::from_response(&raw).map_err(|e| TmdbError::unreadable(call.endpoint, e))?;
+        if details.id != id {
+            let detail = format!("the answer is about movie {}, not {id}", details.id);
+            return Err(TmdbError::Unusable { endpoint: call.endpoint.into(), detail });
+        }
         Ok((details, raw))
     }
 
@@ -229,7 +248,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             query.push(("region", region.to_owned()));
         }
         let call = Call { endpoint: list.endpoint(), path: list.endpoint().to_owned(), query, tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     /// One page of the ids changed from `start` to `end` (UTC days, inclusive; at most 14 days).
@@ -241,12 +260,12 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     ) -> Result<ChangesPage, TmdbError> {
         let query = vec![("start_date", start.to_string()), ("end_date", end.to_string()), ("page", page.to_string())];
         let call = Call { endpoint: "/movie/changes", path: "/movie/changes".into(), query, tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     pub async fn configuration(&self) -> Result<TmdbConfiguration, TmdbError> {
         let call = Call { endpoint: "/configuration", path: "/configuration".into(), query: vec![], tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     /// GET with retries: 429 (honouring `Retry-After`), 5xx, timeouts and transport errors are
@@ -352,9 +371,9 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
         match status {
-            200..=299 => match serde_json::from_slice(body) {
+            200..=299 => match response::decode(body) {
                 Ok(json) => Attempt::Done(json),
-                Err(e) => Attempt::Fail(TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() }),
+                Err(why) => Attempt::Fail(TmdbError::unreadable(call.endpoint, why)),
             },
             401 => {
                 let b = error_body();
@@ -421,9 +440,8 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     }
 }
 
-fn parse<T: DeserializeOwned>(call: &Call<'_>, json: serde_json::Value) -> Result<T, TmdbError> {
-    serde_json::from_value(json)
-        .map_err(|e| TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() })
+fn parse<T: DeserializeOwned>(call: &Call<'_>, json: &serde_json::Value) -> Result<T, TmdbError> {
+    response::shape(json).map_err(|e| TmdbError::unreadable(call.endpoint, e))
 }
 
 /// "en-US" → "en" (for `include_image_language`).
