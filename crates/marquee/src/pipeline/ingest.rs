@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize as _;
 use serde_json::Value as Json;
 
 use crate::app::App;
@@ -204,7 +203,13 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
             // Nothing of the statement was written: the calls go back to be logged later.
             tmdb.restore_calls(calls);
             if !matches!(e, Error::LeaseLost { .. }) {
-                let _ = works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await;
+                // On a session of its own: the failure may have been this one's (terminated, or
+                // the server restarted), and a lease left held would keep the movie from every
+                // runner until it expires.
+                drop(conn);
+                let marked =
+                    async { works::mark_failed(&app.db.connect().await?, claim.work_id, owner, &e.to_string()).await };
+                let _ = marked.await;
             }
             Err(e)
         }
@@ -236,7 +241,7 @@ pub async fn store_record(
     let (score, card) = derive(work_id, record);
     let next_refresh_at = staleness::next_refresh_at(record.release_date, record.release_status, store.now);
     // A first ingest has nothing to compare with: no change-log entry.
-    let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::deserialize(raw).ok()) {
+    let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::from_response(raw).ok()) {
         Some(old) => movie::normalize(&old, store.images)
             .map(|old| movie::changes(&old.tracked, &record.tracked))
             .unwrap_or_default(),

@@ -5,7 +5,8 @@
 //!
 //! A connection goes back to the pool only when it is clean: not inside a transaction (a task
 //! dropped between `BEGIN` and `COMMIT` would hand the next task an open transaction) and not
-//! broken (an error that was not the server's answer, e.g. the session was closed).
+//! broken ([`DbError::session_lost`]: no answer came, or the server ended the session, as
+//! `pg_terminate_backend` and a restart do — such a session answers nothing ever again).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -95,8 +96,7 @@ impl<D: Database> Pooled<D> {
             Ok(_) if sql.eq_ignore_ascii_case("COMMIT") || sql.eq_ignore_ascii_case("ROLLBACK") => {
                 self.in_transaction.set(false)
             }
-            // No SQLSTATE: the server did not answer (closed session, I/O error).
-            Err(e) if e.sqlstate().is_none() => self.broken.set(true),
+            Err(e) if e.session_lost() => self.broken.set(true),
             _ => {}
         }
     }
