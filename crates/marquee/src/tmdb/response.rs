@@ -184,9 +184,152 @@ fn storable(d: &MovieDetails) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
+    use crate::tmdb::types::ImageConfiguration;
+
+    /// Everything a details answer becomes, start to finish: decoded, read as a movie,
+    /// normalised, scored, carded and made into the write's document. Never panics.
+    fn read_all_the_way(body: &[u8]) {
+        let Ok(json) = decode(body) else { return };
+        let Ok(details) = MovieDetails::from_response(&json) else { return };
+        let images = ImageConfiguration {
+            secure_base_url: "https://image.tmdb.org/t/p/".into(),
+            poster_sizes: vec!["w92".into(), "w500".into(), "original".into()],
+            backdrop_sizes: vec!["w780".into(), "original".into()],
+            profile_sizes: vec!["w45".into(), "original".into()],
+        };
+        let Ok(record) = crate::domain::movie::normalize(&details, &images) else { return };
+        let (score, card) = crate::pipeline::ingest::derive(1, &record);
+        let now = crate::ports::system_now();
+        let document = crate::db::catalog::fingerprint_of(&crate::db::catalog::WriteMovie {
+            work_id: 1,
+            lease_owner: "",
+            record: &record,
+            raw: &json,
+            score: &score,
+            card: &card,
+            changes: &serde_json::Map::new(),
+            refreshed_at: now,
+            next_refresh_at: now,
+            function: "test",
+        });
+        assert!(document.is_object());
+        assert!(!card.payload.to_string().contains('\0'), "no NUL reaches the card");
+    }
+
+    /// The names TMDB's details answers use, at any level, and others.
+    fn tmdb_key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "id",
+                "title",
+                "original_title",
+                "overview",
+                "release_date",
+                "runtime",
+                "budget",
+                "revenue",
+                "popularity",
+                "vote_average",
+                "vote_count",
+                "poster_path",
+                "adult",
+                "genres",
+                "name",
+                "credits",
+                "cast",
+                "crew",
+                "character",
+                "order",
+                "credit_id",
+                "job",
+                "videos",
+                "results",
+                "key",
+                "site",
+                "type",
+                "published_at",
+                "images",
+                "posters",
+                "backdrops",
+                "file_path",
+                "vote_count",
+                "width",
+                "release_dates",
+                "iso_3166_1",
+                "certification",
+                "keywords",
+                "watch/providers",
+                "flatrate",
+                "provider_id",
+                "similar",
+                "belongs_to_collection",
+                "production_companies",
+                "status",
+                "imdb_id",
+            ])
+            .prop_map(str::to_owned),
+            ".{0,6}",
+        ]
+    }
+
+    fn tmdb_like() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
+            (0i64..20).prop_map(Json::from),
+            ".{0,16}".prop_map(Json::String),
+            prop::sample::select(vec![
+                "\u{0}",
+                "1999-10-15",
+                "0000-01-01",
+                "2024-05-01T17:00:05.000Z",
+                "YouTube",
+                "Trailer",
+                "US"
+            ])
+            .prop_map(|s| Json::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(5, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                prop::collection::btree_map(tmdb_key(), inner, 0..8)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_tmdb_shaped_answer_is_read_or_refused_without_a_panic(
+            fields in prop::collection::btree_map(tmdb_key(), tmdb_like(), 0..16),
+            id in any::<i64>(),
+        ) {
+            let mut answer: serde_json::Map<String, Json> = fields.into_iter().collect();
+            answer.insert("id".into(), json!(id));
+            if !answer.get("title").is_some_and(Json::is_string) {
+                answer.insert("title".into(), json!("T"));
+            }
+            read_all_the_way(Json::Object(answer).to_string().as_bytes());
+        }
+
+        #[test]
+        fn any_json_or_bytes_are_read_or_refused_without_a_panic(
+            value in tmdb_like(),
+            bytes in prop::collection::vec(any::<u8>(), 0..128),
+        ) {
+            read_all_the_way(value.to_string().as_bytes());
+            read_all_the_way(&bytes);
+        }
+    }
 
     #[test]
     fn nesting_is_measured_outside_strings() {
