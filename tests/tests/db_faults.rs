@@ -100,3 +100,29 @@ async fn a_movie_whose_write_died_with_its_session_leaves_no_lease_and_can_be_in
     let r = app.ingest(json!({"tmdb_id": 2})).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_idle_pooled_session_the_server_closed_is_dropped_not_handed_out() {
+    let url = fresh_database().await;
+    let admin = connect(&url).await;
+    let pool = Pool::new(NativeDb::new(&url), 1);
+    let pid: i32 = {
+        let conn = pool.connect().await.unwrap();
+        conn.query("SELECT pg_backend_pid() AS pid", &[]).await.unwrap()[0].get("pid").unwrap()
+    };
+    // Idle in the pool now; the server ends it (a restart does the same to every session).
+    admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while admin.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid]).await.unwrap().len() == 1 {
+        assert!(std::time::Instant::now() < until, "the session outlived pg_terminate_backend");
+        tokio::task::yield_now().await;
+    }
+    // The client side reads the server's goodbye as soon as the runtime polls it.
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    let conn = pool.connect().await.unwrap();
+    let again: i32 =
+        conn.query("SELECT pg_backend_pid() AS pid", &[]).await.expect("a live session").remove(0).get("pid").unwrap();
+    assert_ne!(again, pid);
+}

@@ -193,6 +193,12 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 pub trait Connection {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+
+    /// Whether the session is known to be over (the server closed it, e.g. in a restart),
+    /// without asking the server. `false` when the adapter cannot tell.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// Where connections come from. Concurrent work in one invocation takes one connection each.
@@ -295,6 +301,9 @@ impl<C: Connection> Connection for MeteredConnection<C> {
         let result = self.inner.execute(sql, params).await;
         self.meter.record(started);
         result
+    }
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 }
 

@@ -62,10 +62,15 @@ pub struct Pooled<D: Database> {
 impl<D: Database> Database for Pool<D> {
     type Conn = Pooled<D>;
 
-    /// Waits for a free slot, then reuses an idle session or opens one.
+    /// Waits for a free slot, then reuses an idle session or opens one. An idle session the
+    /// server closed meanwhile (a restart, `pg_terminate_backend`) is dropped, not handed out.
     async fn connect(&self) -> Result<Pooled<D>, DbError> {
         let slot = self.shared.slots.acquire_arc().await;
-        let idle = self.shared.idle.borrow_mut().pop();
+        let idle = {
+            let mut idle = self.shared.idle.borrow_mut();
+            idle.retain(|conn| !conn.is_closed());
+            idle.pop()
+        };
         let conn = match idle {
             Some(conn) => conn,
             None => {
@@ -113,6 +118,10 @@ impl<D: Database> Connection for Pooled<D> {
         let result = self.conn().execute(sql, params).await;
         self.observe(sql, &result);
         result
+    }
+
+    fn is_closed(&self) -> bool {
+        self.conn().is_closed()
     }
 }
 
