@@ -121,6 +121,9 @@ pub enum Command {
         /// Print the report as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also print, at each scheduler call of every recovery, what is still in flight.
+        #[arg(long)]
+        trace: bool,
     },
     /// The aggregates of people, genres, keywords, companies and collections.
     Aggregates {

@@ -16,6 +16,7 @@ async fn suite(faults: &[Fault]) -> Report {
         faults: faults.to_vec(),
         scale: Scale::bounded(),
         verbose: true,
+        trace: false,
     };
     let report = chaos::run(&options).await.expect("the chaos suite runs");
     println!("{}", report.table());

@@ -86,6 +86,8 @@ pub struct Options {
     pub scale: Scale,
     /// Prints one line per finished scenario on stderr.
     pub verbose: bool,
+    /// Also prints what is in flight at each scheduler call of every recovery.
+    pub trace: bool,
 }
 
 /// One line of the table: a fault, over every round.
@@ -237,7 +239,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         for chunk in shared.chunks(options.scale.parallel.max(1)) {
             let runs = chunk.iter().map(|fault| {
                 serial += 1;
-                scenarios::run(*fault, &cluster, &options.scale, &secrets, &options.binary, seed ^ serial, serial)
+                scenarios::run(*fault, &cluster, options, &secrets, seed ^ serial, serial)
             });
             for (fault, round) in chunk.iter().zip(futures::future::join_all(runs).await) {
                 record(&mut rows, *fault, round?, options.verbose);
@@ -245,9 +247,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Report> {
         }
         for fault in alone {
             serial += 1;
-            let round =
-                scenarios::run(fault, &cluster, &options.scale, &secrets, &options.binary, seed ^ serial, serial)
-                    .await?;
+            let round = scenarios::run(fault, &cluster, options, &secrets, seed ^ serial, serial).await?;
             record(&mut rows, fault, round, options.verbose);
         }
         if started.elapsed() >= options.duration {

@@ -15,9 +15,9 @@ use marquee::db::queue;
 use marquee::ports::Database;
 use serde_json::{Value as Json, json};
 
-use super::Scale;
 use super::child::{Launcher, Serve, Transcript};
 use super::cluster::Cluster;
+use super::{Options, Scale};
 use crate::commands::NativeApp;
 use crate::native::{NativeDb, NativeHttp, NativeSettings, SystemClock};
 
@@ -189,16 +189,16 @@ enum NormalRun {
     BatchDrain,
 }
 
+/// Runs one scenario of `fault` (the `serial`-th of the suite, with its own seed).
 pub async fn run(
     fault: Fault,
     cluster: &Rc<Cluster>,
-    scale: &Scale,
+    options: &Options,
     secrets: &Secrets,
-    binary: &std::path::Path,
     seed: u64,
     serial: u64,
 ) -> anyhow::Result<Round> {
-    let stage = Stage::new(fault, cluster, scale, secrets, binary, seed, serial).await?;
+    let stage = Stage::new(fault, cluster, options, secrets, seed, serial).await?;
     let injected = stage.inject().await.with_context(|| format!("injecting {}", fault.name()))?;
     let (recovery, verdict) = stage.recover(&injected).await?;
     let by_tmdb = stage.fake.counters().injected;
@@ -223,6 +223,8 @@ struct Stage<'a> {
     fault: Fault,
     cluster: &'a Cluster,
     scale: &'a Scale,
+    /// Says what is in flight at each scheduler call of the recovery (`--trace`).
+    trace: bool,
     secrets: &'a Secrets,
     database: String,
     fake: FakeTmdb,
@@ -242,12 +244,12 @@ impl<'a> Stage<'a> {
     async fn new(
         fault: Fault,
         cluster: &'a Cluster,
-        scale: &'a Scale,
+        options: &'a Options,
         secrets: &'a Secrets,
-        binary: &std::path::Path,
         seed: u64,
         serial: u64,
     ) -> anyhow::Result<Stage<'a>> {
+        let scale = &options.scale;
         let database = format!("chaos_{}_{serial}", fault.slug());
         let url = cluster.database(&database).await?;
         let fake = FakeTmdb::start(FakeTmdbConfig {
@@ -284,10 +286,11 @@ impl<'a> Stage<'a> {
             fault,
             cluster,
             scale,
+            trace: options.trace,
             secrets,
             database,
             fake,
-            launcher: Launcher { binary: binary.to_owned(), settings: env, transcript: Transcript::default() },
+            launcher: Launcher { binary: options.binary.clone(), settings: env, transcript: Transcript::default() },
             config,
             http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?,
             rng: RefCell::new(fastrand::Rng::with_seed(seed)),
@@ -461,8 +464,13 @@ impl<'a> Stage<'a> {
         }
         let rows = self.queue_rows().await?;
         let refresh = self.post(&serve, "/functions/v1/daily-refresh", json!({"trigger_type": "scheduled"})).await;
-        if std::env::var_os("CHAOS_TRACE").is_some() {
-            eprintln!("chaos trace: {} of {} gone; the refresh answered {refresh:?}", gone.len(), movies.len());
+        if self.trace {
+            eprintln!(
+                "chaos trace: {} of {} gone; the refresh answered {:?}",
+                gone.len(),
+                movies.len(),
+                refresh.map(|(status, _)| status)
+            );
         }
         let ended = Instant::now();
         let mut expectation = self.expect(movies, rows);
@@ -522,7 +530,7 @@ impl<'a> Stage<'a> {
         };
         let ((), flooded) = futures::join!(self.drive(&serve, window * 2), flood);
         let hogs_refused = flooded?;
-        if std::env::var_os("CHAOS_TRACE").is_some() {
+        if self.trace {
             eprintln!(
                 "chaos trace: refused before {refused_before}, by the hogs {hogs_refused}, after {}",
                 self.cluster.log_lines(&super::cluster::REFUSED)
@@ -731,7 +739,7 @@ impl<'a> Stage<'a> {
         let serve = self.launcher.serve().await?;
         let mut sent = 0;
         for _ in 0..self.scale.hostile_requests {
-            let (method, path, body, admin, headers) = self.hostile_request();
+            let HostileRequest { method, path, body, admin, headers } = self.hostile_request();
             let Some((status, text)) = self.send(&serve, method, &path, body, admin, &headers).await else {
                 self.bad_answers.set(self.bad_answers.get() + 1);
                 self.problem(format!("{path}: no answer (the server died?)"));
@@ -751,7 +759,7 @@ impl<'a> Stage<'a> {
         Ok(Injected::new(sent, ended, self.expect(Vec::new(), rows)))
     }
 
-    fn hostile_request(&self) -> (reqwest::Method, String, Vec<u8>, bool, Vec<(&'static str, String)>) {
+    fn hostile_request(&self) -> HostileRequest {
         let mut rng = self.rng.borrow_mut();
         let body = match rng.u8(0..6) {
             0 => (0..rng.usize(0..200)).map(|_| rng.u8(..)).collect(),
@@ -772,24 +780,25 @@ impl<'a> Stage<'a> {
             _ => b"{\"max_movies\": 1e400, \"tmdb_ids\": [99999999999999999999999]}".to_vec(),
         };
         let admin = rng.u8(0..4) != 0;
+        let post = |path: &str, body, admin, headers| HostileRequest {
+            method: reqwest::Method::POST,
+            path: path.to_owned(),
+            body,
+            admin,
+            headers,
+        };
         match rng.u8(0..6) {
-            0 => (reqwest::Method::POST, "/functions/v1/ingest-movie".into(), body, admin, vec![]),
-            1 => (reqwest::Method::POST, "/functions/v1/batch-ingest".into(), body, admin, vec![]),
-            2 => (reqwest::Method::POST, "/functions/v1/scheduled-ingest".into(), body, admin, vec![]),
-            3 => (reqwest::Method::POST, "/functions/v1/daily-refresh".into(), body, admin, vec![]),
+            0 => post("/functions/v1/ingest-movie", body, admin, vec![]),
+            1 => post("/functions/v1/batch-ingest", body, admin, vec![]),
+            2 => post("/functions/v1/scheduled-ingest", body, admin, vec![]),
+            3 => post("/functions/v1/daily-refresh", body, admin, vec![]),
             4 => {
                 let header = match rng.u8(0..3) {
                     0 => format!("t={},v1={}", rng.i64(..), "ab".repeat(32)),
                     1 => (0..rng.usize(0..40)).map(|_| rng.alphanumeric()).collect(),
                     _ => "t=1,v1=,,==,v0=zz".to_owned(),
                 };
-                (
-                    reqwest::Method::POST,
-                    "/functions/v1/stripe-webhook".into(),
-                    body,
-                    false,
-                    vec![("stripe-signature", header)],
-                )
+                post("/functions/v1/stripe-webhook", body, false, vec![("stripe-signature", header)])
             }
             _ => {
                 let segment: String = match rng.u8(0..3) {
@@ -797,7 +806,13 @@ impl<'a> Stage<'a> {
                     1 => (0..rng.usize(0..30)).map(|_| rng.alphanumeric()).collect(),
                     _ => "%00%ff%2F..%2e".to_owned(),
                 };
-                (reqwest::Method::GET, format!("/api/works/{segment}"), Vec::new(), false, vec![])
+                HostileRequest {
+                    method: reqwest::Method::GET,
+                    path: format!("/api/works/{segment}"),
+                    body: Vec::new(),
+                    admin: false,
+                    headers: vec![],
+                }
             }
         }
     }
@@ -855,7 +870,7 @@ impl<'a> Stage<'a> {
                 return Ok((None, verdict));
             }
             let tick = Instant::now();
-            if std::env::var_os("CHAOS_TRACE").is_some() {
+            if self.trace {
                 let in_flight = chaos_sql::in_flight(&self.app().db.connect().await?).await?;
                 eprintln!(
                     "chaos trace: {} {:.1} s after the fault: {in_flight:?}",
@@ -874,6 +889,16 @@ impl<'a> Stage<'a> {
             tokio::time::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed())).await;
         }
     }
+}
+
+/// A request no well-behaved caller sends.
+struct HostileRequest {
+    method: reqwest::Method,
+    path: String,
+    body: Vec<u8>,
+    /// With the admin token (so the body is parsed, not refused at the door).
+    admin: bool,
+    headers: Vec<(&'static str, String)>,
 }
 
 /// Random JSON, `depth` levels at most.

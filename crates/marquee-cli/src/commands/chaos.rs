@@ -4,7 +4,14 @@ use std::time::Duration;
 
 use crate::chaos::{self, Fault, Options, Scale};
 
-pub async fn run(minutes: f64, seed: u64, faults: Vec<Fault>, bounded: bool, json: bool) -> anyhow::Result<()> {
+pub async fn run(
+    minutes: f64,
+    seed: u64,
+    faults: Vec<Fault>,
+    bounded: bool,
+    json: bool,
+    trace: bool,
+) -> anyhow::Result<()> {
     let options = Options {
         duration: Duration::from_secs_f64(minutes.max(0.0) * 60.0),
         seed,
@@ -12,6 +19,7 @@ pub async fn run(minutes: f64, seed: u64, faults: Vec<Fault>, bounded: bool, jso
         faults: if faults.is_empty() { Fault::ALL.to_vec() } else { faults },
         scale: if bounded { Scale::bounded() } else { Scale::long() },
         verbose: true,
+        trace,
     };
     let report = chaos::run(&options).await?;
     if json {

@@ -45,8 +45,8 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Aggregates { what } => aggregates::run(&settings, what).await,
         Command::Stats { top, json } => aggregates::stats(&settings, top, json).await,
         Command::Audit { json, fix, deep } => audit::run(&settings, json, fix, deep).await,
-        Command::Chaos { minutes, seed, faults, bounded, json } => {
-            chaos::run(minutes, seed, faults, bounded, json).await
+        Command::Chaos { minutes, seed, faults, bounded, json, trace } => {
+            chaos::run(minutes, seed, faults, bounded, json, trace).await
         }
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
