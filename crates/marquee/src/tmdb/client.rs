@@ -37,7 +37,8 @@ pub enum TmdbError {
     #[error("the time budget ran out before TMDB answered ({attempts} attempt(s) sent{})", last.as_ref().map(|l| format!("; last: {l}")).unwrap_or_default())]
     OutOfTime { attempts: u32, last: Option<String> },
     /// A 2xx whose body is not JSON (truncated, an HTML page, invalid UTF-8) or is too large to
-    /// be an answer (see `tmdb::response`). Retried later, like an outage.
+    /// be an answer (see `tmdb::response`), on every attempt: each was retried like a 5xx, and
+    /// the movie is retried later, like after an outage.
     #[error("TMDB returned malformed JSON for {endpoint}: {detail}")]
     Malformed { endpoint: String, detail: String },
     /// A 2xx whose JSON is not a usable answer: the wrong shape, values no column can hold,
@@ -102,6 +103,8 @@ enum Attempt {
     Retry {
         wait: Duration,
         why: String,
+        /// What the call fails with when this was its last attempt (`None`: `Exhausted`).
+        last_error: Option<TmdbError>,
     },
     /// The limiter had no start before the deadline: nothing was sent.
     NotStarted,
@@ -279,15 +282,15 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (wait, why) = match self.attempt(call, attempt).await {
+            let (wait, why, last_error) = match self.attempt(call, attempt).await {
                 Attempt::Done(json) => return Ok(json),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::NotStarted => return Err(TmdbError::OutOfTime { attempts: attempt - 1, last }),
                 Attempt::Cut { why } => return Err(TmdbError::OutOfTime { attempts: attempt, last: Some(why) }),
-                Attempt::Retry { wait, why } => (wait, why),
+                Attempt::Retry { wait, why, last_error } => (wait, why, last_error),
             };
             if attempt >= self.config.max_attempts {
-                return Err(TmdbError::Exhausted { attempts: attempt, last: why });
+                return Err(last_error.unwrap_or(TmdbError::Exhausted { attempts: attempt, last: why }));
             }
             // Waiting would only end where nothing may start any more.
             if self.deadline.is_some_and(|d| self.clock.now() + wait >= d) {
@@ -354,7 +357,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     fn retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) -> Attempt {
         let unit = self.rng.borrow_mut().f64();
         let wait = Backoff::TMDB.after_throttle(retry_after, attempt, unit);
-        Attempt::Retry { wait, why: why.to_owned() }
+        Attempt::Retry { wait, why: why.to_owned(), last_error: None }
     }
 
     fn classify(
@@ -373,7 +376,17 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         match status {
             200..=299 => match response::decode(body) {
                 Ok(json) => Attempt::Done(json),
-                Err(why) => Attempt::Fail(TmdbError::unreadable(call.endpoint, why)),
+                // Not JSON (cut short, a proxy's page, too large): more often a hop on the way
+                // than TMDB itself, so it is tried again like a 5xx, and is the call's error when
+                // every attempt got one.
+                Err(garbled @ Unreadable::Garbled(_)) => {
+                    let error = TmdbError::unreadable(call.endpoint, garbled);
+                    match self.retry(attempt, None, &error.to_string()) {
+                        Attempt::Retry { wait, why, .. } => Attempt::Retry { wait, why, last_error: Some(error) },
+                        other => other,
+                    }
+                }
+                Err(unusable) => Attempt::Fail(TmdbError::unreadable(call.endpoint, unusable)),
             },
             401 => {
                 let b = error_body();
@@ -390,7 +403,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                 let mut retry = self.retry(attempt, retry_after, "HTTP 429 rate limited");
                 // TMDB's real rate is lower than ours: learn it (see `ratelimit`).
                 self.limiter.throttled(started, self.clock.now());
-                if let Attempt::Retry { wait, why } = &mut retry {
+                if let Attempt::Retry { wait, why, .. } = &mut retry {
                     // Everyone in this invocation backs off, not just this request.
                     self.limiter.pause_until(self.clock.now() + *wait);
                     why.push_str(&format!(" (retry after {} ms)", wait.as_millis()));

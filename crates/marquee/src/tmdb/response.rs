@@ -4,7 +4,7 @@
 //!
 //! - a body over [`MAX_BODY_BYTES`], or one that is not JSON at all (truncated, an HTML page,
 //!   invalid UTF-8): [`Unreadable::Garbled`]. Such answers come from a proxy or a cut connection
-//!   more often than from TMDB itself, so they are retried later;
+//!   more often than from TMDB itself, so they are retried, at once like a 5xx, and later;
 //! - JSON that is not what was asked for (the wrong shape, nesting deeper than the parser goes,
 //!   values no column can hold, another movie's id): [`Unreadable::Unusable`]. TMDB would answer
 //!   the same again, so it is not retried: the movie fails with the reason, and the changes feed
