@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
@@ -14,6 +14,47 @@ use crate::error::ApiError;
 /// a test can change them between (or during) requests.
 pub struct Faults {
     state: Mutex<FaultState>,
+}
+
+/// A way to answer badly, for [`Faults::storm`]: what a client meets from a rate-limited API,
+/// a struggling backend or a misbehaving proxy in front of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// An error in TMDB's shape for this status (429 code 25, 401 code 7, 5xx), with
+    /// `Retry-After` when given. Answered before routing, like [`Faults::fail_next`].
+    Status { status: u16, retry_after: Option<u64> },
+    /// The right status and headers (`Content-Length` of the whole body), half the body, then
+    /// the connection is reset.
+    ResetMidBody,
+    /// 200 with the JSON cut in half (a complete, invalid body).
+    Truncated,
+    /// 200 with an HTML page (`text/html`), as a proxy's or CDN's error page.
+    WrongContentType,
+    /// 200 with the right JSON grown to `bytes` by an unknown field.
+    Huge { bytes: usize },
+    /// The right answer, this much later.
+    Slow(Duration),
+}
+
+impl Fault {
+    /// The name an injection is counted under ([`Counters::injected`](crate::Counters)).
+    pub fn name(&self) -> String {
+        match self {
+            Fault::Status { status, .. } => status.to_string(),
+            Fault::ResetMidBody => "reset_mid_body".into(),
+            Fault::Truncated => "truncated".into(),
+            Fault::WrongContentType => "wrong_content_type".into(),
+            Fault::Huge { .. } => "huge_body".into(),
+            Fault::Slow(_) => "slow".into(),
+        }
+    }
+}
+
+/// A storm: until `until`, this share of the requests get `fault`.
+struct Storm {
+    fault: Fault,
+    share: f64,
+    until: Instant,
 }
 
 /// A batch queued by `fail_next`: the next `remaining` requests get this answer.
@@ -28,6 +69,8 @@ struct FaultState {
     /// Seeded, so a given error rate fails the same requests on every run.
     rng: fastrand::Rng,
     fail_next: VecDeque<Pending>,
+    storms: Vec<Storm>,
+    raw: HashMap<u64, Vec<u8>>,
     not_found: HashSet<u64>,
     malformed: HashSet<u64>,
     slow: HashMap<u64, Duration>,
@@ -43,6 +86,8 @@ impl Faults {
                 error_rate: 0.0,
                 rng: fastrand::Rng::with_seed(seed ^ 0x6661_756c_7473),
                 fail_next: VecDeque::new(),
+                storms: Vec::new(),
+                raw: HashMap::new(),
                 not_found: HashSet::new(),
                 malformed: HashSet::new(),
                 slow: HashMap::new(),
@@ -69,6 +114,33 @@ impl Faults {
         if count > 0 {
             self.lock().fail_next.push_back(Pending { remaining: count, status, retry_after: retry_after_secs });
         }
+    }
+
+    /// For `duration` from now, `share` (0.0..=1.0, a seeded draw per request) of the API's
+    /// requests get `fault`: a 429 storm with `Retry-After`, a 5xx burst, a revoked key (401 for
+    /// every request), resets, bad bodies, slowness. Storms may overlap; the first one started
+    /// that draws a request answers it. The id export (TMDB's file server) is never hit.
+    pub fn storm(&self, fault: Fault, share: f64, duration: Duration) {
+        let share = if share.is_nan() { 0.0 } else { share.clamp(0.0, 1.0) };
+        self.lock().storms.push(Storm { fault, share, until: Instant::now() + duration });
+    }
+
+    /// Ends every storm now.
+    pub fn calm(&self) {
+        self.lock().storms.clear();
+    }
+
+    /// Whether a storm is still blowing.
+    pub fn storming(&self) -> bool {
+        let now = Instant::now();
+        self.lock().storms.iter().any(|s| s.until > now)
+    }
+
+    /// Details of this id answer 200 with exactly these bytes, whatever they are (invalid UTF-8,
+    /// JSON nested 10,000 deep, numbers beyond any integer type, not JSON at all). Takes
+    /// precedence over fixtures and the synthetic catalog; faults still apply.
+    pub fn serve_raw(&self, id: u64, body: Vec<u8>) {
+        self.lock().raw.insert(id, body);
     }
 
     /// This id answers 404 code 34, details and parts alike.
@@ -117,6 +189,8 @@ impl Faults {
         let mut s = self.lock();
         s.error_rate = 0.0;
         s.fail_next.clear();
+        s.storms.clear();
+        s.raw.clear();
         s.not_found.clear();
         s.malformed.clear();
         s.slow.clear();
@@ -142,6 +216,21 @@ impl Faults {
             return Some(ApiError::service_offline());
         }
         None
+    }
+
+    /// The storm fault this request draws, if any (expired storms are dropped here). One draw
+    /// per live storm, in the order they started, so a seed gives the same sequence.
+    pub(crate) fn draw_storm(&self) -> Option<Fault> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.storms.retain(|storm| storm.until > now);
+        let FaultState { storms, rng, .. } = &mut *s;
+        storms.iter().find(|storm| rng.f64() < storm.share).map(|storm| storm.fault.clone())
+    }
+
+    /// The raw body served for this id, if any.
+    pub(crate) fn raw(&self, id: u64) -> Option<Vec<u8>> {
+        self.lock().raw.get(&id).cloned()
     }
 
     pub(crate) fn is_not_found(&self, id: u64) -> bool {

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, NaiveDate};
 use tokio::sync::oneshot;
 
-pub use faults::Faults;
+pub use faults::{Fault, Faults};
 pub use server::DELAY_HEADER;
 
 /// How the fake behaves. `Default` gives a 10 000-movie catalog with seed 42.
@@ -98,12 +98,19 @@ pub struct Counters {
     /// Successful (2xx) answers to `/movie/{id}` and `/movie/{id}/{part}`, by id: a movie
     /// fetched twice shows here, whatever was retried on the way.
     pub ok_by_movie: BTreeMap<u64, u64>,
+    /// Faults injected, by [`Fault::name`] (storms, `fail_next` and the error rate by status).
+    pub injected: BTreeMap<String, u64>,
 }
 
 impl Counters {
     /// Answers with this status.
     pub fn status(&self, status: u16) -> u64 {
         self.by_status.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Every fault injected, of any kind.
+    pub fn injected_total(&self) -> u64 {
+        self.injected.values().sum()
     }
 }
 

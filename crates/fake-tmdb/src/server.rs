@@ -2,15 +2,17 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future as _;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{Days, NaiveDate};
-use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Map, Value, json};
@@ -19,7 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::catalog::{self, Catalog, LIST_PAGE_SIZE, PARTS};
 use crate::error::ApiError;
-use crate::faults::Faults;
+use crate::faults::{Fault, Faults};
 use crate::{Counters, FakeTmdbConfig};
 
 /// TMDB refuses pages past 500 on every paged endpoint.
@@ -121,12 +123,12 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ReplyBody>, Infallible> {
     let route = Route::parse(req.uri().path());
     let query = parse_query(req.uri().query().unwrap_or(""));
-    let reply = answer(&state, &route, &query, req.headers());
+    let (reply, storm_delay) = answer(&state, &route, &query, req.headers());
     count_answer(&state, &route, reply.status);
-    let mut delay = state.config.latency;
+    let mut delay = state.config.latency + storm_delay;
     if let Some(id) = route.movie_id() {
         delay += state.faults.slow_for(id);
     }
@@ -148,55 +150,153 @@ struct Reply {
     body: Vec<u8>,
     retry_after: Option<u64>,
     content_type: &'static str,
+    /// Reset the connection after this many bytes of the body (announced whole).
+    reset_after: Option<usize>,
 }
 
 const JSON: &str = "application/json;charset=utf-8";
 
 impl Reply {
     fn ok(value: &Value) -> Reply {
-        Reply {
-            status: 200,
-            body: serde_json::to_vec(value).expect("serialising a JSON value cannot fail"),
-            retry_after: None,
-            content_type: JSON,
-        }
+        Reply::ok_bytes(serde_json::to_vec(value).expect("serialising a JSON value cannot fail"))
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut builder = Response::builder().status(self.status).header(CONTENT_TYPE, self.content_type);
+    fn ok_bytes(body: Vec<u8>) -> Reply {
+        Reply { status: 200, body, retry_after: None, content_type: JSON, reset_after: None }
+    }
+
+    fn into_response(self) -> Response<ReplyBody> {
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header(CONTENT_TYPE, self.content_type)
+            .header(CONTENT_LENGTH, self.body.len());
         if let Some(secs) = self.retry_after {
             builder = builder.header(RETRY_AFTER, secs.to_string());
         }
-        builder.body(Full::new(Bytes::from(self.body))).expect("status and headers are valid")
+        let mut body = Bytes::from(self.body);
+        let reset = self.reset_after.map(|at| body.split_off(at.min(body.len())).len());
+        // The reset waits a moment, so that the head and the first half are on the wire first.
+        let pause = reset.map(|_| Box::pin(tokio::time::sleep(Duration::from_millis(20))));
+        builder.body(ReplyBody { data: Some(body), reset, pause }).expect("status and headers are valid")
+    }
+
+    /// What a body fault makes of a successful answer.
+    fn spoiled(mut self, fault: &Fault) -> Reply {
+        match fault {
+            Fault::ResetMidBody => self.reset_after = Some(self.body.len() / 2),
+            // Cutting the document in half always leaves an unclosed object or array.
+            Fault::Truncated => self.body.truncate(self.body.len() / 2),
+            Fault::WrongContentType => {
+                self.content_type = "text/html; charset=utf-8";
+                self.body = b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head>\
+                    <body><h1>Service Unavailable</h1><p>Please try again later.</p></body></html>"
+                    .to_vec();
+            }
+            Fault::Huge { bytes } => {
+                // The same JSON with an unknown field that brings it to `bytes`.
+                // `…}` becomes `…,"_padding":"xx…x"}`: 14 bytes more than the padding.
+                if self.body.last() == Some(&b'}') && self.body.len() + 14 < *bytes {
+                    let padding = bytes - self.body.len() - 14;
+                    self.body.pop();
+                    self.body.extend_from_slice(b",\"_padding\":\"");
+                    self.body.extend(std::iter::repeat_n(b'x', padding));
+                    self.body.extend_from_slice(b"\"}");
+                }
+            }
+            Fault::Status { .. } | Fault::Slow(_) => {}
+        }
+        self
     }
 }
 
 impl From<ApiError> for Reply {
     fn from(err: ApiError) -> Reply {
-        Reply { status: err.status, body: err.body(), retry_after: err.retry_after, content_type: JSON }
+        Reply {
+            status: err.status,
+            body: err.body(),
+            retry_after: err.retry_after,
+            content_type: JSON,
+            reset_after: None,
+        }
     }
 }
 
-/// The documented order: count → auth → injected failures / rate limit → route. The id export
-/// is TMDB's file server, not its API: no key, no API faults.
-fn answer(state: &State, route: &Route, query: &Query, headers: &HeaderMap) -> Reply {
+/// A response body: the bytes, then, for a reset, an error that makes hyper drop the connection
+/// before the announced length was sent.
+pub(crate) struct ReplyBody {
+    data: Option<Bytes>,
+    /// Bytes announced but never sent.
+    reset: Option<usize>,
+    /// Before the reset: hyper flushes what it has while the body is pending.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(data) = self.data.take().filter(|d| !d.is_empty()) {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        if let Some(pause) = self.pause.as_mut() {
+            std::task::ready!(pause.as_mut().poll(cx));
+            self.pause = None;
+        }
+        Poll::Ready(self.reset.take().map(|missing| {
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, format!("reset {missing} bytes short")))
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.as_ref().is_none_or(Bytes::is_empty) && self.reset.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let len = self.data.as_ref().map_or(0, Bytes::len) + self.reset.unwrap_or(0);
+        SizeHint::with_exact(len as u64)
+    }
+}
+
+/// The documented order: count → auth → injected failures / storms / rate limit → route → a
+/// storm's body fault (on a 2xx only). Returns the reply and a storm's extra delay. The id
+/// export is TMDB's file server, not its API: no key, no API faults.
+fn answer(state: &State, route: &Route, query: &Query, headers: &HeaderMap) -> (Reply, Duration) {
     count(state, route);
     if *route == Route::Export {
-        return export_reply(state);
+        return (export_reply(state), Duration::ZERO);
     }
     if !authorized(&state.config, query, headers) {
-        return ApiError::unauthorized().into();
+        return (ApiError::unauthorized().into(), Duration::ZERO);
     }
     if let Some(err) = state.faults.take_injected() {
-        return err.into();
+        count_injected(state, &err.status.to_string());
+        return (err.into(), Duration::ZERO);
+    }
+    let storm = state.faults.draw_storm();
+    if let Some(Fault::Status { status, retry_after }) = storm {
+        count_injected(state, &status.to_string());
+        return (ApiError::for_status(status, retry_after).into(), Duration::ZERO);
     }
     if let Some(bucket) = &state.bucket {
         let allowed = bucket.lock().unwrap_or_else(|p| p.into_inner()).try_take();
         if !allowed {
-            return ApiError::rate_limited(Some(1)).into();
+            return (ApiError::rate_limited(Some(1)).into(), Duration::ZERO);
         }
     }
-    route_request(state, route, query).unwrap_or_else(Reply::from)
+    let reply = route_request(state, route, query).unwrap_or_else(Reply::from);
+    match storm {
+        Some(fault) if (200..300).contains(&reply.status) => {
+            count_injected(state, &fault.name());
+            let delay = if let Fault::Slow(delay) = fault { delay } else { Duration::ZERO };
+            (reply.spoiled(&fault), delay)
+        }
+        _ => (reply, Duration::ZERO),
+    }
+}
+
+fn count_injected(state: &State, name: &str) {
+    *state.counters().injected.entry(name.to_owned()).or_default() += 1;
 }
 
 fn count(state: &State, route: &Route) {
@@ -320,6 +420,10 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
     match route {
         Route::Details(id) => {
             let append = parse_append(query)?;
+            if let Some(raw) = state.faults.raw(*id).filter(|_| !state.faults.is_not_found(*id)) {
+                count_injected(state, "raw_body");
+                return Ok(Reply::ok_bytes(raw));
+            }
             match state.faults.fixture(*id) {
                 Some(fixture) => movie_reply(state, *id, |_| Some(catalog::fixture_details(fixture, &append))),
                 None => movie_reply(state, *id, |patches| catalog::details(cfg, *id, &append, patches)),
@@ -374,9 +478,9 @@ fn route_request(state: &State, route: &Route, query: &Query) -> Result<Reply, A
 fn export_reply(state: &State) -> Reply {
     let mut body = Vec::new();
     match state.write_export(&mut body) {
-        Ok(_) => Reply { status: 200, body, retry_after: None, content_type: "application/gzip" },
+        Ok(_) => Reply { content_type: "application/gzip", ..Reply::ok_bytes(body) },
         // Writing to memory cannot fail; should it, the file server answers 500.
-        Err(_) => Reply { status: 500, body: Vec::new(), retry_after: None, content_type: "text/plain" },
+        Err(_) => Reply { status: 500, content_type: "text/plain", ..Reply::ok_bytes(Vec::new()) },
     }
 }
 
@@ -388,13 +492,14 @@ fn movie_reply(
     build: impl FnOnce(&catalog::Patches) -> Option<Value>,
 ) -> Result<Reply, ApiError> {
     if state.faults.is_not_found(id) {
+        count_injected(state, "404");
         return Err(ApiError::not_found());
     }
     let value = state.faults.with_patches(build).ok_or_else(ApiError::not_found)?;
-    let mut reply = Reply::ok(&value);
+    let reply = Reply::ok(&value);
     if state.faults.is_malformed(id) {
-        // Cutting the document in half always leaves an unclosed object.
-        reply.body.truncate(reply.body.len() / 2);
+        count_injected(state, "truncated");
+        return Ok(reply.spoiled(&Fault::Truncated));
     }
     Ok(reply)
 }

@@ -460,3 +460,97 @@ async fn drop_shuts_the_server_down() {
     drop(server);
     assert!(TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_status_storm_hits_its_share_of_requests_until_it_ends() {
+    let (server, mut c) = setup().await;
+    server.faults().storm(fake_tmdb::Fault::Status { status: 429, retry_after: Some(1) }, 0.5, Duration::from_secs(60));
+    let mut throttled = 0;
+    for _ in 0..200 {
+        let r = c.get("/configuration").await;
+        if r.status == 429 {
+            r.assert_error(429, 25);
+            assert_eq!(r.headers["retry-after"], "1");
+            throttled += 1;
+        } else {
+            assert_eq!(r.status, 200);
+        }
+    }
+    assert!((60..=140).contains(&throttled), "about half of 200: {throttled}");
+    assert_eq!(server.counters().injected["429"], throttled);
+    assert!(server.faults().storming());
+    server.faults().calm();
+    assert!(!server.faults().storming());
+    assert_eq!(c.get("/configuration").await.status, 200);
+
+    // A storm ends by itself (this one is over as soon as it starts).
+    server.faults().storm(fake_tmdb::Fault::Status { status: 401, retry_after: None }, 1.0, Duration::ZERO);
+    assert!(!server.faults().storming());
+    assert_eq!(c.get("/movie/3").await.status, 200);
+}
+
+#[tokio::test]
+async fn body_storms_spoil_successful_answers_only() {
+    let (server, mut c) = setup().await;
+    let whole = c.get("/movie/4").await.body;
+
+    server.faults().storm(fake_tmdb::Fault::Truncated, 1.0, Duration::from_secs(60));
+    let r = c.get("/movie/4").await;
+    assert_eq!((r.status, r.body.len()), (200, whole.len() / 2));
+    assert!(serde_json::from_slice::<Value>(&r.body).is_err());
+    c.get("/movie/99999999").await.assert_error(404, 34);
+    server.faults().calm();
+
+    server.faults().storm(fake_tmdb::Fault::WrongContentType, 1.0, Duration::from_secs(60));
+    let r = c.get("/movie/4").await;
+    assert_eq!(r.status, 200);
+    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.body.starts_with(b"<!DOCTYPE html>"));
+    server.faults().calm();
+
+    server.faults().storm(fake_tmdb::Fault::Huge { bytes: 10_000_000 }, 1.0, Duration::from_secs(60));
+    let r = c.get("/movie/4").await;
+    assert_eq!((r.status, r.body.len()), (200, 10_000_000));
+    let mut huge = r.json();
+    assert_eq!(huge["_padding"].as_str().map(str::len), Some(10_000_000 - whole.len() - 14));
+    huge.as_object_mut().unwrap().remove("_padding");
+    assert_eq!(huge, serde_json::from_slice::<Value>(&whole).unwrap(), "the right JSON, grown");
+    server.faults().calm();
+
+    server.faults().storm(fake_tmdb::Fault::Slow(Duration::from_millis(30)), 1.0, Duration::from_secs(60));
+    let r = c.get("/movie/4").await;
+    assert_eq!(r.headers.get(fake_tmdb::DELAY_HEADER).and_then(|v| v.to_str().ok()), Some("30"));
+    assert_eq!(r.body, whole);
+    server.faults().calm();
+
+    let injected = server.counters().injected;
+    for name in ["truncated", "wrong_content_type", "huge_body", "slow"] {
+        assert_eq!(injected.get(name), Some(&1), "{name}: {injected:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_reset_announces_the_whole_body_and_drops_the_connection_halfway() {
+    let (server, mut c) = setup().await;
+    let whole = c.get("/movie/6").await.body.len();
+    server.faults().storm(fake_tmdb::Fault::ResetMidBody, 1.0, Duration::from_secs(60));
+    let mut fresh = Client::connect(&server).await;
+    let req = Request::get("/3/movie/6").header("host", &fresh.host).header("authorization", format!("Bearer {TOKEN}"));
+    fresh.sender.ready().await.unwrap();
+    let resp = fresh.sender.send_request(req.body(Empty::new()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-length"].to_str().unwrap(), whole.to_string());
+    assert!(resp.into_body().collect().await.is_err(), "the body ends before its announced length");
+    assert_eq!(server.counters().injected["reset_mid_body"], 1);
+}
+
+#[tokio::test]
+async fn raw_bodies_are_served_byte_for_byte() {
+    let (server, mut c) = setup().await;
+    let bytes = b"{\"id\": 7, \"title\": \"\xff\xfe\", \"n\": 1e400}".to_vec();
+    server.faults().serve_raw(7, bytes.clone());
+    let r = c.get("/movie/7").await;
+    assert_eq!((r.status, r.body.to_vec()), (200, bytes));
+    server.faults().not_found(7);
+    c.get("/movie/7").await.assert_error(404, 34);
+}

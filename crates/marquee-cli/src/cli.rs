@@ -101,6 +101,30 @@ pub enum Command {
         #[arg(long)]
         deep: bool,
     },
+    /// Inject every fault of the reliability suite (TMDB storms and bad bodies, PostgreSQL
+    /// restarts, killed backends, connection floods and statement timeouts, SIGKILLed processes,
+    /// concurrent runs, hostile input) into real runs against a PostgreSQL of its own, and print
+    /// what each did: injected, affected, failed, lost, duplicated, half-written, recovery time.
+    /// Exits non-zero when anything was lost, duplicated, half-written, leaked or not recovered.
+    Chaos {
+        /// Keep running rounds of every fault for this many minutes (at least one round).
+        #[arg(long, default_value_t = 0.0)]
+        minutes: f64,
+        #[arg(long, default_value_t = 13)]
+        seed: u64,
+        /// Only these faults (repeatable; default: all).
+        #[arg(long = "fault", value_enum)]
+        faults: Vec<crate::chaos::Fault>,
+        /// The small scale of the test suite instead of the long one.
+        #[arg(long)]
+        bounded: bool,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Also print, at each scheduler call of every recovery, what is still in flight.
+        #[arg(long)]
+        trace: bool,
+    },
     /// The aggregates of people, genres, keywords, companies and collections.
     Aggregates {
         #[command(subcommand)]

@@ -213,6 +213,24 @@ impl LocalPostgres {
         Ok(LocalPostgres { dir, port })
     }
 
+    /// Restarts the server as `pg_ctl restart -m fast` does (every session ended, then the
+    /// same options again) and waits until it accepts connections.
+    pub fn restart_fast(&self) -> Result<(), String> {
+        let data = self.dir.join("data").to_string_lossy().to_string();
+        let log = self.log_file().to_string_lossy().to_string();
+        let out =
+            run(&bindir()?.join("pg_ctl"), &["-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "60", "restart"])?;
+        if !out.status.success() {
+            return Err(format!("pg_ctl restart failed: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(())
+    }
+
+    /// The server's log (what `start` and `restart_fast` direct it to).
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("postgres.log")
+    }
+
     /// Stops the server (`fast`: open sessions are ended) and waits until it is down.
     pub fn stop(&self) -> Result<(), String> {
         let data = self.dir.join("data").to_string_lossy().to_string();

@@ -56,14 +56,21 @@ pub enum Disposition {
     /// Every further call would fail the same way (our TMDB credentials, our configuration):
     /// stop the run; the movie's work stays queued, its attempt not counted.
     StopRun,
-    /// The movie will not get better: TMDB no longer has it, the catalog refuses it, or TMDB
-    /// refuses the request as invalid (our bug: fail loudly).
+    /// The movie will not get better: TMDB no longer has it, the catalog refuses it, TMDB
+    /// refuses the request as invalid (our bug: fail loudly), or TMDB's answer for it cannot be
+    /// stored (TMDB would send the same again; its changes feed queues the movie once it
+    /// changes).
     Permanent,
     /// The invocation's time ran out before the movie was done: queued again, attempt not
     /// counted.
     Unfinished,
     /// Worth another attempt later, after a backoff.
     Retry,
+    /// Worth another attempt in a moment: the database lost the session or refused to connect
+    /// (a restart, a terminated backend, a full connection table), which says nothing about the
+    /// movie. The attempt counts all the same, so that a movie that kills its session every time
+    /// still ends failed after its attempts.
+    RetrySoon,
 }
 
 impl Error {
@@ -72,8 +79,11 @@ impl Error {
             Error::Tmdb(TmdbError::Unauthorized { .. }) | Error::Config(_) => Disposition::StopRun,
             Error::Gone { .. }
             | Error::Rejected { .. }
-            | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. }) => Disposition::Permanent,
+            | Error::Tmdb(TmdbError::NotFound | TmdbError::Rejected { .. } | TmdbError::Unusable { .. }) => {
+                Disposition::Permanent
+            }
             Error::Tmdb(TmdbError::OutOfTime { .. }) => Disposition::Unfinished,
+            Error::Db(e) if e.session_lost() => Disposition::RetrySoon,
             _ => Disposition::Retry,
         }
     }
@@ -81,5 +91,30 @@ impl Error {
     /// Whether the run must stop (see [`Disposition::StopRun`]).
     pub fn stops_run(&self) -> bool {
         self.disposition() == Disposition::StopRun
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(code: Option<&str>) -> Error {
+        Error::Db(DbError::Query { code: code.map(str::to_owned), message: "m".into() })
+    }
+
+    #[test]
+    fn the_database_going_away_is_retried_soon_and_its_refusals_after_a_backoff() {
+        for lost in [
+            db(None),
+            db(Some("57P01")),
+            db(Some("57P03")),
+            db(Some("08006")),
+            Error::Db(DbError::Connect("refused".into())),
+        ] {
+            assert_eq!(lost.disposition(), Disposition::RetrySoon, "{lost:?}");
+        }
+        for refused in [db(Some("57014")), db(Some("23505")), db(Some("22P05")), db(Some("53100"))] {
+            assert_eq!(refused.disposition(), Disposition::Retry, "{refused:?}");
+        }
     }
 }

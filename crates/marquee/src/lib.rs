@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod billing;
+pub mod chaos;
 pub mod config;
 pub mod db;
 pub mod domain;

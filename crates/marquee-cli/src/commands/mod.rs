@@ -5,6 +5,7 @@ mod aggregates;
 mod app;
 mod audit;
 mod bench;
+mod chaos;
 mod demo;
 mod fake_tmdb;
 mod import;
@@ -20,7 +21,7 @@ pub mod sync;
 use crate::cli::{Command, FakeTmdbCommand, ScheduleCommand};
 use crate::native::NativeSettings;
 
-pub use app::{NativeApp, database_url, native_app};
+pub use app::{NativeApp, database_url, native_app, run_migrations};
 
 /// Runs one subcommand with the settings of the process environment.
 pub async fn run(command: Command) -> anyhow::Result<()> {
@@ -44,6 +45,9 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Aggregates { what } => aggregates::run(&settings, what).await,
         Command::Stats { top, json } => aggregates::stats(&settings, top, json).await,
         Command::Audit { json, fix, deep } => audit::run(&settings, json, fix, deep).await,
+        Command::Chaos { minutes, seed, faults, bounded, json, trace } => {
+            chaos::run(minutes, seed, faults, bounded, json, trace).await
+        }
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
             crate::schedule::print(&manifest, base_url.as_deref(), format)

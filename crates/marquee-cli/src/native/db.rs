@@ -135,4 +135,8 @@ impl Connection for NativeConnection {
         let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
         self.client.execute(sql, &refs).await.map_err(db_error)
     }
+
+    fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
 }

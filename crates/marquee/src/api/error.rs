@@ -21,7 +21,9 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         Error::Tmdb(TmdbError::Unauthorized { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_unauthorized"),
-        Error::Tmdb(TmdbError::Malformed { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_bad_response"),
+        Error::Tmdb(TmdbError::Malformed { .. } | TmdbError::Unusable { .. }) => {
+            (StatusCode::BAD_GATEWAY, "tmdb_bad_response")
+        }
         Error::Tmdb(TmdbError::Rejected { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_rejected"),
         Error::Tmdb(TmdbError::Exhausted { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "tmdb_unavailable"),
         Error::Tmdb(TmdbError::OutOfTime { .. }) => (StatusCode::SERVICE_UNAVAILABLE, "time_budget_exhausted"),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod cards;
 pub mod catalog;
+pub mod chaos;
 pub mod export;
 pub mod fingerprint;
 pub mod migrate;

@@ -70,8 +70,24 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// Years PostgreSQL and ISO-8601 texts agree on (PostgreSQL has no year 0; five-digit years
+/// print differently): a date outside them is no date.
+const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
 fn parse_date(s: &Option<String>) -> Option<NaiveDate> {
-    non_empty(s).and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
+    non_empty(s)
+        .and_then(|d| NaiveDate::parse_from_str(d.get(..10).unwrap_or(d), "%Y-%m-%d").ok())
+        .filter(|d| YEARS.contains(&chrono::Datelike::year(d)))
+}
+
+/// A video's `published_at` (`2024-05-01T17:00:05.000Z`) as `timestamp` text to the second;
+/// `None` when it is not such a time (TMDB's texts are; anything else must not fail the write).
+fn published_at(text: Option<&str>) -> Option<String> {
+    let text = text?.get(..19)?;
+    let at = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())?;
+    YEARS.contains(&chrono::Datelike::year(&at)).then(|| at.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 pub fn runtime_display(minutes: i32) -> String {
@@ -206,9 +222,16 @@ pub fn normalize(details: &MovieDetails, images: &ImageConfiguration) -> Result<
                                       "certification": non_empty(&r.certification), "note": non_empty(&r.note)}));
         }
     }
-    let mut videos: Vec<Json> = d.videos.results.iter().map(|v| json!({"site": v.site, "video_key": v.key, "video_type": v.kind, "name": v.name,
-        "official": v.official, "published_at": v.published_at.as_deref().and_then(|p| p.get(..19)).map(|p| p.replace('T', " ")),
-        "size": v.size, "language": v.iso_639_1, "country": v.iso_3166_1})).collect();
+    let mut videos: Vec<Json> = d
+        .videos
+        .results
+        .iter()
+        .map(|v| {
+            json!({"site": v.site, "video_key": v.key, "video_type": v.kind, "name": v.name,
+        "official": v.official, "published_at": published_at(v.published_at.as_deref()),
+        "size": v.size, "language": v.iso_639_1, "country": v.iso_3166_1})
+        })
+        .collect();
     dedup_by(&mut videos, &["video_key"]);
     let mut images_rows = Vec::new();
     for (kind, list) in [("backdrop", &d.images.backdrops), ("poster", &d.images.posters), ("logo", &d.images.logos)] {
@@ -350,6 +373,26 @@ mod tests {
         d.adult = false;
         d.title = Some("  ".into());
         assert_eq!(check(&d), Err(Rejection::MissingTitle));
+    }
+
+    #[test]
+    fn dates_and_times_postgresql_cannot_read_are_none() {
+        let date = |s: &str| parse_date(&Some(s.to_owned()));
+        assert_eq!(date("1999-10-15"), NaiveDate::from_ymd_opt(1999, 10, 15));
+        assert_eq!(date("0000-01-01"), None, "PostgreSQL has no year 0");
+        assert_eq!(date("+10000-01-01"), None);
+        assert_eq!(date("2024-02-30"), None);
+        assert_eq!(published_at(Some("2024-05-01T17:00:05.000Z")).as_deref(), Some("2024-05-01 17:00:05"));
+        assert_eq!(published_at(Some("2024-05-01 17:00:05")).as_deref(), Some("2024-05-01 17:00:05"));
+        for bad in [
+            "garbage-garbage-garbage",
+            "2024-13-01T00:00:00",
+            "0000-01-01T00:00:00",
+            "2024-05-01",
+            "é2024-05-01T17:00:05",
+        ] {
+            assert_eq!(published_at(Some(bad)), None, "{bad}");
+        }
     }
 
     #[test]

@@ -188,7 +188,7 @@ pub async fn reproject_work<D: Database, H: HttpClient, C: Clock>(
     let Some(claim) = works::claim(conn, tmdb_id, owner, app.config.time_budget, true).await? else {
         return Ok(Reprojected::Busy);
     };
-    let stored = serde_json::from_value::<MovieDetails>(raw.clone()).map_err(|e| e.to_string());
+    let stored = MovieDetails::from_response(raw).map_err(|e| e.to_string());
     match stored.map(|d| movie::normalize(&d, images)) {
         Ok(Ok(record)) => {
             let store = ingest::Store { function: app.function, now: app.clock.now(), claim: &claim, owner, images };

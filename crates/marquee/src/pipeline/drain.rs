@@ -14,6 +14,7 @@ use futures::future::LocalBoxFuture;
 use futures::stream::FuturesUnordered;
 
 use super::ingest::{self, LEASE_MARGIN, lease_owner};
+use super::persist::persist;
 use super::runner::{Finished, JobResult, run_queued, start_margin};
 use crate::app::App;
 use crate::db::queue::{self, Claimed, Scope};
@@ -165,7 +166,8 @@ pub async fn drain<D: Database, H: HttpClient, C: Clock>(
         }
     }
     unstarted.extend(ready.drain(..).map(|r| r.id));
-    report.released += queue::release(&app.db.connect().await?, &unstarted, owner).await?;
+    report.released +=
+        persist(&app.clock, async || queue::release(&app.db.connect().await?, &unstarted, owner).await).await?;
     failure.map_or(Ok(report), Err)
 }
 

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use serde::Deserialize as _;
 use serde_json::Value as Json;
 
 use crate::app::App;
@@ -19,6 +18,7 @@ use crate::domain::staleness;
 use crate::domain::states::WorkStatus;
 use crate::error::{Disposition, Error, Result};
 use crate::log;
+use crate::pipeline::persist::persist;
 use crate::ports::{Clock, Connection, Database, HttpClient};
 use crate::tmdb::types::{ImageConfiguration, MovieDetails};
 use crate::tmdb::{TmdbClient, TmdbError};
@@ -163,22 +163,35 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
         Ok::<_, Error>((images, details, raw))
     }
     .await;
-    let conn = app.db.connect().await?;
+    // What ends the claim is recorded whatever the database is going through (`persist`), each
+    // time on a session of its own: a lease left held would keep the movie from every runner
+    // until it runs out (the budget + 30 s).
     let refusal = |status, reason, detail| works::Refusal { status, tmdb_id, reason, detail, function: app.function };
+    let refuse = async |refusal: works::Refusal<'_>| {
+        let refused =
+            persist(&app.clock, async || works::refuse(&app.db.connect().await?, claim.work_id, owner, &refusal).await);
+        if refused.await? { Ok(()) } else { Err(Error::LeaseLost { tmdb_id }) }
+    };
+    let mark_failed = async |e: &Error| {
+        persist(&app.clock, async || {
+            works::mark_failed(&app.db.connect().await?, claim.work_id, owner, &e.to_string()).await
+        })
+        .await
+    };
     let (images, details, raw) = match fetched {
         Ok(f) => f,
         Err(Error::Tmdb(TmdbError::NotFound)) => {
-            refuse(&conn, claim.work_id, owner, &refusal(WorkStatus::Gone, "not_found", "TMDB answered 404")).await?;
+            refuse(refusal(WorkStatus::Gone, "not_found", "TMDB answered 404")).await?;
             return Err(Error::Gone { tmdb_id });
         }
         Err(e) if matches!(e.disposition(), Disposition::StopRun | Disposition::Unfinished) => {
             // Nothing was learnt about the movie (our credentials are wrong, or time ran out):
             // nothing is written, and the movie is as it was.
-            works::abandon(&conn, claim, owner).await?;
+            persist(&app.clock, async || works::abandon(&app.db.connect().await?, claim, owner).await).await?;
             return Err(e);
         }
         Err(e) => {
-            works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await?;
+            mark_failed(&e).await?;
             return Err(e);
         }
     };
@@ -186,25 +199,22 @@ async fn fetch_and_store<D: Database, H: HttpClient, C: Clock>(
         Ok(record) => record,
         Err(rejection) => {
             let reason = rejection.reason();
-            refuse(
-                &conn,
-                claim.work_id,
-                owner,
-                &refusal(WorkStatus::Rejected, reason, "refused by the catalog policy"),
-            )
-            .await?;
+            refuse(refusal(WorkStatus::Rejected, reason, "refused by the catalog policy")).await?;
             return Err(Error::Rejected { tmdb_id, reason });
         }
     };
     let store = Store { function: app.function, now: app.clock.now(), claim, owner, images: &images };
     let calls = tmdb.take_calls();
-    match store_record(&conn, &store, &record, &raw, AlsoRecord { queue_row, calls: &calls }).await {
+    let also = AlsoRecord { queue_row, calls: &calls };
+    let written = async { store_record(&app.db.connect().await?, &store, &record, &raw, also).await }.await;
+    match written {
         Ok(outcome) => Ok(outcome),
         Err(e) => {
             // Nothing of the statement was written: the calls go back to be logged later.
             tmdb.restore_calls(calls);
             if !matches!(e, Error::LeaseLost { .. }) {
-                let _ = works::mark_failed(&conn, claim.work_id, owner, &e.to_string()).await;
+                // The failure may have been the session's (terminated, or the server restarted).
+                let _ = mark_failed(&e).await;
             }
             Err(e)
         }
@@ -236,7 +246,7 @@ pub async fn store_record(
     let (score, card) = derive(work_id, record);
     let next_refresh_at = staleness::next_refresh_at(record.release_date, record.release_status, store.now);
     // A first ingest has nothing to compare with: no change-log entry.
-    let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::deserialize(raw).ok()) {
+    let changes = match store.claim.previous_raw.as_ref().and_then(|raw| MovieDetails::from_response(raw).ok()) {
         Some(old) => movie::normalize(&old, store.images)
             .map(|old| movie::changes(&old.tracked, &record.tracked))
             .unwrap_or_default(),

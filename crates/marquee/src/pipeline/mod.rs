@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod drain;
 pub mod import;
 pub mod ingest;
+pub mod persist;
 pub mod refresh;
 pub mod run;
 pub mod runner;

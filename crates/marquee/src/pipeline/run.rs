@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::ingest::lease_owner;
+use super::persist::persist;
 use crate::app::App;
 use crate::db::aggregates;
 use crate::db::run_log::{self, RunCounts};
@@ -99,9 +100,11 @@ impl Run {
         tmdb.share_learned_rate().await;
         if self.logged {
             let calls = tmdb.take_calls();
-            let conn = app.db.connect().await?;
-            let finished =
-                run_log::finish(&conn, &self.id, app.function, status, counts, duration_ms, error.as_deref(), &calls);
+            let finished = persist(&app.clock, async || {
+                let conn = app.db.connect().await?;
+                run_log::finish(&conn, &self.id, app.function, status, counts, duration_ms, error.as_deref(), &calls)
+                    .await
+            });
             if let Err(e) = finished.await {
                 tmdb.restore_calls(calls);
                 return Err(e.into());

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ingest::{self, Outcome};
+use super::persist::persist;
 use crate::app::App;
 use crate::db::catalog::QueueRow;
 use crate::db::queue::{self, Claimed};
@@ -41,6 +42,10 @@ pub struct Finished {
     pub recorded: Result<bool, DbError>,
 }
 
+/// How soon a movie is tried again when the database, not the movie, failed its attempt
+/// ([`Disposition::RetrySoon`]).
+pub const RETRY_SOON: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Leaves this much of the budget unused when deciding whether to start one more movie: one
 /// ingest is a TMDB request plus a write, normally well under a second.
 pub fn start_margin(budget: std::time::Duration) -> std::time::Duration {
@@ -67,7 +72,8 @@ pub async fn run_queued<D: Database, H: HttpClient, C: Clock>(
             (JobResult::Ingested { title: title_year_of(&card.payload) }, Ok(queue_completed))
         }
         Ok(Outcome::Cached { .. }) => {
-            let completed = async { queue::complete(&app.db.connect().await?, row.id, owner).await }.await;
+            let completed =
+                persist(&app.clock, async || queue::complete(&app.db.connect().await?, row.id, owner).await).await;
             (JobResult::Fresh, completed)
         }
         Err(error) => match error.disposition() {
@@ -76,11 +82,15 @@ pub async fn run_queued<D: Database, H: HttpClient, C: Clock>(
             disposition => {
                 let permanent = disposition == Disposition::Permanent;
                 let dead = permanent || row.attempts >= row.max_attempts;
-                let retry_in = Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64());
+                let retry_in = match disposition {
+                    Disposition::RetrySoon => RETRY_SOON,
+                    _ => Backoff::QUEUE.delay(row.attempts.max(1) as u32, fastrand::f64()),
+                };
                 let message = error.to_string();
-                let failed =
-                    async { queue::fail(&app.db.connect().await?, row.id, owner, &message, retry_in, permanent).await }
-                        .await;
+                let failed = persist(&app.clock, async || {
+                    queue::fail(&app.db.connect().await?, row.id, owner, &message, retry_in, permanent).await
+                })
+                .await;
                 (JobResult::Failed { error, dead }, failed)
             }
         },

@@ -53,6 +53,21 @@ impl DbError {
             _ => None,
         }
     }
+
+    /// The session is gone: no answer came (a closed socket, an I/O error, or no session at
+    /// all), or the server ended it, saying so (SQLSTATE class 08, connection exception; 57P01
+    /// `admin_shutdown`, sent by `pg_terminate_backend` and by a fast or immediate shutdown;
+    /// 57P02 `crash_shutdown`; 57P03 `cannot_connect_now`). Nothing more can be asked of it.
+    pub fn session_lost(&self) -> bool {
+        match self {
+            DbError::Connect(_) => true,
+            DbError::Query { code: None, .. } => true,
+            DbError::Query { code: Some(code), .. } => {
+                code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+            }
+            DbError::MissingColumn(_) | DbError::Decode { .. } => false,
+        }
+    }
 }
 
 /// One result row: values by column position, looked up by name.
@@ -178,6 +193,12 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 pub trait Connection {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+
+    /// Whether the session is known to be over (the server closed it, e.g. in a restart),
+    /// without asking the server. `false` when the adapter cannot tell.
+    fn is_closed(&self) -> bool {
+        false
+    }
 }
 
 /// Where connections come from. Concurrent work in one invocation takes one connection each.
@@ -280,6 +301,9 @@ impl<C: Connection> Connection for MeteredConnection<C> {
         let result = self.inner.execute(sql, params).await;
         self.meter.record(started);
         result
+    }
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! A connection goes back to the pool only when it is clean: not inside a transaction (a task
 //! dropped between `BEGIN` and `COMMIT` would hand the next task an open transaction) and not
-//! broken (an error that was not the server's answer, e.g. the session was closed).
+//! broken ([`DbError::session_lost`]: no answer came, or the server ended the session, as
+//! `pg_terminate_backend` and a restart do — such a session answers nothing ever again).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -61,10 +62,15 @@ pub struct Pooled<D: Database> {
 impl<D: Database> Database for Pool<D> {
     type Conn = Pooled<D>;
 
-    /// Waits for a free slot, then reuses an idle session or opens one.
+    /// Waits for a free slot, then reuses an idle session or opens one. An idle session the
+    /// server closed meanwhile (a restart, `pg_terminate_backend`) is dropped, not handed out.
     async fn connect(&self) -> Result<Pooled<D>, DbError> {
         let slot = self.shared.slots.acquire_arc().await;
-        let idle = self.shared.idle.borrow_mut().pop();
+        let idle = {
+            let mut idle = self.shared.idle.borrow_mut();
+            idle.retain(|conn| !conn.is_closed());
+            idle.pop()
+        };
         let conn = match idle {
             Some(conn) => conn,
             None => {
@@ -95,8 +101,7 @@ impl<D: Database> Pooled<D> {
             Ok(_) if sql.eq_ignore_ascii_case("COMMIT") || sql.eq_ignore_ascii_case("ROLLBACK") => {
                 self.in_transaction.set(false)
             }
-            // No SQLSTATE: the server did not answer (closed session, I/O error).
-            Err(e) if e.sqlstate().is_none() => self.broken.set(true),
+            Err(e) if e.session_lost() => self.broken.set(true),
             _ => {}
         }
     }
@@ -113,6 +118,10 @@ impl<D: Database> Connection for Pooled<D> {
         let result = self.conn().execute(sql, params).await;
         self.observe(sql, &result);
         result
+    }
+
+    fn is_closed(&self) -> bool {
+        self.conn().is_closed()
     }
 }
 

@@ -39,4 +39,7 @@ impl<C: Connection> Connection for HeldConnection<C> {
         let _hold = self.clock.hold();
         self.inner.execute(sql, params).await
     }
+    fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
 }

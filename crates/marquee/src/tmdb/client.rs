@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::ratelimit::{LearnedRate, RateLimiter, before};
+use super::response::{self, Unreadable};
 use super::shared::{SharedLesson, SharedRate};
 use super::types::{
     APPENDED_PARTS, ChangesPage, ImageConfiguration, ListPage, MovieDetails, MovieList, TmdbConfiguration,
@@ -35,9 +36,24 @@ pub enum TmdbError {
     /// queued for the next invocation.
     #[error("the time budget ran out before TMDB answered ({attempts} attempt(s) sent{})", last.as_ref().map(|l| format!("; last: {l}")).unwrap_or_default())]
     OutOfTime { attempts: u32, last: Option<String> },
-    /// A 200 whose body is not the JSON we expect.
+    /// A 2xx whose body is not JSON (truncated, an HTML page, invalid UTF-8) or is too large to
+    /// be an answer (see `tmdb::response`), on every attempt: each was retried like a 5xx, and
+    /// the movie is retried later, like after an outage.
     #[error("TMDB returned malformed JSON for {endpoint}: {detail}")]
     Malformed { endpoint: String, detail: String },
+    /// A 2xx whose JSON is not a usable answer: the wrong shape, values no column can hold,
+    /// another movie (see `tmdb::response`). TMDB would answer the same again: not retried.
+    #[error("TMDB's answer for {endpoint} cannot be used: {detail}")]
+    Unusable { endpoint: String, detail: String },
+}
+
+impl TmdbError {
+    fn unreadable(endpoint: &str, why: Unreadable) -> TmdbError {
+        match why {
+            Unreadable::Garbled(detail) => TmdbError::Malformed { endpoint: endpoint.into(), detail },
+            Unreadable::Unusable(detail) => TmdbError::Unusable { endpoint: endpoint.into(), detail },
+        }
+    }
 }
 
 /// One attempt of one TMDB call, for `tmdb_api_logs`. Never holds the key: `endpoint` is the
@@ -87,6 +103,8 @@ enum Attempt {
     Retry {
         wait: Duration,
         why: String,
+        /// What the call fails with when this was its last attempt (`None`: `Exhausted`).
+        last_error: Option<TmdbError>,
     },
     /// The limiter had no start before the deadline: nothing was sent.
     NotStarted,
@@ -212,7 +230,11 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             tmdb_id: Some(id),
         };
         let raw = self.get_json(&call).await?;
-        let details = parse(&call, raw.clone())?;
+        let details = MovieDetails::from_response(&raw).map_err(|e| TmdbError::unreadable(call.endpoint, e))?;
+        if details.id != id {
+            let detail = format!("the answer is about movie {}, not {id}", details.id);
+            return Err(TmdbError::Unusable { endpoint: call.endpoint.into(), detail });
+        }
         Ok((details, raw))
     }
 
@@ -229,7 +251,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
             query.push(("region", region.to_owned()));
         }
         let call = Call { endpoint: list.endpoint(), path: list.endpoint().to_owned(), query, tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     /// One page of the ids changed from `start` to `end` (UTC days, inclusive; at most 14 days).
@@ -241,12 +263,12 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     ) -> Result<ChangesPage, TmdbError> {
         let query = vec![("start_date", start.to_string()), ("end_date", end.to_string()), ("page", page.to_string())];
         let call = Call { endpoint: "/movie/changes", path: "/movie/changes".into(), query, tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     pub async fn configuration(&self) -> Result<TmdbConfiguration, TmdbError> {
         let call = Call { endpoint: "/configuration", path: "/configuration".into(), query: vec![], tmdb_id: None };
-        parse(&call, self.get_json(&call).await?)
+        parse(&call, &self.get_json(&call).await?)
     }
 
     /// GET with retries: 429 (honouring `Retry-After`), 5xx, timeouts and transport errors are
@@ -260,15 +282,15 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (wait, why) = match self.attempt(call, attempt).await {
+            let (wait, why, last_error) = match self.attempt(call, attempt).await {
                 Attempt::Done(json) => return Ok(json),
                 Attempt::Fail(error) => return Err(error),
                 Attempt::NotStarted => return Err(TmdbError::OutOfTime { attempts: attempt - 1, last }),
                 Attempt::Cut { why } => return Err(TmdbError::OutOfTime { attempts: attempt, last: Some(why) }),
-                Attempt::Retry { wait, why } => (wait, why),
+                Attempt::Retry { wait, why, last_error } => (wait, why, last_error),
             };
             if attempt >= self.config.max_attempts {
-                return Err(TmdbError::Exhausted { attempts: attempt, last: why });
+                return Err(last_error.unwrap_or(TmdbError::Exhausted { attempts: attempt, last: why }));
             }
             // Waiting would only end where nothing may start any more.
             if self.deadline.is_some_and(|d| self.clock.now() + wait >= d) {
@@ -335,7 +357,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     fn retry(&self, attempt: u32, retry_after: Option<Duration>, why: &str) -> Attempt {
         let unit = self.rng.borrow_mut().f64();
         let wait = Backoff::TMDB.after_throttle(retry_after, attempt, unit);
-        Attempt::Retry { wait, why: why.to_owned() }
+        Attempt::Retry { wait, why: why.to_owned(), last_error: None }
     }
 
     fn classify(
@@ -352,9 +374,19 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
         let body = response.body();
         let error_body = || serde_json::from_slice::<TmdbErrorBody>(body).unwrap_or_default();
         match status {
-            200..=299 => match serde_json::from_slice(body) {
+            200..=299 => match response::decode(body) {
                 Ok(json) => Attempt::Done(json),
-                Err(e) => Attempt::Fail(TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() }),
+                // Not JSON (cut short, a proxy's page, too large): more often a hop on the way
+                // than TMDB itself, so it is tried again like a 5xx, and is the call's error when
+                // every attempt got one.
+                Err(garbled @ Unreadable::Garbled(_)) => {
+                    let error = TmdbError::unreadable(call.endpoint, garbled);
+                    match self.retry(attempt, None, &error.to_string()) {
+                        Attempt::Retry { wait, why, .. } => Attempt::Retry { wait, why, last_error: Some(error) },
+                        other => other,
+                    }
+                }
+                Err(unusable) => Attempt::Fail(TmdbError::unreadable(call.endpoint, unusable)),
             },
             401 => {
                 let b = error_body();
@@ -371,7 +403,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
                 let mut retry = self.retry(attempt, retry_after, "HTTP 429 rate limited");
                 // TMDB's real rate is lower than ours: learn it (see `ratelimit`).
                 self.limiter.throttled(started, self.clock.now());
-                if let Attempt::Retry { wait, why } = &mut retry {
+                if let Attempt::Retry { wait, why, .. } = &mut retry {
                     // Everyone in this invocation backs off, not just this request.
                     self.limiter.pause_until(self.clock.now() + *wait);
                     why.push_str(&format!(" (retry after {} ms)", wait.as_millis()));
@@ -421,9 +453,8 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     }
 }
 
-fn parse<T: DeserializeOwned>(call: &Call<'_>, json: serde_json::Value) -> Result<T, TmdbError> {
-    serde_json::from_value(json)
-        .map_err(|e| TmdbError::Malformed { endpoint: call.endpoint.into(), detail: e.to_string() })
+fn parse<T: DeserializeOwned>(call: &Call<'_>, json: &serde_json::Value) -> Result<T, TmdbError> {
+    response::shape(json).map_err(|e| TmdbError::unreadable(call.endpoint, e))
 }
 
 /// "en-US" → "en" (for `include_image_language`).

@@ -2,6 +2,7 @@
 
 mod client;
 mod ratelimit;
+pub mod response;
 mod shared;
 #[cfg(test)]
 mod timing_tests;

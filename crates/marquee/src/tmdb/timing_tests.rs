@@ -143,6 +143,31 @@ fn max_attempts_is_honoured() {
 }
 
 #[test]
+fn a_garbled_answer_is_retried_like_a_5xx_and_is_the_error_when_every_attempt_gets_one() {
+    let (clock, mut config) = (VirtualClock::default(), config(1000, 20));
+    config.max_attempts = 3;
+    let http = ScriptedHttp::new(&clock);
+    http.then("/movie/1", Reply::status(200).body(b"{\"id\": 1, \"tit".to_vec()))
+        .then("/movie/1", Reply::status(200).header("content-type", "text/html").body(b"<html>busy</html>".to_vec()))
+        .always("/movie/1", Reply::json(json!({"id": 1})))
+        .always("/movie/2", Reply::status(200).body(vec![b' '; super::response::MAX_BODY_BYTES + 1]))
+        .always("/movie/3", Reply::json(json!([1, 2])));
+    let client = TmdbClient::new(&http, &clock, &config);
+    let results: Vec<_> = fetch_all(&client, &clock, [1, 2]).into_iter().map(|(r, _)| r).collect();
+    assert_eq!(results[0], Ok(json!({"id": 1})), "third time lucky");
+    assert!(
+        matches!(&results[1], Err(TmdbError::Malformed { detail, .. }) if detail.contains("more than the")),
+        "{:?}",
+        results[1]
+    );
+    assert_eq!(http.sent().len(), 6, "three attempts each");
+    // JSON, but not an answer: final at once.
+    let shaped: Result<(super::types::MovieDetails, serde_json::Value), _> = block_on(client.movie(3));
+    assert!(matches!(shaped, Err(TmdbError::Unusable { .. })), "{shaped:?}");
+    assert_eq!(http.sent().len(), 7);
+}
+
+#[test]
 fn client_errors_are_final_and_never_retried() {
     let (clock, config) = (VirtualClock::default(), config(1000, 20));
     let http = ScriptedHttp::new(&clock);

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use futures::StreamExt;
-use serde::Deserialize as _;
 use serde_json::Value as Json;
 
 use crate::app::App;
@@ -236,7 +235,7 @@ async fn images(conn: &impl Connection) -> Result<Option<ImageConfiguration>> {
 
 /// The fingerprint an ingest of the stored response would record now.
 fn fingerprint_now(work_id: i64, raw: &Json, images: &ImageConfiguration) -> std::result::Result<Json, String> {
-    let details = MovieDetails::deserialize(raw).map_err(|_| "stored response is not a movie".to_owned())?;
+    let details = MovieDetails::from_response(raw).map_err(|_| "stored response is not a movie".to_owned())?;
     let record = movie::normalize(&details, images)
         .map_err(|r| format!("complete work the catalog refuses ({})", r.reason()))?;
     let (score, card) = ingest::derive(work_id, &record);
