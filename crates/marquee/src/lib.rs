@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod keys;
 pub mod log;
 pub mod pipeline;
 pub mod ports;

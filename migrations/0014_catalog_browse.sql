@@ -1,0 +1,137 @@
+-- Browsing and searching the catalog (issue 16): every work's sort keys, kept current and
+-- versioned by the movie write, and its title prepared for search.
+--
+-- Browse pages are keyset pages in the order of a key that refreshes change (popularity, score,
+-- trend, even title and release date). Plain keyset paging would skip a work that moved ahead of
+-- the cursor between two pages and repeat one that moved behind it. So every page after the
+-- first orders the works by their keys *as the first page saw them*: the first page's cursor
+-- carries its snapshot (`pg_current_snapshot()`); a work whose current keys were written by a
+-- transaction that snapshot saw is ordered by them (through the indexes below), and a work
+-- written since is ordered by its newest version that snapshot saw (`work_sort_key_versions`).
+-- Visibility, not time, decides: a write that was in flight when the first page was read is
+-- "since", however its clock read. A work first written since the first page is not in the
+-- listing; one that stopped being servable is not served (`db::browse`).
+--
+-- Both tables are kept by a trigger on `work_metrics_history`: the movie write
+-- (`marquee_write_movie`, migration 7) inserts its metrics snapshot last, after the work, its
+-- metadata and its score are written, and it is the only writer of sort keys. So the trigger
+-- sees the write's values, in the write's transaction, and no write function changes.
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS unaccent;
+
+-- How titles and queries are compared: accents removed, lower case, spaces collapsed.
+-- ("Amélie" and "AMELIE" are both "amelie".)
+CREATE FUNCTION marquee_search_key(t TEXT) RETURNS TEXT
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT lower(regexp_replace(btrim(unaccent(t)), '\s+', ' ', 'g'))
+$$;
+
+CREATE TABLE work_sort_keys (
+    work_id        BIGINT PRIMARY KEY REFERENCES works (work_id) ON DELETE CASCADE,
+    popularity     DOUBLE PRECISION NOT NULL,      -- TMDB's; 0 when it gave none
+    score          DOUBLE PRECISION,               -- aggregates.ai_score; NULL without votes
+    -- Popularity at this write minus the popularity known 7 days before it (the metrics
+    -- history's latest snapshot at least 7 days older, else its first): 0 on a first ingest.
+    trend          DOUBLE PRECISION NOT NULL,
+    votes          INT NOT NULL,
+    release_date   DATE,
+    year           INT,
+    language       TEXT,                           -- works_meta.original_language
+    title_key      TEXT COLLATE "C" NOT NULL,      -- marquee_search_key(title): the title order
+    original_key   TEXT COLLATE "C",               -- of the original title, when it differs
+    search_text    TEXT NOT NULL,                  -- both, for trigram matching
+    search_vector  TSVECTOR NOT NULL,              -- both, as words
+    written_xid    XID8 NOT NULL DEFAULT pg_current_xact_id()
+);
+-- One index per order; each serves both directions. Unrated and undated works sort last
+-- whatever the direction, hence two expressions for score and release date.
+CREATE INDEX idx_work_sort_keys_popularity ON work_sort_keys (popularity, work_id);
+CREATE INDEX idx_work_sort_keys_trend ON work_sort_keys (trend, work_id);
+CREATE INDEX idx_work_sort_keys_title ON work_sort_keys (title_key, work_id);
+CREATE INDEX idx_work_sort_keys_score_desc ON work_sort_keys ((coalesce(score, -1)), work_id);
+CREATE INDEX idx_work_sort_keys_score_asc ON work_sort_keys ((coalesce(score, 1000)), work_id);
+CREATE INDEX idx_work_sort_keys_released_desc ON work_sort_keys ((coalesce(release_date, '-infinity'::date)), work_id);
+CREATE INDEX idx_work_sort_keys_released_asc ON work_sort_keys ((coalesce(release_date, 'infinity'::date)), work_id);
+-- The works written since a snapshot: xids at or above its xmin.
+CREATE INDEX idx_work_sort_keys_written ON work_sort_keys (written_xid);
+CREATE INDEX idx_work_sort_keys_trgm ON work_sort_keys USING gin (search_text gin_trgm_ops);
+CREATE INDEX idx_work_sort_keys_words ON work_sort_keys USING gin (search_vector);
+
+-- Every write's keys (what browse orders and filters by), with the writing transaction.
+CREATE TABLE work_sort_key_versions (
+    id            BIGSERIAL PRIMARY KEY,
+    work_id       BIGINT NOT NULL REFERENCES works (work_id) ON DELETE CASCADE,
+    popularity    DOUBLE PRECISION NOT NULL,
+    score         DOUBLE PRECISION,
+    trend         DOUBLE PRECISION NOT NULL,
+    votes         INT NOT NULL,
+    release_date  DATE,
+    year          INT,
+    language      TEXT,
+    title_key     TEXT COLLATE "C" NOT NULL,
+    written_xid   XID8 NOT NULL DEFAULT pg_current_xact_id()
+);
+CREATE INDEX idx_work_sort_key_versions_work ON work_sort_key_versions (work_id, id DESC);
+
+-- Browse filters by company, and the only link table without an index on its key.
+CREATE INDEX idx_work_companies_company ON work_companies (company_id);
+
+-- A work's sort keys from its stored rows: the one definition, for the trigger and the backfill.
+CREATE FUNCTION marquee_sort_keys_of(p_work_id BIGINT)
+RETURNS TABLE (work_id BIGINT, popularity DOUBLE PRECISION, score DOUBLE PRECISION, trend DOUBLE PRECISION,
+               votes INT, release_date DATE, year INT, language TEXT, title_key TEXT, original_key TEXT)
+LANGUAGE sql STABLE AS $$
+    SELECT w.work_id, coalesce(w.popularity, 0), a.ai_score,
+           coalesce(w.popularity, 0) - coalesce(
+               (SELECT h.popularity FROM work_metrics_history h
+                 WHERE h.work_id = w.work_id AND h.captured_at <= latest.at - interval '7 days'
+                 ORDER BY h.captured_at DESC LIMIT 1),
+               (SELECT h.popularity FROM work_metrics_history h WHERE h.work_id = w.work_id
+                 ORDER BY h.captured_at LIMIT 1),
+               w.popularity, 0),
+           coalesce(w.vote_count, 0), w.release_date, w.year, m.original_language,
+           marquee_search_key(coalesce(w.title, '')),
+           nullif(marquee_search_key(w.original_title), marquee_search_key(coalesce(w.title, '')))
+      FROM works w
+      LEFT JOIN works_meta m ON m.work_id = w.work_id
+      LEFT JOIN LATERAL (SELECT g.ai_score FROM aggregates g WHERE g.work_id = w.work_id
+                          ORDER BY g.computed_at DESC LIMIT 1) a ON true
+      LEFT JOIN LATERAL (SELECT max(h.captured_at) AS at FROM work_metrics_history h WHERE h.work_id = w.work_id) latest ON true
+     WHERE w.work_id = p_work_id
+$$;
+
+-- Current keys and a new version, for one work, in the caller's transaction.
+CREATE FUNCTION marquee_keep_sort_keys(p_work_id BIGINT) RETURNS VOID
+LANGUAGE sql AS $$
+    WITH k AS (SELECT * FROM marquee_sort_keys_of(p_work_id)),
+    current AS (
+        INSERT INTO work_sort_keys AS t (work_id, popularity, score, trend, votes, release_date, year, language, title_key,
+                                         original_key, search_text, search_vector, written_xid)
+        SELECT k.work_id, k.popularity, k.score, k.trend, k.votes, k.release_date, k.year, k.language, k.title_key,
+               k.original_key, concat_ws(' ', k.title_key, k.original_key),
+               to_tsvector('simple', concat_ws(' ', k.title_key, k.original_key)), pg_current_xact_id()
+          FROM k
+        ON CONFLICT (work_id) DO UPDATE SET popularity = EXCLUDED.popularity, score = EXCLUDED.score, trend = EXCLUDED.trend,
+               votes = EXCLUDED.votes, release_date = EXCLUDED.release_date, year = EXCLUDED.year,
+               language = EXCLUDED.language, title_key = EXCLUDED.title_key, original_key = EXCLUDED.original_key,
+               search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector, written_xid = EXCLUDED.written_xid
+    )
+    INSERT INTO work_sort_key_versions (work_id, popularity, score, trend, votes, release_date, year, language, title_key)
+    SELECT k.work_id, k.popularity, k.score, k.trend, k.votes, k.release_date, k.year, k.language, k.title_key FROM k;
+$$;
+
+CREATE FUNCTION marquee_sort_keys_trigger() RETURNS TRIGGER
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM marquee_keep_sort_keys(NEW.work_id);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER work_metrics_history_keeps_sort_keys AFTER INSERT ON work_metrics_history
+    FOR EACH ROW EXECUTE FUNCTION marquee_sort_keys_trigger();
+
+-- The works written before this migration.
+SELECT marquee_keep_sort_keys(w.work_id) FROM works w
+ WHERE EXISTS (SELECT 1 FROM work_metrics_history h WHERE h.work_id = w.work_id);
