@@ -52,6 +52,12 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: SocketAddr,
+        /// Threads serving requests (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// PostgreSQL sessions kept open at most, shared out among the workers (default: 8 per core).
+        #[arg(long)]
+        db_sessions: Option<usize>,
     },
     /// Benchmarks.
     Bench {

@@ -129,8 +129,11 @@ impl Serve {
         self.send(request).await
     }
 
-    async fn get(&mut self, path: &str) -> u16 {
-        let request = self.http.get(format!("{}{path}", self.base));
+    async fn get(&mut self, path: &str, key: Option<&str>) -> u16 {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
         self.send(request).await
     }
 
@@ -226,7 +229,8 @@ async fn a_failed_database_connection_reveals_no_password() {
         let mut serve = Serve::start(&url, &fake.base_url());
         let ingest =
             serve.post("/functions/v1/ingest-movie", Some(ADMIN_TOKEN), &[], r#"{"tmdb_id": 550}"#.into()).await;
-        let card = serve.get("/api/works/550").await;
+        // A well-formed key, so that the request reaches the database.
+        let card = serve.get("/api/works/550", Some(&marquee::domain::api_key::generate().unwrap())).await;
         let (logs, bodies) = serve.stop();
         assert!(ingest >= 500 && card >= 500, "no database: {ingest}, {card}; {bodies:#?}");
         assert!(!logs.is_empty(), "the failures are logged");

@@ -35,7 +35,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Import { what } => import::run(&settings, what).await,
         Command::Ingest { what } => ingest::run(settings, what).await,
-        Command::Serve { listen } => serve::run(settings, listen).await,
+        Command::Serve { listen, workers, db_sessions } => serve::run(settings, listen, workers, db_sessions).await,
         Command::Bench { what } => bench::run(&settings, what).await,
         Command::Demo { ids } => demo::run(settings, &ids).await,
         Command::Refresh { budget, batch_size, dry_run } => refresh::run(settings, budget, batch_size, dry_run).await,
