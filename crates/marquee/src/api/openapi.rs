@@ -235,3 +235,47 @@ pub fn documented(path: &str) -> Vec<Method> {
         .map(|o| o.keys().filter_map(|m| m.to_uppercase().parse().ok()).collect())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document and the routing table are equal: every public route is one operation with
+    /// its path parameters and exactly the query parameters its parser accepts; nothing else is
+    /// documented.
+    #[test]
+    fn the_document_equals_the_routing_table() {
+        let doc = document();
+        let mut operations = 0;
+        for route in ROUTES.iter().filter(|r| is_public(r)) {
+            let op = &doc["paths"][openapi_path(route.path)][route.method.as_str().to_lowercase()];
+            assert!(op.is_object(), "{} {} is not documented", route.method, route.path);
+            operations += 1;
+            let declared = |place: &str| -> Vec<String> {
+                op["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["in"] == place)
+                    .map(|p| p["name"].as_str().unwrap().to_owned())
+                    .collect()
+            };
+            let in_path: Vec<String> =
+                route.path.split('/').filter_map(|s| s.strip_prefix(':')).map(str::to_owned).collect();
+            assert_eq!(declared("path"), in_path, "{}", route.path);
+            assert_eq!(declared("query"), query_parameters(route.id), "{}", route.path);
+            assert!(op["responses"]["200"].is_object() && op["responses"]["304"].is_object(), "{}", route.path);
+            assert!(documented(route.path).contains(&route.method));
+        }
+        let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(documented, operations, "only the routing table's public routes are documented");
+        assert!(!doc["paths"].as_object().unwrap().keys().any(|p| p.starts_with("/api/admin")));
+        assert_eq!(doc["openapi"], "3.1.0");
+    }
+
+    #[test]
+    fn paths_use_openapi_templates() {
+        assert_eq!(openapi_path("/api/works/:tmdb_id/similar"), "/api/works/{tmdb_id}/similar");
+        assert_eq!(openapi_path("/api/works"), "/api/works");
+    }
+}

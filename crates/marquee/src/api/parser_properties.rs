@@ -145,6 +145,49 @@ proptest! {
     }
 
     #[test]
+    fn catalog_query_strings_parse_or_are_refused_with_400(raw in "([a-z_]{0,10}(=[a-zA-Z0-9%+.&_€-]{0,16})?&?){0,6}") {
+        use crate::api::catalog::query;
+        for result in [
+            query::parameters(Some(&raw), query::BROWSE).and_then(|p| query::browse(&p)).map(drop),
+            query::parameters(Some(&raw), query::SEARCH).and_then(|p| query::search(&p)).map(drop),
+            query::parameters(Some(&raw), &[]).map(drop),
+        ] {
+            if let Err(e) = result {
+                prop_assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+                assert_client_error(&e);
+            }
+        }
+    }
+
+    #[test]
+    fn browse_parameters_with_any_values_parse_or_are_refused_with_400(
+        pairs in prop::collection::vec((prop::sample::select(crate::api::catalog::query::BROWSE.to_vec()), ".{0,12}"), 0..6)
+    ) {
+        use crate::api::catalog::query;
+        let raw: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        if let Err(e) = query::parameters(Some(&raw), query::BROWSE).and_then(|p| query::browse(&p)) {
+            prop_assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+            assert_client_error(&e);
+        }
+    }
+
+    #[test]
+    fn any_cursor_text_is_refused_with_400_unless_ours(text in "[A-Za-z0-9_.=-]{0,80}") {
+        use crate::api::catalog::cursor::{CursorKey, decode};
+        let key = CursorKey::from_admin_token(&crate::config::Secret::new("token"));
+        let browse = crate::db::browse::Browse {
+            sort: crate::db::browse::Sort::Title,
+            order: crate::db::browse::Order::Asc,
+            filters: Default::default(),
+            limit: 20,
+            after: None,
+        };
+        let e = decode(&key, &browse, &text, 0).unwrap_err();
+        prop_assert!(matches!(e, Error::InvalidCursor(_)));
+        assert_client_error(&e);
+    }
+
+    #[test]
     fn stripe_signature_headers_and_events_never_panic(
         header in "(t=[0-9-]{0,12}|v1=[0-9a-f]{0,70}|[a-z0-9=,€ ]{0,20})(,(t=[0-9]{0,12}|v1=[0-9a-fA-F]{0,66}|.{0,6})){0,4}",
         body in prop::collection::vec(any::<u8>(), 0..200),

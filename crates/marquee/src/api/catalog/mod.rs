@@ -193,7 +193,12 @@ impl Read {
                     ("order", &json_text(browse.order.name())),
                     ("limit", &browse.limit.to_string()),
                 ]);
-                (body, None)
+                // The cursor carries the snapshot of its first page, different at every read:
+                // the ETag is of what the page lists and where the next one starts, so an
+                // unchanged page answers 304 (and the cursor of the cached copy pages on).
+                let position = page.next.as_ref().map(|a| format!("{}|{}", a.key, a.work_id)).unwrap_or_default();
+                let etag = etag_of_bytes(format!("{}|{}|{position}", page.items, browse.limit).as_bytes());
+                (body, Some(etag))
             }
             Read::Search(q, limit) => {
                 let items: String = row.ok_or_else(|| missing_row("items"))?.get("items")?;
