@@ -117,6 +117,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The catalog API's keys: create (printed once), list, revoke, and customers' usage.
+    Keys {
+        #[command(subcommand)]
+        what: KeysCommand,
+    },
     /// Stripe webhook tools.
     Stripe {
         #[command(subcommand)]
@@ -174,6 +179,36 @@ pub enum ScheduleCommand {
         base_url: Option<String>,
         #[arg(long, value_enum, default_value = "all")]
         format: crate::schedule::Format,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a key for a customer (on the free tier until a Stripe subscription says otherwise);
+    /// the key is printed once, alone on stdout. Only its SHA-256 is stored.
+    Create {
+        /// The Stripe customer id (cus_…).
+        #[arg(long)]
+        customer: String,
+        /// What the key is for, to tell keys apart in `keys list`.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every key (never the keys themselves): id, customer, name, when made and revoked.
+    List {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (from `keys list`); its next request is refused (401).
+    Revoke { key_id: i64 },
+    /// Each customer's use of each quota in its current period.
+    Usage {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -9,6 +9,7 @@ mod demo;
 mod fake_tmdb;
 mod import;
 mod ingest;
+mod keys;
 mod migrate;
 mod output;
 mod queue;
@@ -44,6 +45,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Aggregates { what } => aggregates::run(&settings, what).await,
         Command::Stats { top, json } => aggregates::stats(&settings, top, json).await,
         Command::Audit { json, fix } => audit::run(&settings, json, fix).await,
+        Command::Keys { what } => keys::run(&settings, what).await,
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
             crate::schedule::print(&manifest, base_url.as_deref(), format)
