@@ -1,5 +1,5 @@
 -- Browsing and searching the catalog (issue 16): every work's sort keys, kept current and
--- versioned by the movie write, and its title prepared for search.
+-- versioned by the movie write, and its titles' words for search.
 --
 -- Browse pages are keyset pages in the order of a key that refreshes change (popularity, score,
 -- trend, even title and release date). Plain keyset paging would skip a work that moved ahead of
@@ -40,8 +40,7 @@ CREATE TABLE work_sort_keys (
     language       TEXT,                           -- works_meta.original_language
     title_key      TEXT COLLATE "C" NOT NULL,      -- marquee_search_key(title): the title order
     original_key   TEXT COLLATE "C",               -- of the original title, when it differs
-    search_text    TEXT NOT NULL,                  -- both, for trigram matching
-    search_vector  TSVECTOR NOT NULL,              -- both, as words
+    search_vector  TSVECTOR NOT NULL,              -- the words of both, for search
     written_xid    XID8 NOT NULL DEFAULT pg_current_xact_id()
 );
 -- One index per order; each serves both directions. Unrated and undated works sort last
@@ -55,8 +54,16 @@ CREATE INDEX idx_work_sort_keys_released_desc ON work_sort_keys ((coalesce(relea
 CREATE INDEX idx_work_sort_keys_released_asc ON work_sort_keys ((coalesce(release_date, 'infinity'::date)), work_id);
 -- The works written since a snapshot: xids at or above its xmin.
 CREATE INDEX idx_work_sort_keys_written ON work_sort_keys (written_xid);
-CREATE INDEX idx_work_sort_keys_trgm ON work_sort_keys USING gin (search_text gin_trgm_ops);
 CREATE INDEX idx_work_sort_keys_words ON work_sort_keys USING gin (search_vector);
+
+-- Every word of every title and original title (`db::search`): a query's misspelt word is
+-- matched to the closest words titles use, then searched as words. Appended by the write
+-- (`INSERT … ON CONFLICT DO NOTHING` takes no lock on a word that exists, so writers of movies
+-- that share words never wait on each other); a word no title uses any more stays, harmlessly.
+CREATE TABLE search_words (
+    word  TEXT COLLATE "C" PRIMARY KEY
+);
+CREATE INDEX idx_search_words_trgm ON search_words USING gin (word gin_trgm_ops);
 
 -- Every write's keys (what browse orders and filters by), with the writing transaction.
 CREATE TABLE work_sort_key_versions (
@@ -101,21 +108,27 @@ LANGUAGE sql STABLE AS $$
      WHERE w.work_id = p_work_id
 $$;
 
--- Current keys and a new version, for one work, in the caller's transaction.
+-- Current keys, a new version and the title's words, for one work, in the caller's transaction.
 CREATE FUNCTION marquee_keep_sort_keys(p_work_id BIGINT) RETURNS VOID
 LANGUAGE sql AS $$
-    WITH k AS (SELECT * FROM marquee_sort_keys_of(p_work_id)),
+    WITH k AS (SELECT *, to_tsvector('simple', concat_ws(' ', title_key, original_key)) AS search_vector
+                 FROM marquee_sort_keys_of(p_work_id)),
     current AS (
         INSERT INTO work_sort_keys AS t (work_id, popularity, score, trend, votes, release_date, year, language, title_key,
-                                         original_key, search_text, search_vector, written_xid)
+                                         original_key, search_vector, written_xid)
         SELECT k.work_id, k.popularity, k.score, k.trend, k.votes, k.release_date, k.year, k.language, k.title_key,
-               k.original_key, concat_ws(' ', k.title_key, k.original_key),
-               to_tsvector('simple', concat_ws(' ', k.title_key, k.original_key)), pg_current_xact_id()
+               k.original_key, k.search_vector, pg_current_xact_id()
           FROM k
         ON CONFLICT (work_id) DO UPDATE SET popularity = EXCLUDED.popularity, score = EXCLUDED.score, trend = EXCLUDED.trend,
                votes = EXCLUDED.votes, release_date = EXCLUDED.release_date, year = EXCLUDED.year,
                language = EXCLUDED.language, title_key = EXCLUDED.title_key, original_key = EXCLUDED.original_key,
-               search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector, written_xid = EXCLUDED.written_xid
+               search_vector = EXCLUDED.search_vector, written_xid = EXCLUDED.written_xid
+    ),
+    vocabulary AS (
+        INSERT INTO search_words (word)
+        SELECT DISTINCT w FROM k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS w
+        ORDER BY w
+        ON CONFLICT (word) DO NOTHING
     )
     INSERT INTO work_sort_key_versions (work_id, popularity, score, trend, votes, release_date, year, language, title_key)
     SELECT k.work_id, k.popularity, k.score, k.trend, k.votes, k.release_date, k.year, k.language, k.title_key FROM k;

@@ -60,7 +60,10 @@ async fn search_finds_misspelt_accented_and_original_titles_ranked() {
     assert_eq!(search(&app, &key, "fabuleu destn").await[0], 903, "original titles with typos too");
     assert_eq!(search(&app, &key, "千と千尋").await[0], 905, "non-Latin original titles");
     assert_eq!(search(&app, &key, "spirited").await[0], 905, "a word of the title");
+    assert_eq!(search(&app, &key, "godf").await[0], 901, "the last word as a prefix");
+    assert_eq!(search(&app, &key, "godfather 1972").await[0], 901, "a word no title has does not hide the rest");
     assert!(search(&app, &key, "qxzvvy wqkj").await.is_empty(), "nothing is not everything");
+    assert!(search(&app, &key, "!!!").await.is_empty(), "no words, no matches");
 
     // Gone works are never found.
     make_gone(&app, 901).await;

@@ -368,6 +368,28 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         works: i64,
     },
+    /// The catalog API under load: `marquee serve` over HTTP with concurrent clients, on a
+    /// catalog written through the movie write (seeded once, reused), keys checked and quotas
+    /// charged; requests/s, p50, p99 and round trips per route, against a `SELECT 1` floor.
+    Read {
+        #[arg(long, default_value_t = 100_000)]
+        works: i64,
+        /// Concurrent clients, each with its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds each route is measured (after a 2 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Customers (keys) the clients are spread over.
+        #[arg(long, default_value_t = 32)]
+        customers: usize,
+        /// The server's worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// The server's PostgreSQL sessions (default: 8 per core).
+        #[arg(long)]
+        db_sessions: Option<usize>,
+    },
     Backfill {
         #[arg(long, default_value_t = 1_000_000)]
         movies: u32,

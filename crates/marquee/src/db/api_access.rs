@@ -143,10 +143,23 @@ pub fn statement(
     (sql, params)
 }
 
-/// Runs a [`statement`]. Its text is fixed for a route (and a shape of its query), so an adapter
-/// that can keeps it prepared ([`Connection::query_prepared`]).
-pub async fn run(conn: &impl Connection, sql: &str, params: &Params) -> Result<Outcome, DbError> {
-    let rows = conn.query_prepared(sql, params.values()).await?;
+/// How a statement is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planning {
+    /// Its text is fixed for a route (and a shape of its query) and its plan does not depend on
+    /// the values: an adapter that can keeps it prepared ([`Connection::query_prepared`]).
+    Prepared,
+    /// Planned for its values every time: the best plan depends on them (a browse filtered by a
+    /// person with three works wants another plan than one filtered by a common genre).
+    EachTime,
+}
+
+/// Runs a [`statement`].
+pub async fn run(conn: &impl Connection, sql: &str, params: &Params, planning: Planning) -> Result<Outcome, DbError> {
+    let rows = match planning {
+        Planning::Prepared => conn.query_prepared(sql, params.values()).await?,
+        Planning::EachTime => conn.query(sql, params.values()).await?,
+    };
     let row = rows.into_iter().next().ok_or_else(|| DbError::MissingColumn("known_key".into()))?;
     let admission = admission(&row)?;
     let read = match (&admission, row.get::<Option<bool>>("read_found")?) {

@@ -134,6 +134,22 @@ impl Read {
         })
     }
 
+    /// A browse filtered by a relation is planned for its values (how many works a person, a
+    /// company, a keyword or a genre has decides the plan); everything else keeps one plan.
+    fn planning(&self) -> api_access::Planning {
+        match self {
+            Read::Browse(b, _)
+                if b.filters.genre.is_some()
+                    || b.filters.person.is_some()
+                    || b.filters.company.is_some()
+                    || b.filters.keyword.is_some() =>
+            {
+                api_access::Planning::EachTime
+            }
+            _ => api_access::Planning::Prepared,
+        }
+    }
+
     /// Looking at one's own usage costs nothing, and works over the limit too.
     fn metering(&self) -> Metering {
         if matches!(self, Read::Usage) { Metering::Free } else { Metering::Charge }
@@ -243,7 +259,7 @@ async fn customer<S: Settings, D: Database, C: Clock>(
             api_access::statement(&caller, read.metering(), now.naive_utc(), |p| read.sql(p, now.naive_utc()));
         let outcome = within(clock, config.time_budget, async {
             let conn = db.connect().await?;
-            Ok(api_access::run(&conn, &sql, &bound).await?)
+            Ok(api_access::run(&conn, &sql, &bound, read.planning()).await?)
         })
         .await?;
         Ok((read, caller, outcome, cursors))
