@@ -21,10 +21,23 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
 -- How titles and queries are compared: accents removed, lower case, spaces collapsed.
--- ("Amélie" and "AMELIE" are both "amelie".)
+-- ("Amélie" and "AMELIE" are both "amelie".) Declared immutable, as unaccent wrappers are (the
+-- rules file does not change under a running catalog), so that a search's query is read once,
+-- when its statement is planned, and the planner sees its words (`marquee_search_query`).
 CREATE FUNCTION marquee_search_key(t TEXT) RETURNS TEXT
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT lower(regexp_replace(btrim(unaccent(t)), '\s+', ' ', 'g'))
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT lower(regexp_replace(btrim(unaccent('unaccent', t)), '\s+', ' ', 'g'))
+$$;
+
+-- A search query as full-text search takes it: every word, the last one also as a prefix
+-- ("the godf" → 'the' & 'godf':*). Immutable: planned with its value, the statement is planned
+-- for how common its words are (PostgreSQL's statistics of `search_vector`).
+CREATE FUNCTION marquee_search_query(q TEXT) RETURNS TSQUERY
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsquery('simple', coalesce(array_to_string(ARRAY(
+               SELECT quote_literal(w.a[i]) || CASE WHEN i = cardinality(w.a) THEN ':*' ELSE '' END
+                 FROM generate_subscripts(w.a, 1) AS i ORDER BY i), ' & '), ''))
+      FROM (SELECT array_remove(regexp_split_to_array(marquee_search_key(q), '[^[:alnum:]]+'), '') AS a) AS w
 $$;
 
 CREATE TABLE work_sort_keys (
@@ -45,7 +58,8 @@ CREATE TABLE work_sort_keys (
 );
 -- One index per order; each serves both directions. Unrated and undated works sort last
 -- whatever the direction, hence two expressions for score and release date.
-CREATE INDEX idx_work_sort_keys_popularity ON work_sort_keys (popularity, work_id);
+-- With the words: a search for common words walks the most popular works in this index alone.
+CREATE INDEX idx_work_sort_keys_popularity ON work_sort_keys (popularity, work_id) INCLUDE (search_vector);
 CREATE INDEX idx_work_sort_keys_trend ON work_sort_keys (trend, work_id);
 CREATE INDEX idx_work_sort_keys_title ON work_sort_keys (title_key, work_id);
 CREATE INDEX idx_work_sort_keys_score_desc ON work_sort_keys ((coalesce(score, -1)), work_id);
@@ -64,6 +78,31 @@ CREATE TABLE search_words (
     word  TEXT COLLATE "C" PRIMARY KEY
 );
 CREATE INDEX idx_search_words_trgm ON search_words USING gin (word gin_trgm_ops);
+
+-- A query with its misspelt words corrected: a word no title uses is taken with the three
+-- closest words titles do use (trigram similarity, at pg_trgm's default threshold); every
+-- word (`every_word`) or any of them (`any_word`), the last also as a prefix.
+CREATE FUNCTION marquee_search_corrected(q TEXT) RETURNS TABLE (every_word TSQUERY, any_word TSQUERY)
+LANGUAGE sql STABLE AS $$
+    WITH words AS (
+        SELECT w.word, w.n, w.n = max(w.n) OVER () AS last
+          FROM regexp_split_to_table(marquee_search_key(q), '[^[:alnum:]]+') WITH ORDINALITY AS w (word, n)
+         WHERE w.word <> ''
+    ),
+    terms AS (
+        SELECT w.n, '(' || (SELECT string_agg(quote_literal(x) || CASE WHEN w.last THEN ':*' ELSE '' END, ' | ')
+                              FROM unnest(CASE WHEN EXISTS (SELECT 1 FROM search_words s WHERE s.word = w.word)
+                                               THEN ARRAY[w.word]
+                                               ELSE ARRAY[w.word] || ARRAY(SELECT s.word FROM search_words s
+                                                                            WHERE s.word % w.word
+                                                                            ORDER BY s.word <-> w.word, s.word LIMIT 3)
+                                          END) AS x) || ')' AS term
+          FROM words w
+    )
+    SELECT to_tsquery('simple', coalesce(string_agg(term, ' & ' ORDER BY n), '')),
+           to_tsquery('simple', coalesce(string_agg(term, ' | ' ORDER BY n), ''))
+      FROM terms
+$$;
 
 -- Every write's keys (what browse orders and filters by), with the writing transaction.
 CREATE TABLE work_sort_key_versions (
