@@ -80,11 +80,14 @@ impl TestApp {
         let db_url = fresh_database().await;
         let token = fake.bearer_token.clone();
         let fake = FakeTmdb::start(fake).expect("start fake TMDB");
+        // The catalog is open without API keys here, so that tests about ingestion can read the
+        // cards they wrote; tests of keys and quotas set `catalog_public` to false.
         let base = NativeSettings::default()
             .with("database_url", db_url.clone())
             .with("admin_token", ADMIN_TOKEN)
             .with("tmdb_base_url", fake.base_url())
-            .with("tmdb_token", token);
+            .with("tmdb_token", token)
+            .with("catalog_public", "true");
         let settings = settings(base);
         let server = Server::start("127.0.0.1:0".parse().unwrap(), settings.clone()).expect("start server");
         let db = connect(&db_url).await;

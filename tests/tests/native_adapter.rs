@@ -54,3 +54,46 @@ async fn a_failed_transaction_rolls_back_and_leaves_the_connection_usable() {
     let rows = conn.query("SELECT count(*) AS n FROM t", &[]).await.unwrap();
     assert_eq!(rows[0].get::<i64>("n").unwrap(), 0);
 }
+
+/// The native server's pool of sessions: a clean session is reused; one dropped inside a
+/// transaction, or with a statement in flight, is closed and never handed out again; prepared
+/// statements follow the same type rules.
+#[tokio::test]
+async fn the_session_pool_never_hands_out_a_session_inside_a_transaction() {
+    use marquee_cli::native::NativePool;
+    let url = fresh_database().await;
+    let pool = NativePool::new(&url, 1);
+    let backend = async |conn: &marquee_cli::native::PooledSession| -> i32 {
+        conn.query("SELECT pg_backend_pid() AS pid", &[]).await.unwrap()[0].get::<i32>("pid").unwrap()
+    };
+    let first = pool.connect().await.unwrap();
+    let pid = backend(&first).await;
+    drop(first);
+    let again = pool.connect().await.unwrap();
+    assert_eq!(backend(&again).await, pid, "a clean session is reused");
+
+    again.execute("BEGIN", &[]).await.unwrap();
+    again.execute("CREATE TABLE left_open (x int8)", &[]).await.unwrap();
+    drop(again);
+    let next = pool.connect().await.unwrap();
+    assert_ne!(backend(&next).await, pid, "the session left in a transaction was closed");
+    let rows = next.query("SELECT count(*) AS n FROM pg_tables WHERE tablename = 'left_open'", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<i64>("n").unwrap(), 0, "and its transaction rolled back with it");
+    let pid = backend(&next).await;
+
+    // A statement cut off by its caller (a request past its time budget, a client gone).
+    let slow = next.query("SELECT pg_sleep(5)", &[]);
+    assert!(tokio::time::timeout(std::time::Duration::from_millis(200), slow).await.is_err());
+    drop(next);
+    let after = pool.connect().await.unwrap();
+    assert_ne!(backend(&after).await, pid, "a session with a statement in flight was closed");
+
+    // Prepared statements: the same results and the same strict types as plain ones.
+    assert!(after.query_prepared("SELECT 1 AS x LIMIT $1", &[Value::Int32(1)]).await.is_err());
+    for _ in 0..3 {
+        let rows = after.query_prepared("SELECT 1 AS x LIMIT $1", &[Value::Int64(1)]).await.unwrap();
+        assert_eq!(rows[0].get::<i32>("x").unwrap(), 1);
+    }
+    let (open, max) = pool.sessions();
+    assert_eq!((open, max), (1, 1));
+}

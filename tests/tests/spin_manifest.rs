@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use marquee::api::ROUTES;
+use marquee::api::{MOUNTS, ROUTES, spin_route};
 use marquee::config::SETTINGS;
 use marquee::schedule::{JOBS, spin_cron_to_five_fields};
 
@@ -21,9 +21,14 @@ fn spin_routes_equal_the_routing_table() {
         .iter()
         .map(|t| (t["route"].as_str().unwrap().to_owned(), t["component"].as_str().unwrap().to_owned()))
         .collect();
+    // A mounted component (`api::MOUNTS`) has one route for all of its paths.
     let in_library: BTreeSet<(String, String)> =
-        ROUTES.iter().map(|r| (r.path.to_owned(), r.component.to_owned())).collect();
+        ROUTES.iter().map(|r| (spin_route(r).to_owned(), r.component.to_owned())).collect();
     assert_eq!(in_spin, in_library);
+    for (component, mount) in MOUNTS {
+        assert!(mount.ends_with("/..."), "{component}: {mount} is a Spin tail route");
+        assert!(ROUTES.iter().any(|r| r.component == *component), "{component} serves routes of the table");
+    }
 }
 
 #[test]

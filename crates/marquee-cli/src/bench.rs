@@ -503,7 +503,7 @@ pub async fn audit(url: &str, works: i64, deep: bool) -> anyhow::Result<AuditFig
 
 /// Writes `works` movies of the fake catalog through the real movie write, on two connections
 /// at once (the machine's cores), with the image configuration an ingest would have cached.
-async fn seed_catalog(url: &str, works: i64) -> anyhow::Result<Duration> {
+pub(crate) async fn seed_catalog(url: &str, works: i64) -> anyhow::Result<Duration> {
     use marquee::ports::Connection;
     let started = Instant::now();
     let admin = NativeDb::new(url).connect().await?;

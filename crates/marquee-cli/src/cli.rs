@@ -52,6 +52,12 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:3000")]
         listen: SocketAddr,
+        /// Threads serving requests (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// PostgreSQL sessions kept open at most, shared out among the workers (default: 8 per core).
+        #[arg(long)]
+        db_sessions: Option<usize>,
     },
     /// Benchmarks.
     Bench {
@@ -139,6 +145,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The catalog API's keys: create (printed once), list, revoke, and customers' usage.
+    Keys {
+        #[command(subcommand)]
+        what: KeysCommand,
+    },
     /// Stripe webhook tools.
     Stripe {
         #[command(subcommand)]
@@ -196,6 +207,36 @@ pub enum ScheduleCommand {
         base_url: Option<String>,
         #[arg(long, value_enum, default_value = "all")]
         format: crate::schedule::Format,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a key for a customer (on the free tier until a Stripe subscription says otherwise);
+    /// the key is printed once, alone on stdout. Only its SHA-256 is stored.
+    Create {
+        /// The Stripe customer id (cus_…).
+        #[arg(long)]
+        customer: String,
+        /// What the key is for, to tell keys apart in `keys list`.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Every key (never the keys themselves): id, customer, name, when made and revoked.
+    List {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id (from `keys list`); its next request is refused (401).
+    Revoke { key_id: i64 },
+    /// Each customer's use of each quota in its current period.
+    Usage {
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -357,6 +398,28 @@ pub enum BenchCommand {
         /// The deep audit (every stored response projected again).
         #[arg(long)]
         deep: bool,
+    },
+    /// The catalog API under load: `marquee serve` over HTTP with concurrent clients, on a
+    /// catalog written through the movie write (seeded once, reused), keys checked and quotas
+    /// charged; requests/s, p50, p99 and round trips per route, against a `SELECT 1` floor.
+    Read {
+        #[arg(long, default_value_t = 100_000)]
+        works: i64,
+        /// Concurrent clients, each with its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds each route is measured (after a 2 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        secs: u64,
+        /// Customers (keys) the clients are spread over.
+        #[arg(long, default_value_t = 32)]
+        customers: usize,
+        /// The server's worker threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// The server's PostgreSQL sessions (default: 8 per core).
+        #[arg(long)]
+        db_sessions: Option<usize>,
     },
     Backfill {
         #[arg(long, default_value_t = 1_000_000)]

@@ -3,6 +3,7 @@
 //! (its arguments in [`cli`], what each subcommand does in [`commands`]).
 
 pub mod bench;
+pub mod bench_read;
 pub mod chaos;
 pub mod cli;
 pub mod commands;

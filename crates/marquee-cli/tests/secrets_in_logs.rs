@@ -129,8 +129,11 @@ impl Serve {
         self.send(request).await
     }
 
-    async fn get(&mut self, path: &str) -> u16 {
-        let request = self.http.get(format!("{}{path}", self.base));
+    async fn get(&mut self, path: &str, key: Option<&str>) -> u16 {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
         self.send(request).await
     }
 
@@ -203,6 +206,70 @@ async fn no_secret_reaches_the_logs_or_the_responses() {
     drop_database(&name).await;
 }
 
+/// The catalog API's keys: made by `marquee keys create` (printed once, on stdout alone), used,
+/// refused when wrong, revoked, listed; neither a key nor its hash nor the admin token reaches
+/// a log line, an answer, `keys list`, or the database in clear.
+#[tokio::test]
+async fn api_keys_and_their_hashes_reach_no_log_and_no_answer() {
+    let name = format!("marquee_logs_keys_{}", std::process::id());
+    let db_url = database_with_password(&name).await;
+    let fake = FakeTmdb::start(FakeTmdbConfig::default()).unwrap();
+    let marquee = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_marquee"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &db_url)
+            .output()
+            .expect("run marquee");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (stdout, stderr) = marquee(&["keys", "create", "--customer", "cus_logs", "--name", "ci"]);
+    let key = stdout.trim().to_owned();
+    assert!(marquee::domain::api_key::is_well_formed(&key), "the key alone on stdout: {stdout:?}");
+    assert!(!stderr.contains(&key));
+    let hash = marquee::domain::api_key::hash(&key);
+    let mut printed = vec![stderr];
+
+    let mut serve = Serve::start(&db_url, &fake.base_url());
+    assert_eq!(serve.get("/api/genres", Some(&key)).await, 200);
+    assert_eq!(serve.get("/api/works/550", Some(&key)).await, 404);
+    assert_eq!(serve.get("/api/genres", Some(&format!("{key}x"))).await, 401, "malformed");
+    assert_eq!(serve.get("/api/genres", Some(&marquee::domain::api_key::generate().unwrap())).await, 401);
+    assert_eq!(serve.get("/api/admin/keys", Some(&key)).await, 401, "a key is not the admin token");
+    assert_eq!(serve.get("/api/admin/keys", Some(ADMIN_TOKEN)).await, 200);
+    assert_eq!(serve.get("/api/admin/usage", Some(ADMIN_TOKEN)).await, 200);
+    let (listed, _) = marquee(&["keys", "list", "--json"]);
+    let key_id = serde_json::from_str::<serde_json::Value>(&listed).unwrap()[0]["key_id"].to_string();
+    printed.push(listed);
+    printed.push(marquee(&["keys", "usage"]).0);
+    printed.push(marquee(&["keys", "revoke", &key_id]).0);
+    assert_eq!(serve.get("/api/genres", Some(&key)).await, 401, "revoked");
+    let (logs, bodies) = serve.stop();
+
+    for secret in [key.as_str(), &key["mq_live_".len()..], hash.as_str(), ADMIN_TOKEN, DB_PASSWORD] {
+        for text in logs.iter().chain(&bodies).chain(&printed) {
+            assert!(!text.contains(secret), "{secret} reached {text}");
+        }
+    }
+    let conn = NativeDb::new(&db_url).connect().await.unwrap();
+    let rows = conn
+        .query(
+            "SELECT (SELECT string_agg(k::text, ' ') FROM api_keys k) AS keys,
+                    (SELECT coalesce(string_agg(q::text, ' '), '') FROM quota_usage q) AS usage",
+            &[],
+        )
+        .await
+        .unwrap();
+    let stored: String = rows[0].get("keys").unwrap();
+    assert!(!stored.contains(&key) && !stored.contains(&key["mq_live_".len()..]), "the key is stored only hashed");
+    assert!(stored.contains(&hash));
+    assert!(!rows[0].get::<String>("usage").unwrap().contains(&hash));
+    drop(conn);
+    drop_database(&name).await;
+}
+
 /// Where a URL most likely leaks: the database refuses the connection. Once with the real
 /// password and a database that does not exist (the server answers, after authentication), once
 /// with a port where nothing listens, and twice with TLS settings the adapter refuses (an
@@ -226,7 +293,8 @@ async fn a_failed_database_connection_reveals_no_password() {
         let mut serve = Serve::start(&url, &fake.base_url());
         let ingest =
             serve.post("/functions/v1/ingest-movie", Some(ADMIN_TOKEN), &[], r#"{"tmdb_id": 550}"#.into()).await;
-        let card = serve.get("/api/works/550").await;
+        // A well-formed key, so that the request reaches the database.
+        let card = serve.get("/api/works/550", Some(&marquee::domain::api_key::generate().unwrap())).await;
         let (logs, bodies) = serve.stop();
         assert!(ingest >= 500 && card >= 500, "no database: {ingest}, {card}; {bodies:#?}");
         assert!(!logs.is_empty(), "the failures are logged");

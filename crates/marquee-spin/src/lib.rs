@@ -31,6 +31,17 @@ pub async fn serve(handler: RouteId, request: spin_sdk::http::Request) -> http::
     response.map(|body| Full::new(Bytes::from(body)))
 }
 
+/// Serves one request with any route of `component` (a component mounted on a path prefix,
+/// `api::MOUNTS`): the whole body of such a component.
+pub async fn serve_component(component: &'static str, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
+    let response = api::read_body_then(request, async |request| {
+        let open_db = |url: &str| SpinDb { url: url.to_owned() };
+        api::serve_component(&SpinSettings, open_db, SpinHttp, SpinClock, component, request).await
+    })
+    .await;
+    response.map(|body| Full::new(Bytes::from(body)))
+}
+
 /// Spin variables (`[component.x.variables]` in `spin.toml`, `SPIN_VARIABLE_*` at `spin up`).
 pub struct SpinSettings;
 

@@ -110,6 +110,8 @@ pub const SETTINGS: &[(&str, Option<&str>, bool)] = &[
     ("ingest_wait_ms", Some("30000"), false),
     ("db_max_connections", Some("4"), false),
     ("stripe_webhook_secrets", Some(""), true),
+    // The catalog API (issue 16).
+    ("catalog_public", Some("false"), false),
 ];
 
 fn default_of(name: &str) -> &'static str {
@@ -180,5 +182,41 @@ impl Config {
                 .map(Secret::new)
                 .collect(),
         })
+    }
+}
+
+/// What one catalog API request needs of the configuration (issue 16), read once per request
+/// and only as far as the route needs it: on Spin every setting read is a host call, so the
+/// catalog routes do not load the whole [`Config`].
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub database_url: Option<Secret>,
+    pub time_budget: Duration,
+    /// Read only for routes that take an admin token or sign browse cursors with a key derived
+    /// from it.
+    pub admin_token: Option<Secret>,
+}
+
+impl ApiConfig {
+    pub async fn load(settings: &impl Settings, admin_token: bool) -> Result<ApiConfig, ConfigError> {
+        Ok(ApiConfig {
+            database_url: database_url(settings).await.ok(),
+            time_budget: Duration::from_millis(number(settings, "time_budget_ms").await?),
+            admin_token: if admin_token {
+                Some(read(settings, "admin_token").await).filter(|t| !t.is_empty()).map(Secret::new)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// `catalog_public`: whether the catalog API answers reads without a key (local development).
+/// Read only for a request that brings no key.
+pub async fn catalog_public(settings: &impl Settings) -> Result<bool, ConfigError> {
+    match read(settings, "catalog_public").await.as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(ConfigError::Invalid { setting: "catalog_public", expected: "true or false", got: other.into() }),
     }
 }

@@ -27,6 +27,24 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The catalog API (issue 16): no key sent.
+    #[error("an API key is required: send `Authorization: Bearer <key>` or `X-API-Key: <key>`")]
+    MissingApiKey,
+    /// Unknown, revoked or malformed: the answer does not say which.
+    #[error("invalid or revoked API key")]
+    InvalidApiKey,
+    /// The key's customer used up this period's requests; nothing was counted.
+    #[error("the monthly quota of {limit} API requests is used up; it starts again in {retry_after_secs} s")]
+    QuotaExceeded { limit: i64, retry_after_secs: i64 },
+    /// A browse cursor that was not made by this catalog for this query, or is too old.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(&'static str),
+    /// The invocation's time budget ran out before its work was done.
+    #[error("the request did not finish within its time budget of {budget_ms} ms")]
+    OutOfTime { budget_ms: u128 },
+    /// The system could not provide randomness (making an API key).
+    #[error("no randomness available: {0}")]
+    Randomness(String),
     #[error(transparent)]
     Tmdb(#[from] TmdbError),
     #[error(transparent)]

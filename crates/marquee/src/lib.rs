@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod keys;
 pub mod log;
 pub mod pipeline;
 pub mod ports;

@@ -1,11 +1,11 @@
-//! `catalog-api`: serves stored cards (GET /api/works/{tmdb_id}) with an ETag and 304.
-//! Thin by design: everything happens in the `marquee` library.
+//! `catalog-api`: the catalog API for customers, every `/api/*` route (cards, browse, search,
+//! similar movies, people, genres, usage, keys for admins, the OpenAPI document). Thin by
+//! design: the library's routing table picks the handler, and everything happens there.
 
-use marquee::api::RouteId;
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {
-    marquee_spin::serve(RouteId::WorkCard, request).await
+    marquee_spin::serve_component("catalog-api", request).await
 }

@@ -38,5 +38,14 @@ pub async fn run(settings: NativeSettings, ids: &[i64]) -> anyhow::Result<()> {
     } else {
         None
     };
-    ingest_and_print(&settings, NativeDb::new(url), ids, false).await
+    ingest_and_print(&settings, NativeDb::new(url), ids, false).await?;
+    // The catalog API answers to keys; `catalog_public` opens it for local development.
+    eprintln!(
+        "read them through the catalog API (with DATABASE_URL set as above):\n  \
+         KEY=$(marquee keys create --customer cus_local) && marquee serve &\n  \
+         curl -H \"Authorization: Bearer $KEY\" localhost:3000/api/works/{}\n  \
+         or, without keys (local development only): CATALOG_PUBLIC=true marquee serve",
+        ids.first().copied().unwrap_or(550)
+    );
+    Ok(())
 }

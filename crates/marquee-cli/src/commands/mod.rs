@@ -10,6 +10,7 @@ mod demo;
 mod fake_tmdb;
 mod import;
 mod ingest;
+mod keys;
 mod migrate;
 mod output;
 mod queue;
@@ -36,7 +37,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Import { what } => import::run(&settings, what).await,
         Command::Ingest { what } => ingest::run(settings, what).await,
-        Command::Serve { listen } => serve::run(settings, listen).await,
+        Command::Serve { listen, workers, db_sessions } => serve::run(settings, listen, workers, db_sessions).await,
         Command::Bench { what } => bench::run(&settings, what).await,
         Command::Demo { ids } => demo::run(settings, &ids).await,
         Command::Refresh { budget, batch_size, dry_run } => refresh::run(settings, budget, batch_size, dry_run).await,
@@ -48,6 +49,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Chaos { minutes, seed, faults, bounded, json, trace } => {
             chaos::run(minutes, seed, faults, bounded, json, trace).await
         }
+        Command::Keys { what } => keys::run(&settings, what).await,
         Command::Stripe { what } => stripe::run(&settings, what).await,
         Command::Schedule { what: ScheduleCommand::Print { manifest, base_url, format } } => {
             crate::schedule::print(&manifest, base_url.as_deref(), format)

@@ -84,7 +84,7 @@ fn param(value: &Value) -> Result<Box<dyn ToSql + Sync + Send>, DbError> {
     })
 }
 
-fn db_error(e: tokio_postgres::Error) -> DbError {
+pub(super) fn db_error(e: tokio_postgres::Error) -> DbError {
     match e.as_db_error() {
         Some(db) => DbError::Query { code: Some(db.code().code().to_owned()), message: db.message().to_owned() },
         None => DbError::Query { code: None, message: e.to_string() },
@@ -118,22 +118,36 @@ fn column(row: &tokio_postgres::Row, i: usize) -> Result<Value, DbError> {
     }
 }
 
+/// Runs a statement (its text, or one prepared before) on `client` with the Spin host's type
+/// rules: the one implementation of the port's `query` for every native connection.
+pub(super) async fn query_on<T>(client: &Client, statement: &T, params: &[Value]) -> Result<Vec<Row>, DbError>
+where
+    T: ?Sized + tokio_postgres::ToStatement,
+{
+    let boxed = params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+    let rows = client.query(statement, &refs).await.map_err(db_error)?;
+    let Some(first) = rows.first() else { return Ok(Vec::new()) };
+    let names: Rc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    rows.iter()
+        .map(|r| Ok(Row::new(names.clone(), (0..r.len()).map(|i| column(r, i)).collect::<Result<_, _>>()?)))
+        .collect()
+}
+
+/// The port's `execute` on `client`.
+pub(super) async fn execute_on(client: &Client, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+    let boxed = params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
+    client.execute(sql, &refs).await.map_err(db_error)
+}
+
 impl Connection for NativeConnection {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let boxed = params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-        let rows = self.client.query(sql, &refs).await.map_err(db_error)?;
-        let Some(first) = rows.first() else { return Ok(Vec::new()) };
-        let names: Rc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
-        rows.iter()
-            .map(|r| Ok(Row::new(names.clone(), (0..r.len()).map(|i| column(r, i)).collect::<Result<_, _>>()?)))
-            .collect()
+        query_on(&self.client, sql, params).await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        let boxed = params.iter().map(param).collect::<Result<Vec<_>, _>>()?;
-        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect();
-        self.client.execute(sql, &refs).await.map_err(db_error)
+        execute_on(&self.client, sql, params).await
     }
 
     fn is_closed(&self) -> bool {

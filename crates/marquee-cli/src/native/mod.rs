@@ -4,6 +4,7 @@
 mod db;
 mod http;
 pub mod pg_tls;
+mod pool;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use marquee::ports::{Clock, Settings, system_now};
 
 pub use db::{NativeConnection, NativeDb};
 pub use http::NativeHttp;
+pub use pool::{NativePool, PooledSession};
 
 #[derive(Clone, Copy, Default)]
 pub struct SystemClock;

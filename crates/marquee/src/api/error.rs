@@ -20,6 +20,12 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::LeaseLost { .. } => (StatusCode::CONFLICT, "lease_lost"),
         Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        Error::MissingApiKey => (StatusCode::UNAUTHORIZED, "missing_api_key"),
+        Error::InvalidApiKey => (StatusCode::UNAUTHORIZED, "invalid_api_key"),
+        Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded"),
+        Error::InvalidCursor(_) => (StatusCode::BAD_REQUEST, "invalid_cursor"),
+        Error::OutOfTime { .. } => (StatusCode::SERVICE_UNAVAILABLE, "time_budget_exhausted"),
+        Error::Randomness(_) => (StatusCode::INTERNAL_SERVER_ERROR, "randomness_unavailable"),
         Error::Tmdb(TmdbError::Unauthorized { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_unauthorized"),
         Error::Tmdb(TmdbError::Malformed { .. } | TmdbError::Unusable { .. }) => {
             (StatusCode::BAD_GATEWAY, "tmdb_bad_response")
@@ -52,8 +58,18 @@ pub fn error_response(function: &str, error: &Error) -> HttpResponse {
         crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
     }
     let mut response = json_response(status, &json!({"error": {"code": code, "message": message}}));
-    if matches!(error, Error::Busy { .. }) {
-        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+    let headers = response.headers_mut();
+    match error {
+        Error::Busy { .. } => {
+            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));
+        }
+        Error::QuotaExceeded { retry_after_secs, .. } => {
+            headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(*retry_after_secs.max(&0)));
+        }
+        Error::MissingApiKey | Error::InvalidApiKey => {
+            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"marquee\""));
+        }
+        _ => {}
     }
     response
 }

@@ -5,9 +5,6 @@ use serde_json::{Value as Json, json};
 
 use super::{MAX_BODY_BYTES, Params, RouteId, json_response, require_admin};
 use crate::app::App;
-use crate::db::cards::{self, CardLookup};
-use crate::domain::card::if_none_match;
-use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
 use crate::pipeline::ingest::{self, Outcome};
 use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
@@ -15,7 +12,7 @@ use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
 pub async fn handle<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     handler: RouteId,
-    params: &Params,
+    _params: &Params,
     request: HttpRequest,
 ) -> Result<HttpResponse> {
     match handler {
@@ -23,8 +20,9 @@ pub async fn handle<D: Database, H: HttpClient, C: Clock>(
         RouteId::ScheduledIngest => scheduled_ingest(app, request).await,
         RouteId::BatchIngest => batch_ingest(app, request).await,
         RouteId::DailyRefresh => daily_refresh(app, request).await,
-        RouteId::WorkCard => work_card(app, params, request).await,
         RouteId::StripeWebhook => stripe_webhook(app, request).await,
+        // `api::serve` hands these to `api::catalog` before an `App` is built.
+        catalog => Err(Error::NotFound(format!("{catalog:?} is served by the catalog API"))),
     }
 }
 
@@ -166,37 +164,6 @@ async fn daily_refresh<D: Database, H: HttpClient, C: Clock>(
 /// Like [`json_body`], but an empty body means `{}` (all defaults), as cron callers send.
 pub(super) fn json_body_or_empty(request: &HttpRequest) -> Result<serde_json::Map<String, Json>> {
     if request.body().iter().all(u8::is_ascii_whitespace) { Ok(Default::default()) } else { json_body(request) }
-}
-
-async fn work_card<D: Database, H: HttpClient, C: Clock>(
-    app: &App<D, H, C>,
-    params: &Params,
-    request: HttpRequest,
-) -> Result<HttpResponse> {
-    let raw = params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| Json::String(v.clone()));
-    let tmdb_id = parse_tmdb_id(raw.as_ref(), "tmdb_id")?;
-    let card = match cards::by_tmdb_id(&app.db.connect().await?, tmdb_id).await? {
-        CardLookup::Servable(card) => card,
-        CardLookup::NotServable(WorkStatus::Gone) => return Err(Error::Gone { tmdb_id }),
-        CardLookup::NotServable(_) | CardLookup::Unknown => {
-            return Err(Error::NotFound(format!("movie {tmdb_id} is not in the catalog")));
-        }
-    };
-    let etag = etag_header(&card.etag)?;
-    let not_modified = request
-        .headers()
-        .get(http::header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| if_none_match(v, &card.etag));
-    let mut response = if not_modified {
-        http::Response::builder().status(StatusCode::NOT_MODIFIED).body(Vec::new()).expect("valid")
-    } else {
-        json_response(StatusCode::OK, &card.payload)
-    };
-    let headers = response.headers_mut();
-    headers.insert(http::header::ETAG, etag);
-    headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! HTTP: the routing table (route → handler), shared by the Spin components and the native
 //! server, and the handlers that decode requests, call the pipeline and encode responses.
 
+pub mod catalog;
 mod error;
 mod handlers;
+pub mod openapi;
 #[cfg(test)]
 mod parser_properties;
 pub mod requests;
@@ -31,6 +33,19 @@ pub enum RouteId {
     DailyRefresh,
     WorkCard,
     StripeWebhook,
+    // The catalog API (issue 16): served by `catalog-api` (`api::catalog`).
+    WorkSimilar,
+    Browse,
+    Search,
+    Person,
+    Genres,
+    Usage,
+    OpenApi,
+    Health,
+    CreateKey,
+    ListKeys,
+    RevokeKey,
+    CustomerUsage,
 }
 
 #[derive(Debug)]
@@ -76,7 +91,35 @@ pub static ROUTES: &[Route] = &[
         path: "/functions/v1/stripe-webhook",
         id: RouteId::StripeWebhook,
     },
+    // The catalog API (issue 16). `catalog-api` serves every `/api` path (`MOUNTS`).
+    Route { component: "catalog-api", method: Method::GET, path: "/api/works", id: RouteId::Browse },
+    Route {
+        component: "catalog-api",
+        method: Method::GET,
+        path: "/api/works/:tmdb_id/similar",
+        id: RouteId::WorkSimilar,
+    },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/search", id: RouteId::Search },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/people/:person_id", id: RouteId::Person },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/genres", id: RouteId::Genres },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/usage", id: RouteId::Usage },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/openapi.json", id: RouteId::OpenApi },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/health", id: RouteId::Health },
+    Route { component: "catalog-api", method: Method::POST, path: "/api/admin/keys", id: RouteId::CreateKey },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/admin/keys", id: RouteId::ListKeys },
+    Route { component: "catalog-api", method: Method::DELETE, path: "/api/admin/keys/:key_id", id: RouteId::RevokeKey },
+    Route { component: "catalog-api", method: Method::GET, path: "/api/admin/usage", id: RouteId::CustomerUsage },
 ];
+
+/// Components that serve every path under a prefix (Spin's `/...` tail) and pick the handler
+/// through [`ROUTES`] themselves; any other component has one Spin route per route of
+/// [`ROUTES`]. `spin.toml` is checked against both.
+pub static MOUNTS: &[(&str, &str)] = &[("catalog-api", "/api/...")];
+
+/// The Spin route (`[[trigger.http]] route`) that brings `route`'s requests to its component.
+pub fn spin_route(route: &Route) -> &'static str {
+    MOUNTS.iter().find(|(component, _)| *component == route.component).map_or(route.path, |(_, mount)| mount)
+}
 
 /// Path parameters captured by `:name` segments.
 pub type Params = Vec<(&'static str, String)>;
@@ -126,13 +169,74 @@ where
     H: HttpClient,
     C: Clock,
 {
+    let scope = match only {
+        Some(id) => Scope::Route(id),
+        None => Scope::All,
+    };
+    serve_in(settings, open_db, http, clock, scope, request).await
+}
+
+/// [`serve`] for a component that serves every route of its own (a [`MOUNTS`] entry).
+pub async fn serve_component<S, D, H, C>(
+    settings: &S,
+    open_db: impl FnOnce(&str) -> D,
+    http: H,
+    clock: C,
+    component: &'static str,
+    request: HttpRequest,
+) -> HttpResponse
+where
+    S: Settings,
+    D: Database,
+    H: HttpClient,
+    C: Clock,
+{
+    serve_in(settings, open_db, http, clock, Scope::Component(component), request).await
+}
+
+/// Which routes a caller of [`serve`] answers.
+#[derive(Clone, Copy)]
+enum Scope {
+    All,
+    Route(RouteId),
+    Component(&'static str),
+}
+
+impl Scope {
+    fn admits(self, route: &Route) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Route(id) => route.id == id,
+            Scope::Component(component) => route.component == component,
+        }
+    }
+}
+
+async fn serve_in<S, D, H, C>(
+    settings: &S,
+    open_db: impl FnOnce(&str) -> D,
+    http: H,
+    clock: C,
+    scope: Scope,
+    request: HttpRequest,
+) -> HttpResponse
+where
+    S: Settings,
+    D: Database,
+    H: HttpClient,
+    C: Clock,
+{
     let (route, params) = match route(request.method(), request.uri().path()) {
-        Ok((r, _)) if only.is_some_and(|h| h != r.id) => {
+        Ok((r, _)) if !scope.admits(r) => {
             return error_response("marquee", &Error::NotFound(format!("no route for {}", request.uri().path())));
         }
         Ok(found) => found,
         Err(e) => return error_response("marquee", &e),
     };
+    // The catalog API reads only the settings each of its routes needs (`api::catalog`).
+    if route.component == "catalog-api" {
+        return catalog::serve(settings, open_db, &clock, route, &params, request).await;
+    }
     let function = route.component;
     let config = match Config::load(settings).await {
         Ok(c) => c,
@@ -177,7 +281,12 @@ pub(crate) fn json_response(status: StatusCode, body: &Json) -> HttpResponse {
 
 /// `Authorization: Bearer <admin token>`, compared in constant time.
 pub(crate) fn require_admin<D: Database, H, C>(app: &App<D, H, C>, request: &HttpRequest) -> Result<(), Error> {
-    let Some(expected) = &app.config.admin_token else {
+    check_admin_token(app.config.admin_token.as_ref(), request)
+}
+
+/// `Authorization: Bearer <expected>`, compared in constant time.
+pub(crate) fn check_admin_token(expected: Option<&crate::config::Secret>, request: &HttpRequest) -> Result<(), Error> {
+    let Some(expected) = expected else {
         return Err(crate::config::ConfigError::Missing {
             setting: "admin_token",
             consequence: "admin routes are closed",
@@ -204,7 +313,24 @@ mod tests {
         assert_eq!(r.id, RouteId::WorkCard);
         assert_eq!(params, vec![("tmdb_id", "550".to_owned())]);
         assert!(matches!(route(&Method::GET, "/functions/v1/ingest-movie"), Err(Error::MethodNotAllowed)));
-        assert!(matches!(route(&Method::GET, "/api/works/"), Err(Error::NotFound(_))));
         assert!(matches!(route(&Method::GET, "/api/works/1/2"), Err(Error::NotFound(_))));
+        assert!(matches!(route(&Method::GET, "/api/nowhere"), Err(Error::NotFound(_))));
+        let (r, params) = route(&Method::GET, "/api/works/550/similar").unwrap();
+        assert_eq!((r.id, params), (RouteId::WorkSimilar, vec![("tmdb_id", "550".to_owned())]));
+        assert_eq!(route(&Method::GET, "/api/works").unwrap().0.id, RouteId::Browse);
+        assert_eq!(route(&Method::DELETE, "/api/admin/keys/7").unwrap().0.id, RouteId::RevokeKey);
+        assert!(matches!(route(&Method::POST, "/api/works"), Err(Error::MethodNotAllowed)));
+    }
+
+    #[test]
+    fn every_route_is_reached_through_its_spin_route() {
+        for r in ROUTES {
+            let spin = spin_route(r);
+            match spin.strip_suffix("/...") {
+                Some(prefix) => assert!(r.path.starts_with(&format!("{prefix}/")), "{} under {spin}", r.path),
+                None => assert_eq!(spin, r.path),
+            }
+        }
+        assert_eq!(spin_route(&ROUTES[0]), "/functions/v1/ingest-movie");
     }
 }

@@ -42,7 +42,33 @@ const PARSERS: &[(&str, Parser)] = &[
         signature::verify(Some(&header), b, &stripe_secrets(), now, 300).map_err(BillingError::from)?;
         events::parse(b).map(drop).map_err(|e| BillingError::InvalidEvent(e).into())
     }),
+    ("catalog browse query string", |b| {
+        use crate::api::catalog::query;
+        query::parameters(Some(&lossy(b)), query::BROWSE).and_then(|p| query::browse(&p)).map(drop)
+    }),
+    ("catalog search query string", |b| {
+        use crate::api::catalog::query;
+        query::parameters(Some(&lossy(b)), query::SEARCH).and_then(|p| query::search(&p)).map(drop)
+    }),
+    ("query string of a route without parameters", |b| {
+        crate::api::catalog::query::parameters(Some(&lossy(b)), &[]).map(drop)
+    }),
+    ("browse cursor", |b| {
+        use crate::api::catalog::cursor::{CursorKey, decode};
+        let key = CursorKey::from_admin_token(&crate::config::Secret::new("token"));
+        decode(&key, &title_browse(), &lossy(b), 0).map(drop)
+    }),
 ];
+
+fn title_browse() -> crate::db::browse::Browse {
+    crate::db::browse::Browse {
+        sort: crate::db::browse::Sort::Title,
+        order: crate::db::browse::Order::Asc,
+        filters: Default::default(),
+        limit: 20,
+        after: None,
+    }
+}
 
 const STRIPE_SECRET: &str = "whsec_test";
 
@@ -166,6 +192,42 @@ fn nulled(value: &Json) -> Json {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn catalog_query_strings_are_refused_with_400(raw in "([a-z_]{0,10}(=[a-zA-Z0-9%+.&_€-]{0,16})?&?){0,6}") {
+        use crate::api::catalog::query;
+        for result in [
+            query::parameters(Some(&raw), query::BROWSE).and_then(|p| query::browse(&p)).map(drop),
+            query::parameters(Some(&raw), query::SEARCH).and_then(|p| query::search(&p)).map(drop),
+            query::parameters(Some(&raw), &[]).map(drop),
+        ] {
+            if let Err(e) = result {
+                prop_assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+                assert_client_error("catalog query string", &e);
+            }
+        }
+    }
+
+    #[test]
+    fn browse_parameters_with_any_values_are_refused_with_400(
+        pairs in prop::collection::vec((prop::sample::select(crate::api::catalog::query::BROWSE.to_vec()), ".{0,12}"), 0..6)
+    ) {
+        use crate::api::catalog::query;
+        let raw: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        if let Err(e) = query::parameters(Some(&raw), query::BROWSE).and_then(|p| query::browse(&p)) {
+            prop_assert!(matches!(e, Error::BadRequest(_)), "{e:?}");
+            assert_client_error("browse query string", &e);
+        }
+    }
+
+    #[test]
+    fn any_cursor_text_is_refused_with_400_unless_ours(text in "[A-Za-z0-9_.=-]{0,80}") {
+        use crate::api::catalog::cursor::{CursorKey, decode};
+        let key = CursorKey::from_admin_token(&crate::config::Secret::new("token"));
+        let e = decode(&key, &title_browse(), &text, 0).unwrap_err();
+        prop_assert!(matches!(e, Error::InvalidCursor(_)));
+        assert_client_error("browse cursor", &e);
+    }
 
     #[test]
     fn json_objects_parse_or_are_refused_with_a_4xx(body in any_body()) {

@@ -164,8 +164,9 @@ pub async fn apply_invoice(
     Ok(n > 0)
 }
 
-/// What a customer is entitled to for one quota: the tier of its best live subscription
-/// (`active`, `trialing` or `past_due`, not deleted), or `free`.
+/// What a customer is entitled to for one quota: its tier, the tier's monthly limit and the
+/// period usage is counted in (`marquee_entitlement`, migration 13: the best live subscription's
+/// tier and billing period, else `free` and the calendar month in UTC).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entitlement {
     pub tier: String,
@@ -174,25 +175,19 @@ pub struct Entitlement {
     pub period_end: Option<NaiveDateTime>,
 }
 
+/// The entitlement at `at`; `None` for a quota no tier defines.
 pub async fn entitlement(
     conn: &impl Connection,
     customer_id: &str,
     quota: &str,
+    at: NaiveDateTime,
 ) -> Result<Option<Entitlement>, DbError> {
     let rows = conn
         .query(
-            "WITH best AS (
-                SELECT s.tier, s.current_period_start, s.current_period_end
-                  FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
-                 WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')
-                 ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST
-                 LIMIT 1)
-             SELECT q.tier, q.monthly_limit,
-                    (SELECT current_period_start AT TIME ZONE 'UTC' FROM best) AS period_start,
-                    (SELECT current_period_end AT TIME ZONE 'UTC' FROM best) AS period_end
-               FROM subscription_tier_quota q
-              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')",
-            &[customer_id.into(), quota.into()],
+            "SELECT e.tier, e.monthly_limit, e.period_start AT TIME ZONE 'UTC' AS period_start,
+                    e.period_end AT TIME ZONE 'UTC' AS period_end
+               FROM marquee_entitlement($1, $2, $3::timestamp AT TIME ZONE 'UTC') e",
+            &[customer_id.into(), quota.into(), at.into()],
         )
         .await?;
     rows.first()
@@ -207,57 +202,130 @@ pub async fn entitlement(
         .transpose()
 }
 
+/// A customer's usage of a quota in the period holding `at`, with its entitlement: one round
+/// trip. `None` for a quota no tier defines.
 pub async fn usage(
     conn: &impl Connection,
     customer_id: &str,
     quota: &str,
-    period_start: NaiveDateTime,
-) -> Result<i64, DbError> {
+    at: NaiveDateTime,
+) -> Result<Option<(Entitlement, i64)>, DbError> {
     let rows = conn
         .query(
-            "SELECT used FROM quota_usage WHERE customer_id = $1 AND quota = $2 AND period_start = ($3::timestamp AT TIME ZONE 'UTC')",
-            &[customer_id.into(), quota.into(), period_start.into()],
+            "SELECT e.tier, e.monthly_limit, e.period_start AT TIME ZONE 'UTC' AS period_start,
+                    e.period_end AT TIME ZONE 'UTC' AS period_end, coalesce(u.used, 0) AS used
+               FROM marquee_entitlement($1, $2, $3::timestamp AT TIME ZONE 'UTC') e
+               LEFT JOIN quota_usage u ON u.customer_id = $1 AND u.quota = $2 AND u.period_start = e.period_start",
+            &[customer_id.into(), quota.into(), at.into()],
         )
         .await?;
-    Ok(rows.first().map(|r| r.get::<i64>("used")).transpose()?.unwrap_or(0))
+    rows.first()
+        .map(|r| {
+            let e = Entitlement {
+                tier: r.get("tier")?,
+                monthly_limit: r.get("monthly_limit")?,
+                period_start: r.get("period_start")?,
+                period_end: r.get("period_end")?,
+            };
+            Ok((e, r.get("used")?))
+        })
+        .transpose()
 }
 
-/// Makes sure the period's usage row exists (a no-op when it does).
-pub async fn ensure_usage_row(
-    conn: &impl Connection,
-    customer_id: &str,
-    quota: &str,
-    period_start: NaiveDateTime,
-    period_end: NaiveDateTime,
-) -> Result<(), DbError> {
-    conn.execute(
-        "INSERT INTO quota_usage (customer_id, quota, period_start, period_end)
-         VALUES ($1, $2, ($3::timestamp AT TIME ZONE 'UTC'), ($4::timestamp AT TIME ZONE 'UTC'))
-         ON CONFLICT (customer_id, quota, period_start) DO NOTHING",
-        &[customer_id.into(), quota.into(), period_start.into(), period_end.into()],
+/// The entitlement as a CTE, `entitled`, for a statement that does more in the same round trip
+/// (an API request checks its key, charges and reads in one): the entitlement of the customer
+/// of each row of `who` (a CTE or subquery with a `customer_id` column) to `quota` at `at`,
+/// both SQL expressions (bound parameters).
+pub fn entitled_cte(who: &str, quota: &str, at: &str) -> String {
+    format!(
+        "entitled AS (
+            SELECT c.customer_id, e.tier, e.monthly_limit, e.period_start, e.period_end
+              FROM {who} c CROSS JOIN LATERAL marquee_entitlement(c.customer_id, {quota}, {at}) e
+         )"
     )
-    .await?;
-    Ok(())
 }
 
-/// Adds `amount` unless that would pass `limit`: one conditional UPDATE, so concurrent
-/// increments serialise on the row lock and each re-checks the condition. `Some(used)` when
-/// granted.
-pub async fn try_increment(
+/// The quota charge as a CTE, `charged`, after [`entitled_cte`]: the usage after adding
+/// `amount` (an SQL expression), when granted.
+///
+/// The charge is one conditional upsert: the period's row is inserted with `amount` when the
+/// limit allows it, or incremented `WHERE used + amount <= limit`. `ON CONFLICT DO UPDATE`
+/// evaluates that condition on the newest committed row, locked, so concurrent charges
+/// serialise on the row and usage never passes the limit, however many run at once; a charge
+/// that does not fit changes nothing and returns no row. The statement's other parts read the
+/// usage before the charge (one snapshot); `charged` is the usage after it.
+pub fn charged_cte(quota: &str, amount: &str) -> String {
+    format!(
+        "charged AS (
+            INSERT INTO quota_usage AS u (customer_id, quota, period_start, period_end, used)
+            SELECT e.customer_id, {quota}, e.period_start, e.period_end, {amount}
+              FROM entitled e WHERE {amount} <= e.monthly_limit
+            ON CONFLICT (customer_id, quota, period_start) DO UPDATE SET used = u.used + EXCLUDED.used, updated_at = now()
+               WHERE u.used + EXCLUDED.used <= (SELECT e.monthly_limit FROM entitled e)
+            RETURNING u.used
+         )"
+    )
+}
+
+/// What [`entitled_cte`] (and [`charged_cte`], when `charged`) say, as columns of a one-row
+/// select: `tier`, `monthly_limit`, `period_start`, `period_end` (UTC), `used_before` (the usage
+/// the statement saw) and `used_after` (NULL when not granted, or not charged). All NULL when
+/// `who` had no row.
+pub fn charge_columns(quota: &str, charged: bool) -> String {
+    let after = if charged { "(SELECT c.used FROM charged c)" } else { "NULL::int8" };
+    format!(
+        "(SELECT e.tier FROM entitled e) AS tier,
+         (SELECT e.monthly_limit FROM entitled e) AS monthly_limit,
+         (SELECT e.period_start AT TIME ZONE 'UTC' FROM entitled e) AS period_start,
+         (SELECT e.period_end AT TIME ZONE 'UTC' FROM entitled e) AS period_end,
+         (SELECT coalesce(max(u.used), 0) FROM entitled e JOIN quota_usage u
+             ON u.customer_id = e.customer_id AND u.quota = {quota} AND u.period_start = e.period_start) AS used_before,
+         {after} AS used_after"
+    )
+}
+
+/// Charges `amount` to the customer's quota in the period holding `at`: one round trip.
+pub async fn charge(
     conn: &impl Connection,
     customer_id: &str,
     quota: &str,
-    period_start: NaiveDateTime,
     amount: i64,
-    limit: i64,
-) -> Result<Option<i64>, DbError> {
-    let rows = conn
-        .query(
-            "UPDATE quota_usage SET used = used + $4, updated_at = now()
-              WHERE customer_id = $1 AND quota = $2 AND period_start = ($3::timestamp AT TIME ZONE 'UTC') AND used + $4 <= $5
-              RETURNING used",
-            &[customer_id.into(), quota.into(), period_start.into(), amount.into(), limit.into()],
-        )
-        .await?;
-    rows.first().map(|r| r.get("used")).transpose()
+    at: NaiveDateTime,
+) -> Result<Option<Charge>, DbError> {
+    let sql = format!(
+        "WITH who AS (SELECT $1::text AS customer_id), {}, {}
+         SELECT {}",
+        entitled_cte("who", "$2::text", "($3::timestamp AT TIME ZONE 'UTC')"),
+        charged_cte("$2::text", "$4::int8"),
+        charge_columns("$2::text", true)
+    );
+    let rows = conn.query(&sql, &[customer_id.into(), quota.into(), at.into(), amount.into()]).await?;
+    rows.first().map(Charge::from_row).transpose().map(Option::flatten)
+}
+
+/// A charge's outcome (see [`charge_columns`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Charge {
+    pub entitlement: Entitlement,
+    /// Usage before the charge, as the statement saw it.
+    pub used_before: i64,
+    /// Usage after the charge; `None`: refused (it would pass the limit), nothing counted.
+    pub used_after: Option<i64>,
+}
+
+impl Charge {
+    /// The charge described by a row of [`charge_columns`]; `None` when nobody was charged.
+    pub fn from_row(r: &crate::ports::Row) -> Result<Option<Charge>, DbError> {
+        let Some(tier) = r.get::<Option<String>>("tier")? else { return Ok(None) };
+        Ok(Some(Charge {
+            entitlement: Entitlement {
+                tier,
+                monthly_limit: r.get("monthly_limit")?,
+                period_start: r.get("period_start")?,
+                period_end: r.get("period_end")?,
+            },
+            used_before: r.get("used_before")?,
+            used_after: r.get("used_after")?,
+        }))
+    }
 }

@@ -24,15 +24,20 @@ pub enum CardLookup {
     Unknown,
 }
 
+/// A movie's card by its TMDB id (an SQL expression), or why there is none: `work_id`,
+/// `ingestion_status`, `servable`, `payload` and `etag`; no row for a movie the catalog does
+/// not know. The catalog API reads it inside its request's statement.
+pub fn lookup_sql(tmdb_id: &str) -> String {
+    format!(
+        "SELECT w.work_id, w.ingestion_status, {SERVABLE} AS servable, c.payload, c.etag
+         FROM works w LEFT JOIN work_cards_cache c ON c.work_id = w.work_id
+         WHERE w.tmdb_id = {tmdb_id}"
+    )
+}
+
 /// The card of a servable work, or why there is none: one round trip.
 pub async fn by_tmdb_id(conn: &impl Connection, tmdb_id: i64) -> Result<CardLookup, DbError> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT w.work_id, w.ingestion_status, {SERVABLE} AS servable, c.payload, c.etag
-             FROM works w LEFT JOIN work_cards_cache c ON c.work_id = w.work_id
-             WHERE w.tmdb_id = $1"
-        )
-    });
+    static SQL: LazyLock<String> = LazyLock::new(|| lookup_sql("$1"));
     let rows = conn.query(&SQL, &[tmdb_id.into()]).await?;
     let Some(r) = rows.first() else { return Ok(CardLookup::Unknown) };
     let status: WorkStatus = r.get("ingestion_status")?;

@@ -57,6 +57,13 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "aggregates",
         sql: include_str!("../../../../migrations/0011_aggregates.sql"),
     },
+    // 12 is the operator dashboard's (issue 12).
+    Migration { version: 13, description: "api_keys", sql: include_str!("../../../../migrations/0013_api_keys.sql") },
+    Migration {
+        version: 14,
+        description: "catalog_browse",
+        sql: include_str!("../../../../migrations/0014_catalog_browse.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

@@ -132,8 +132,12 @@ pub fn build(work_id: i64, record: &MovieRecord, score: &Aggregate) -> Card {
 
 /// A strong ETag: the SHA-256 of the card's canonical JSON (keys are sorted), shortened.
 pub fn etag_of(payload: &Json) -> String {
-    let digest = Sha256::digest(payload.to_string().as_bytes());
-    format!("\"{}\"", hex::encode(&digest[..16]))
+    etag_of_bytes(payload.to_string().as_bytes())
+}
+
+/// A strong ETag of a response body as sent: its SHA-256, shortened (the rule of [`etag_of`]).
+pub fn etag_of_bytes(body: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
 }
 
 /// Whether an `If-None-Match` header value matches `etag` (a list, weak tags, or `*`).

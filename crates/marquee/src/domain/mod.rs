@@ -1,5 +1,6 @@
 //! Pure decisions: no I/O here.
 
+pub mod api_key;
 pub mod backoff;
 pub mod capacity;
 pub mod card;

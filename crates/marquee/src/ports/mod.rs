@@ -12,4 +12,4 @@ pub use config::Settings;
 pub use db::{
     Connection, Database, DbError, DbMeter, FromValue, MeteredConnection, MeteredDatabase, Row, Value, transaction,
 };
-pub use pool::{Pool, Pooled};
+pub use pool::{Pool, Pooled, TransactionEffect, transaction_effect};

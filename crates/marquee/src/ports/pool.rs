@@ -16,6 +16,28 @@ use async_lock::{Semaphore, SemaphoreGuardArc};
 
 use super::db::{Connection, Database, DbError, Row, Value};
 
+/// What a statement does to its session's transaction, as far as a pool must know: the one rule
+/// by which pools (this one, and the native server's process pool) refuse to keep a session that
+/// is inside a transaction. Transactions are opened and closed only by these statements
+/// ([`super::transaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionEffect {
+    Opens,
+    Closes,
+    None,
+}
+
+pub fn transaction_effect(sql: &str) -> TransactionEffect {
+    let sql = sql.trim();
+    if sql.eq_ignore_ascii_case("BEGIN") {
+        TransactionEffect::Opens
+    } else if sql.eq_ignore_ascii_case("COMMIT") || sql.eq_ignore_ascii_case("ROLLBACK") {
+        TransactionEffect::Closes
+    } else {
+        TransactionEffect::None
+    }
+}
+
 pub struct Pool<D: Database> {
     shared: Rc<Shared<D>>,
 }
@@ -96,12 +118,10 @@ impl<D: Database> Pooled<D> {
 
     /// Tracks what a statement did to the session's state.
     fn observe<T>(&self, sql: &str, result: &Result<T, DbError>) {
-        match result {
-            Ok(_) if sql.eq_ignore_ascii_case("BEGIN") => self.in_transaction.set(true),
-            Ok(_) if sql.eq_ignore_ascii_case("COMMIT") || sql.eq_ignore_ascii_case("ROLLBACK") => {
-                self.in_transaction.set(false)
-            }
-            Err(e) if e.session_lost() => self.broken.set(true),
+        match (result, transaction_effect(sql)) {
+            (Ok(_), TransactionEffect::Opens) => self.in_transaction.set(true),
+            (Ok(_), TransactionEffect::Closes) => self.in_transaction.set(false),
+            (Err(e), _) if e.session_lost() => self.broken.set(true),
             _ => {}
         }
     }
@@ -122,6 +142,12 @@ impl<D: Database> Connection for Pooled<D> {
 
     fn is_closed(&self) -> bool {
         self.conn().is_closed()
+    }
+
+    async fn query_prepared(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let result = self.conn().query_prepared(sql, params).await;
+        self.observe(sql, &result);
+        result
     }
 }
 

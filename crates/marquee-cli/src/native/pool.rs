@@ -1,0 +1,138 @@
+//! The native server's process-wide pool of PostgreSQL sessions (deadpool-postgres), shared by
+//! every request and every worker thread of `marquee serve`, as Spin's host pools its own: a
+//! request takes a session that is already open instead of forking a backend (a new session per
+//! request held `marquee serve` to about 480 cards a second).
+//!
+//! Sessions are opened as [`NativeDb`](super::NativeDb) opens them (same URL rules, TLS and
+//! type mapping) and are handed out again only when clean. A session goes back to the pool
+//! unless it is inside a transaction (`ports::transaction_effect`, the library's own pool rule)
+//! or a statement was in flight when the request let go of it (a request cut by its time budget,
+//! or a client that hung up): such a session is closed instead, so no request ever gets a
+//! session with someone else's open transaction or a pending answer. A session the server
+//! closed is noticed by the pool before reuse (`RecyclingMethod::Fast`: no extra round trip).
+//!
+//! Statements the library marks as fixed and frequent (`Connection::query_prepared`) are
+//! prepared once per session and kept (deadpool-postgres's statement cache): one round trip
+//! per request instead of two, and no parsing. Everything else runs as the Spin host runs it.
+
+use std::cell::Cell;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use marquee::ports::{Connection, Database, DbError, Row, TransactionEffect, Value, transaction_effect};
+
+use super::db::{execute_on, query_on};
+use super::pg_tls::PgTarget;
+
+/// A handle on the pool; cheap to clone.
+#[derive(Clone)]
+pub struct NativePool {
+    /// The pool, or why the URL cannot make one (reported by every `connect`, as an unreachable
+    /// server would be: the server still starts, and says so on each request).
+    pool: Result<(Pool, PgTarget), String>,
+}
+
+impl NativePool {
+    /// A pool of at most `max_sessions` sessions to the database at `url`; none is opened yet.
+    pub fn new(url: &str, max_sessions: usize) -> NativePool {
+        let pool = PgTarget::parse(url).map_err(|e| e.to_string()).and_then(|target| {
+            let manager = Manager::from_config(
+                target.config.clone(),
+                target.tls.clone(),
+                ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            );
+            let pool = Pool::builder(manager).max_size(max_sessions.max(1)).build().map_err(|e| e.to_string())?;
+            Ok((pool, target))
+        });
+        NativePool { pool }
+    }
+
+    /// Sessions open now (idle and in use), and the most the pool may open.
+    pub fn sessions(&self) -> (usize, usize) {
+        self.pool.as_ref().map_or((0, 0), |(p, _)| {
+            let status = p.status();
+            (status.size, status.max_size)
+        })
+    }
+}
+
+impl Database for NativePool {
+    type Conn = PooledSession;
+
+    async fn connect(&self) -> Result<PooledSession, DbError> {
+        let (pool, target) = self.pool.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
+        let object = pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => DbError::Connect(target.connect_error(&e)),
+            other => DbError::Connect(format!("no database session available: {other}")),
+        })?;
+        Ok(PooledSession { object: Some(object), in_transaction: Cell::new(false), in_flight: Cell::new(false) })
+    }
+}
+
+/// A session borrowed from the [`NativePool`]; back to the pool when dropped, if clean.
+pub struct PooledSession {
+    object: Option<Object>,
+    in_transaction: Cell<bool>,
+    /// A statement was sent and its answer not yet read.
+    in_flight: Cell<bool>,
+}
+
+impl PooledSession {
+    fn object(&self) -> &Object {
+        self.object.as_ref().expect("present until dropped")
+    }
+
+    /// Runs `statement` marked in flight, and keeps the transaction state.
+    async fn tracked<T>(
+        &self,
+        sql: &str,
+        statement: impl std::future::Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
+        self.in_flight.set(true);
+        let result = statement.await;
+        self.in_flight.set(false);
+        if result.is_ok() {
+            match transaction_effect(sql) {
+                TransactionEffect::Opens => self.in_transaction.set(true),
+                TransactionEffect::Closes => self.in_transaction.set(false),
+                TransactionEffect::None => {}
+            }
+        }
+        result
+    }
+}
+
+impl Connection for PooledSession {
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.tracked(sql, query_on(self.object(), sql, params)).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.tracked(sql, execute_on(self.object(), sql, params)).await
+    }
+
+    async fn query_prepared(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let object = self.object();
+        self.tracked(sql, async {
+            let statement = object.prepare_cached(sql).await.map_err(super::db::db_error)?;
+            let result = query_on(object, &statement, params).await;
+            if result.is_err() {
+                // A prepared statement can outlive what it was prepared against (a migration
+                // changed a table): the next request prepares it again.
+                object.statement_cache.remove(sql, &[]);
+            }
+            result
+        })
+        .await
+    }
+}
+
+impl Drop for PooledSession {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take()
+            && (self.in_transaction.get() || self.in_flight.get())
+        {
+            // Out of the pool and closed: its state is not one to hand to another request.
+            drop(Object::take(object));
+        }
+    }
+}
