@@ -31,6 +31,20 @@ pub async fn serve(handler: RouteId, request: spin_sdk::http::Request) -> http::
     response.map(|body| Full::new(Bytes::from(body)))
 }
 
+/// Serves one request of a component that has several routes (the dashboard's pages, JSON and
+/// metrics): the library's routing table says which of the component's routes it is for; a
+/// path or method the component does not serve gets the library's 404 or 405.
+pub async fn serve_component(component: &'static str, request: spin_sdk::http::Request) -> http::Response<Full<Bytes>> {
+    match api::route(request.method(), request.uri().path()) {
+        Ok((route, _)) if route.component == component => serve(route.id, request).await,
+        Ok(_) => {
+            let missing = marquee::Error::NotFound(format!("no route for {} in {component}", request.uri().path()));
+            api::error_response(component, &missing).map(|body| Full::new(Bytes::from(body)))
+        }
+        Err(e) => api::error_response(component, &e).map(|body| Full::new(Bytes::from(body))),
+    }
+}
+
 /// Spin variables (`[component.x.variables]` in `spin.toml`, `SPIN_VARIABLE_*` at `spin up`).
 pub struct SpinSettings;
 

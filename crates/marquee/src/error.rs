@@ -27,6 +27,13 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A form that did not come from the dashboard (no or another session's CSRF token, or sent
+    /// by another site).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The platform failed us (e.g. its random source).
+    #[error("{0}")]
+    Platform(String),
     #[error(transparent)]
     Tmdb(#[from] TmdbError),
     #[error(transparent)]

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod billing;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod domain;
 pub mod error;

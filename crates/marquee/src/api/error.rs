@@ -20,6 +20,8 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::LeaseLost { .. } => (StatusCode::CONFLICT, "lease_lost"),
         Error::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::Platform(_) => (StatusCode::INTERNAL_SERVER_ERROR, "platform_error"),
         Error::Tmdb(TmdbError::Unauthorized { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_unauthorized"),
         Error::Tmdb(TmdbError::Malformed { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_bad_response"),
         Error::Tmdb(TmdbError::Rejected { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_rejected"),
@@ -36,19 +38,26 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// The response for an error. Database details stay in the log: they can name tables and
-/// values that callers have no business seeing.
-pub fn error_response(function: &str, error: &Error) -> HttpResponse {
+/// What a caller may be told about an error (server errors are logged here, with their
+/// detail, once); shared by the JSON errors and the dashboard's error pages.
+pub fn public_message(function: &str, error: &Error) -> String {
     let (status, code) = status_and_code(error);
-    let message = match error {
+    if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
+        crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
+    }
+    match error {
         Error::Db(_) | Error::Billing(BillingError::Db(_)) => {
             "the database is unavailable or refused the operation".to_owned()
         }
         other => other.to_string(),
-    };
-    if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
-        crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
     }
+}
+
+/// The response for an error. Database details stay in the log: they can name tables and
+/// values that callers have no business seeing.
+pub fn error_response(function: &str, error: &Error) -> HttpResponse {
+    let (status, code) = status_and_code(error);
+    let message = public_message(function, error);
     let mut response = json_response(status, &json!({"error": {"code": code, "message": message}}));
     if matches!(error, Error::Busy { .. }) {
         response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("5"));

@@ -25,6 +25,9 @@ pub async fn handle<D: Database, H: HttpClient, C: Clock>(
         RouteId::DailyRefresh => daily_refresh(app, request).await,
         RouteId::WorkCard => work_card(app, params, request).await,
         RouteId::StripeWebhook => stripe_webhook(app, request).await,
+        RouteId::DashboardPage | RouteId::DashboardAction | RouteId::AdminStats | RouteId::Metrics => {
+            crate::dashboard::handle(app, handler, params, request).await
+        }
     }
 }
 

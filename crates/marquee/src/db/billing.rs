@@ -174,27 +174,41 @@ pub struct Entitlement {
     pub period_end: Option<NaiveDateTime>,
 }
 
+/// A subscription that grants its tier: live (`active`, `trialing` or `past_due`) and not
+/// deleted. A condition on `subscriptions s`.
+pub const GRANTS_TIER: &str = "(NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due'))";
+
+/// The tier a customer is entitled to, as SQL over a customer id expression: the tier of its
+/// best subscription that [`GRANTS_TIER`], else `free`.
+fn tier_of_sql(customer_id: &str) -> String {
+    format!(
+        "coalesce((SELECT s.tier FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
+                   WHERE s.customer_id = {customer_id} AND {GRANTS_TIER}
+                   ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST LIMIT 1), 'free')"
+    )
+}
+
 pub async fn entitlement(
     conn: &impl Connection,
     customer_id: &str,
     quota: &str,
 ) -> Result<Option<Entitlement>, DbError> {
-    let rows = conn
-        .query(
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
             "WITH best AS (
                 SELECT s.tier, s.current_period_start, s.current_period_end
                   FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
-                 WHERE s.customer_id = $1 AND NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due')
+                 WHERE s.customer_id = $1 AND {GRANTS_TIER}
                  ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST
                  LIMIT 1)
              SELECT q.tier, q.monthly_limit,
                     (SELECT current_period_start AT TIME ZONE 'UTC' FROM best) AS period_start,
                     (SELECT current_period_end AT TIME ZONE 'UTC' FROM best) AS period_end
                FROM subscription_tier_quota q
-              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')",
-            &[customer_id.into(), quota.into()],
+              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')"
         )
-        .await?;
+    });
+    let rows = conn.query(&SQL, &[customer_id.into(), quota.into()]).await?;
     rows.first()
         .map(|r| {
             Ok(Entitlement {
@@ -260,4 +274,115 @@ pub async fn try_increment(
         )
         .await?;
     rows.first().map(|r| r.get("used")).transpose()
+}
+
+/// Customers (not deleted) by the tier they are entitled to, every tier listed, by rank.
+pub async fn customers_by_tier(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT t.slug AS tier, count(c.customer_id) AS customers
+             FROM subscription_tier t
+             LEFT JOIN (SELECT c.customer_id, {tier} AS tier FROM customers c WHERE NOT c.deleted) c ON c.tier = t.slug
+             GROUP BY t.slug, t.rank ORDER BY t.rank",
+            tier = tier_of_sql("c.customer_id")
+        )
+    });
+    let rows = conn.query(&SQL, &[]).await?;
+    rows.iter().map(|r| Ok((r.get("tier")?, r.get("customers")?))).collect()
+}
+
+/// Subscriptions by Stripe status (deleted ones counted as `deleted`).
+pub async fn subscriptions_by_status(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT CASE WHEN deleted THEN 'deleted' ELSE status END AS status, count(*) AS subscriptions
+             FROM subscriptions GROUP BY 1 ORDER BY 2 DESC, 1",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("status")?, r.get("subscriptions")?))).collect()
+}
+
+/// A Stripe delivery and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StripeEvent {
+    pub event_id: String,
+    pub kind: String,
+    pub received_at: NaiveDateTime,
+    /// `processed`, `ignored` or `failed`.
+    pub status: String,
+    pub applied: bool,
+    pub error: Option<String>,
+    pub replays: i32,
+}
+
+/// The newest deliveries, newest first.
+pub async fn recent_events(conn: &impl Connection, limit: i64) -> Result<Vec<StripeEvent>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT event_id, type, received_at AT TIME ZONE 'UTC' AS received_at, status, applied, error, replays
+             FROM stripe_webhook_events ORDER BY received_at DESC, id DESC LIMIT $1",
+            &[limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StripeEvent {
+                event_id: r.get("event_id")?,
+                kind: r.get("type")?,
+                received_at: r.get("received_at")?,
+                status: r.get("status")?,
+                applied: r.get("applied")?,
+                error: r.get("error")?,
+                replays: r.get("replays")?,
+            })
+        })
+        .collect()
+}
+
+/// A customer's use of one quota in its current period, against the limit of its tier.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QuotaUse {
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub tier: String,
+    pub quota: String,
+    pub used: i64,
+    pub limit: i64,
+    pub period_end: NaiveDateTime,
+}
+
+/// Usage against quota per customer, for the current periods, the nearest to their limit first.
+///
+/// The one query of the dashboard's "API usage" panel: today it reads `quota_usage` (what
+/// `billing::quota` counts); the API keys work (issue 16) counts its requests there too, and may
+/// extend this query (e.g. with the key's name) without touching the panel's callers.
+pub async fn quota_usage(conn: &impl Connection, limit: i64) -> Result<Vec<QuotaUse>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT u.customer_id, c.email, e.tier, u.quota, u.used, q.monthly_limit, u.period_end AT TIME ZONE 'UTC' AS period_end
+             FROM quota_usage u
+             LEFT JOIN customers c ON c.customer_id = u.customer_id
+             CROSS JOIN LATERAL (SELECT {tier} AS tier) e
+             JOIN subscription_tier_quota q ON q.tier = e.tier AND q.quota = u.quota
+             WHERE u.period_start <= now() AND now() < u.period_end
+             ORDER BY u.used::float8 / greatest(q.monthly_limit, 1) DESC, u.customer_id, u.quota
+             LIMIT $1",
+            tier = tier_of_sql("u.customer_id")
+        )
+    });
+    let rows = conn.query(&SQL, &[limit.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QuotaUse {
+                customer_id: r.get("customer_id")?,
+                email: r.get("email")?,
+                tier: r.get("tier")?,
+                quota: r.get("quota")?,
+                used: r.get("used")?,
+                limit: r.get("monthly_limit")?,
+                period_end: r.get("period_end")?,
+            })
+        })
+        .collect()
 }

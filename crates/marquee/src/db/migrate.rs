@@ -57,6 +57,8 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "aggregates",
         sql: include_str!("../../../../migrations/0011_aggregates.sql"),
     },
+    // 12–19: other branches' migrations.
+    Migration { version: 20, description: "dashboard", sql: include_str!("../../../../migrations/0020_dashboard.sql") },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

@@ -318,3 +318,95 @@ pub async fn catalog_counts(conn: &impl Connection) -> Result<CatalogCounts, DbE
     }
     Ok(counts)
 }
+
+/// Works the catalog took in during the last `days` days (rows created since, servable now).
+pub async fn added_in_last_days(conn: &impl Connection, days: i32) -> Result<i64, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT count(*) AS n FROM works w WHERE w.created_at >= now() - make_interval(days => $1) AND {}",
+            super::predicates::SERVABLE
+        )
+    });
+    conn.query(&SQL, &[days.into()]).await?[0].get("n")
+}
+
+/// Works refused by the catalog now (`rejected`), by the reason `rejected_works` recorded.
+pub async fn rejected_by_reason(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT r.reason, count(*) AS works FROM rejected_works r
+             JOIN works w ON w.tmdb_id = r.tmdb_id AND w.ingestion_status = 'rejected'
+             GROUP BY r.reason ORDER BY works DESC, r.reason",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("reason")?, r.get("works")?))).collect()
+}
+
+/// A refusal as `rejected_works` records it (404s included: reason `not_found`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Refused {
+    pub tmdb_id: i64,
+    pub reason: String,
+    pub detail: Option<String>,
+    pub function: String,
+    pub occurrences: i32,
+    pub last_seen_at: chrono::NaiveDateTime,
+}
+
+/// The newest refusals, newest first.
+pub async fn recent_refusals(conn: &impl Connection, limit: i64) -> Result<Vec<Refused>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT tmdb_id, reason, detail, function, occurrences, last_seen_at AT TIME ZONE 'UTC' AS last_seen_at
+             FROM rejected_works ORDER BY last_seen_at DESC LIMIT $1",
+            &[limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Refused {
+                tmdb_id: r.get("tmdb_id")?,
+                reason: r.get("reason")?,
+                detail: r.get("detail")?,
+                function: r.get("function")?,
+                occurrences: r.get("occurrences")?,
+                last_seen_at: r.get("last_seen_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A stale work, for the list of the most overdue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Overdue {
+    pub tmdb_id: i64,
+    pub title: Option<String>,
+    pub release_date: Option<chrono::NaiveDate>,
+    pub last_refreshed_at: Option<chrono::NaiveDateTime>,
+    pub next_refresh_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The stale works that have waited longest (never scheduled ones first).
+pub async fn most_overdue(conn: &impl Connection, limit: i64) -> Result<Vec<Overdue>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT w.tmdb_id, w.title, w.release_date, w.last_refreshed_at AT TIME ZONE 'UTC' AS last_refreshed_at,
+                    w.next_refresh_at AT TIME ZONE 'UTC' AS next_refresh_at
+             FROM works w WHERE {} ORDER BY w.next_refresh_at NULLS FIRST, w.work_id LIMIT $1",
+            *STALE
+        )
+    });
+    let rows = conn.query(&SQL, &[limit.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Overdue {
+                tmdb_id: r.get("tmdb_id")?,
+                title: r.get("title")?,
+                release_date: r.get("release_date")?,
+                last_refreshed_at: r.get("last_refreshed_at")?,
+                next_refresh_at: r.get("next_refresh_at")?,
+            })
+        })
+        .collect()
+}

@@ -108,6 +108,7 @@ impl Run {
             }
             if app.clock.now() < self.deadline {
                 fold_aggregates(app).await;
+                fold_call_summary(app).await;
             }
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
@@ -125,5 +126,20 @@ async fn fold_aggregates<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C
     let folded = async { aggregates::fold(&app.db.connect().await?, FOLD_MARKS_PER_RUN).await }.await;
     if let Err(e) = folded {
         log::event("warn", app.function, "could not fold the aggregates", serde_json::json!({"error": e.to_string()}));
+    }
+}
+
+/// Brings the dashboard's TMDB call summary up to date (the deltas every call-log insert
+/// appends). A failure is logged, never the run's: the deltas stay, and readers count them.
+async fn fold_call_summary<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) {
+    use crate::db::api_logs;
+    let folded = async { api_logs::fold_summary(&app.db.connect().await?, api_logs::FOLD_DELTAS_AT_MOST).await }.await;
+    if let Err(e) = folded {
+        log::event(
+            "warn",
+            app.function,
+            "could not fold the TMDB call summary",
+            serde_json::json!({"error": e.to_string()}),
+        );
     }
 }

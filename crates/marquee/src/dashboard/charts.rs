@@ -1,0 +1,327 @@
+//! Charts as inline SVG, drawn on the server: no script, nothing fetched. Each series differs by
+//! its fill pattern or its line and marker shape as well as by colour, every chart has a legend
+//! in words and a `<title>` per bar or point, and the pages put the same figures in a table
+//! beside the chart: readable without colour, with a screen reader, and when printed.
+
+use maud::{Markup, html};
+
+use super::format::{fmt_int, fmt_ms};
+use crate::db::run_log::RunDay;
+use crate::domain::states::RunStatus;
+
+use super::stats::HourCalls;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 240.0;
+const LEFT: f64 = 52.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 34.0;
+const BOTTOM: f64 = 30.0;
+
+/// How a series is drawn: its colour and the pattern that tells it apart without colour.
+#[derive(Clone, Copy)]
+struct Look {
+    label: &'static str,
+    colour: &'static str,
+    pattern: Pattern,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Pattern {
+    Solid,
+    /// Diagonal stripes.
+    Hatch,
+    /// Crossed stripes.
+    Cross,
+    Dots,
+    /// An outline only.
+    Hollow,
+}
+
+fn run_look(status: RunStatus) -> Look {
+    match status {
+        RunStatus::Succeeded => Look { label: "succeeded", colour: "#2e7d32", pattern: Pattern::Solid },
+        RunStatus::Partial => Look { label: "partial", colour: "#b26a00", pattern: Pattern::Hatch },
+        RunStatus::Failed => Look { label: "failed", colour: "#c62828", pattern: Pattern::Cross },
+        RunStatus::Abandoned => Look { label: "abandoned", colour: "#6a1b9a", pattern: Pattern::Dots },
+        RunStatus::Running => Look { label: "running", colour: "#1565c0", pattern: Pattern::Hollow },
+    }
+}
+
+/// The fill of a series: its colour, or the pattern defined in the chart's `<defs>`.
+fn fill(chart: &str, look: &Look) -> String {
+    match look.pattern {
+        Pattern::Solid => look.colour.to_owned(),
+        Pattern::Hollow => "#ffffff".to_owned(),
+        _ => format!("url(#{chart}-{})", look.label),
+    }
+}
+
+fn defs(chart: &str, looks: &[Look]) -> Markup {
+    html! {
+        defs {
+            @for look in looks {
+                @match look.pattern {
+                    Pattern::Hatch => {
+                        pattern id=(format!("{chart}-{}", look.label)) width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)" {
+                            rect width="6" height="6" fill=(look.colour) {}
+                            line x1="0" y1="0" x2="0" y2="6" stroke="#ffffff" stroke-width="2.5" {}
+                        }
+                    }
+                    Pattern::Cross => {
+                        pattern id=(format!("{chart}-{}", look.label)) width="6" height="6" patternUnits="userSpaceOnUse" {
+                            rect width="6" height="6" fill=(look.colour) {}
+                            path d="M0 0L6 6M6 0L0 6" stroke="#ffffff" stroke-width="1.2" {}
+                        }
+                    }
+                    Pattern::Dots => {
+                        pattern id=(format!("{chart}-{}", look.label)) width="5" height="5" patternUnits="userSpaceOnUse" {
+                            rect width="5" height="5" fill="#ffffff" {}
+                            circle cx="2.5" cy="2.5" r="1.6" fill=(look.colour) {}
+                        }
+                    }
+                    Pattern::Solid | Pattern::Hollow => {}
+                }
+            }
+        }
+    }
+}
+
+/// The legend along the top: a swatch drawn like its series, and its name.
+fn legend(chart: &str, looks: &[Look]) -> Markup {
+    html! {
+        g class="legend" {
+            @for (i, look) in looks.iter().enumerate() {
+                @let x = LEFT + i as f64 * 112.0;
+                rect x=(x) y="8" width="14" height="14" fill=(fill(chart, look)) stroke=(look.colour) stroke-width="1.5" {}
+                text x=(x + 19.0) y="20" font-size="12" fill="#333333" { (look.label) }
+            }
+        }
+    }
+}
+
+/// A round step for an axis of `max`: 1, 2 or 5 times a power of ten.
+fn nice_max(max: f64) -> f64 {
+    if max <= 0.0 {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|v| *v >= max).unwrap_or(10.0 * magnitude)
+}
+
+/// Horizontal grid lines with their values on the left axis.
+fn y_axis(max: f64, label: impl Fn(f64) -> String) -> Markup {
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    html! {
+        g class="axis" {
+            @for i in 0..=4 {
+                @let value = max * f64::from(i) / 4.0;
+                @let y = HEIGHT - BOTTOM - plot_h * f64::from(i) / 4.0;
+                line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y) y2=(y) stroke="#e3e5e8" stroke-width="1" {}
+                text x=(LEFT - 6.0) y=(y + 4.0) font-size="11" text-anchor="end" fill="#555555" { (label(value)) }
+            }
+        }
+    }
+}
+
+fn svg_open(id: &str, title: &str, description: &str, body: Markup) -> Markup {
+    html! {
+        svg id=(id) viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img" aria-labelledby=(format!("{id}-title {id}-desc")) {
+            title id=(format!("{id}-title")) { (title) }
+            desc id=(format!("{id}-desc")) { (description) }
+            (body)
+        }
+    }
+}
+
+/// A day's bar: one segment per series with runs, bottom up, as (look, top, height).
+fn stack(day: &RunDay, looks: &[Look], max: f64, plot_h: f64) -> Vec<(Look, f64, f64)> {
+    let mut base = HEIGHT - BOTTOM;
+    let mut segments = Vec::new();
+    for look in looks {
+        let n = day.by_status.iter().find(|(s, _)| run_look(*s).label == look.label).map_or(0, |(_, n)| *n);
+        if n > 0 {
+            let h = plot_h * n as f64 / max;
+            base -= h;
+            segments.push((*look, base, h));
+        }
+    }
+    segments
+}
+
+/// Runs per day, stacked by how they ended.
+pub fn run_outcomes(id: &str, days: &[RunDay]) -> Markup {
+    let looks: Vec<Look> =
+        [RunStatus::Succeeded, RunStatus::Partial, RunStatus::Failed, RunStatus::Abandoned, RunStatus::Running]
+            .into_iter()
+            .map(run_look)
+            .collect();
+    let total = |d: &RunDay| d.by_status.iter().map(|(_, n)| n).sum::<i64>();
+    let max = nice_max(days.iter().map(total).max().unwrap_or(0) as f64);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / days.len().max(1) as f64;
+    let body = html! {
+        (defs(id, &looks))
+        (legend(id, &looks))
+        (y_axis(max, |v| fmt_int(v.round() as i64)))
+        @for (i, day) in days.iter().enumerate() {
+            @let x = LEFT + slot * i as f64 + slot * 0.15;
+            @let summary = day.by_status.iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
+            g {
+                title { (day.day) ": " @if summary.is_empty() { "no runs" } @else { (summary) } }
+                @for (look, top, h) in stack(day, &looks, max, plot_h) {
+                    rect x=(x) y=(top) width=(slot * 0.7) height=(h) fill=(fill(id, &look)) stroke=(look.colour) stroke-width="1" {}
+                }
+            }
+            @if i % 5 == days.len().saturating_sub(1) % 5 {
+                text x=(x + slot * 0.35) y=(HEIGHT - 10.0) font-size="11" text-anchor="middle" fill="#555555" { (day.day.format("%m-%d")) }
+            }
+        }
+    };
+    svg_open(id, "Runs per day by outcome", "Stacked bars: runs started each UTC day, split by how they ended.", body)
+}
+
+/// Median and longest run duration per day: two lines, told apart by dash and marker shape.
+pub fn run_durations(id: &str, days: &[RunDay]) -> Markup {
+    let max = nice_max(days.iter().filter_map(|d| d.max_duration_ms).max().unwrap_or(0) as f64);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / days.len().max(1) as f64;
+    let point = |i: usize, ms: i64| (LEFT + slot * (i as f64 + 0.5), HEIGHT - BOTTOM - plot_h * ms as f64 / max);
+    let path = |values: Vec<(usize, i64)>| {
+        values
+            .iter()
+            .enumerate()
+            .map(|(k, (i, ms))| {
+                let (x, y) = point(*i, *ms);
+                format!("{}{x:.1} {y:.1}", if k == 0 { "M" } else { "L" })
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let medians: Vec<(usize, i64)> =
+        days.iter().enumerate().filter_map(|(i, d)| d.p50_duration_ms.map(|v| (i, v))).collect();
+    let longest: Vec<(usize, i64)> =
+        days.iter().enumerate().filter_map(|(i, d)| d.max_duration_ms.map(|v| (i, v))).collect();
+    let body = html! {
+        g class="legend" {
+            circle cx=(LEFT + 7.0) cy="15" r="4" fill="#0b57d0" {}
+            line x1=(LEFT - 4.0) x2=(LEFT + 18.0) y1="15" y2="15" stroke="#0b57d0" stroke-width="2" {}
+            text x=(LEFT + 24.0) y="20" font-size="12" fill="#333333" { "median (solid, circles)" }
+            rect x=(LEFT + 197.0) y="11" width="8" height="8" fill="#b3261e" {}
+            line x1=(LEFT + 186.0) x2=(LEFT + 216.0) y1="15" y2="15" stroke="#b3261e" stroke-width="2" stroke-dasharray="5 3" {}
+            text x=(LEFT + 222.0) y="20" font-size="12" fill="#333333" { "longest (dashed, squares)" }
+        }
+        (y_axis(max, |v| fmt_ms(Some(v.round() as i64))))
+        path d=(path(medians.clone())) fill="none" stroke="#0b57d0" stroke-width="2" {}
+        path d=(path(longest.clone())) fill="none" stroke="#b3261e" stroke-width="2" stroke-dasharray="5 3" {}
+        @for (i, ms) in &medians {
+            @let (x, y) = point(*i, *ms);
+            circle cx=(x) cy=(y) r="3.5" fill="#0b57d0" { title { (days[*i].day) ": median " (fmt_ms(Some(*ms))) } }
+        }
+        @for (i, ms) in &longest {
+            @let (x, y) = point(*i, *ms);
+            rect x=(x - 3.5) y=(y - 3.5) width="7" height="7" fill="#b3261e" { title { (days[*i].day) ": longest " (fmt_ms(Some(*ms))) } }
+        }
+        @for (i, day) in days.iter().enumerate() {
+            @if i % 5 == days.len().saturating_sub(1) % 5 {
+                text x=(LEFT + slot * (i as f64 + 0.5)) y=(HEIGHT - 10.0) font-size="11" text-anchor="middle" fill="#555555" { (day.day.format("%m-%d")) }
+            }
+        }
+    };
+    svg_open(
+        id,
+        "Run durations per day",
+        "Lines: the median and the longest duration of the runs of each UTC day.",
+        body,
+    )
+}
+
+/// TMDB calls per hour: answered (solid) and errors (hatched) stacked.
+pub fn hourly_calls(id: &str, hours: &[HourCalls]) -> Markup {
+    let looks = [
+        Look { label: "answered", colour: "#0b57d0", pattern: Pattern::Solid },
+        Look { label: "errors", colour: "#c62828", pattern: Pattern::Hatch },
+    ];
+    let max = nice_max(hours.iter().map(|h| h.calls).max().unwrap_or(0) as f64);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / hours.len().max(1) as f64;
+    let body = html! {
+        (defs(id, &looks))
+        (legend(id, &looks))
+        (y_axis(max, |v| fmt_int(v.round() as i64)))
+        @for (i, hour) in hours.iter().enumerate() {
+            @let x = LEFT + slot * i as f64 + slot * 0.1;
+            @let ok = hour.calls - hour.errors;
+            @let ok_h = plot_h * ok as f64 / max;
+            @let err_h = plot_h * hour.errors as f64 / max;
+            g {
+                title { (hour.hour.format("%Y-%m-%d %H:00")) " UTC: " (fmt_int(hour.calls)) " calls, " (fmt_int(hour.errors)) " errors" }
+                @if ok > 0 {
+                    rect x=(x) y=(HEIGHT - BOTTOM - ok_h) width=(slot * 0.8) height=(ok_h) fill=(fill(id, &looks[0])) {}
+                }
+                @if hour.errors > 0 {
+                    rect x=(x) y=(HEIGHT - BOTTOM - ok_h - err_h) width=(slot * 0.8) height=(err_h) fill=(fill(id, &looks[1])) stroke=(looks[1].colour) stroke-width="1" {}
+                }
+            }
+            @if i % 6 == hours.len().saturating_sub(1) % 6 {
+                text x=(x + slot * 0.4) y=(HEIGHT - 10.0) font-size="11" text-anchor="middle" fill="#555555" { (hour.hour.format("%d %H:00")) }
+            }
+        }
+    };
+    svg_open(id, "TMDB calls per hour", "Stacked bars: TMDB calls of each UTC hour, answered and errors.", body)
+}
+
+/// Calls by latency bucket.
+pub fn latency_histogram(id: &str, buckets: &[(i32, i64)]) -> Markup {
+    let max = nice_max(buckets.iter().map(|(_, n)| *n).max().unwrap_or(0) as f64);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / buckets.len().max(1) as f64;
+    let body = html! {
+        (y_axis(max, |v| fmt_int(v.round() as i64)))
+        @for (i, (le, n)) in buckets.iter().enumerate() {
+            @let x = LEFT + slot * i as f64 + slot * 0.15;
+            @let h = plot_h * *n as f64 / max;
+            rect x=(x) y=(HEIGHT - BOTTOM - h) width=(slot * 0.7) height=(h) fill="#0b57d0" {
+                title { (super::format::le_label(*le)) ": " (fmt_int(*n)) " calls" }
+            }
+            text x=(x + slot * 0.35) y=(HEIGHT - 10.0) font-size="11" text-anchor="middle" fill="#555555" { (super::format::le_label(*le)) }
+        }
+    };
+    svg_open(id, "TMDB call latency", "Bars: calls by latency bucket (upper bound in milliseconds).", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_end_on_round_numbers() {
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(7.0), 10.0);
+        assert_eq!(nice_max(13.0), 20.0);
+        assert_eq!(nice_max(480.0), 500.0);
+        assert_eq!(nice_max(1000.0), 1000.0);
+    }
+
+    #[test]
+    fn svg_elements_are_closed_and_patterns_are_defined_once_per_chart() {
+        let day = |n: i64| RunDay {
+            day: chrono::NaiveDate::from_ymd_opt(2026, 5, 1).unwrap(),
+            by_status: RunStatus::ALL.iter().map(|s| (*s, if *s == RunStatus::Partial { n } else { 1 })).collect(),
+            p50_duration_ms: Some(1200),
+            max_duration_ms: Some(9000),
+        };
+        let svg = run_outcomes("runs", &[day(2), day(0)]).into_string();
+        assert!(svg.contains("<pattern id=\"runs-partial\""), "{svg}");
+        assert!(svg.contains("fill=\"url(#runs-partial)\""));
+        assert!(!svg.contains("<rect x=\"0\"/>") && svg.contains("</rect>"), "SVG in HTML needs end tags");
+        assert!(
+            svg.contains("<title>2026-05-01: 1 running, 1 succeeded, 2 partial, 1 failed, 1 abandoned</title>"),
+            "{svg}"
+        );
+    }
+}
