@@ -11,7 +11,7 @@ use base64::Engine as _;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
-use super::charts;
+use super::charts::{self, Canvas};
 use super::format::{fmt_int, fmt_ms, fmt_percent, fmt_time, le_label, status_label};
 use super::stats::{Billing, Catalog, Changes, Freshness, Overview, Queue, Runs, Tmdb};
 use crate::db::run_log::RunRow;
@@ -57,6 +57,7 @@ th{color:var(--muted);font-weight:600}
 .notice{background:#e8f0fe;border:1px solid #b6ccf5;border-radius:6px;padding:.5rem .8rem;margin-bottom:1rem}
 .error{background:#fdecea;border:1px solid #f1b5ae;border-radius:6px;padding:.5rem .8rem;margin-bottom:1rem}
 svg{width:100%;height:auto;display:block;max-width:100%}
+.charts{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(min(100%,28rem),1fr))}
 details{margin-top:.5rem}
 button{font:inherit;padding:.3rem .8rem;border-radius:6px;border:1px solid #8a8f98;background:#fff;color:var(--fg);cursor:pointer}
 button.danger{border-color:var(--bad);color:var(--bad)}
@@ -335,8 +336,10 @@ fn runs_figures(r: &Runs) -> Markup {
         h3 { "Newest run of each kind" }
         @if r.latest.is_empty() { p.muted { "No runs yet." } } @else { (run_table(&r.latest, true)) }
         h3 { "Last 30 days" }
-        (charts::run_outcomes("runs-outcomes", &r.days))
-        (charts::run_durations("runs-durations", &r.days))
+        div.charts {
+            (charts::run_outcomes(Canvas::WIDE, "runs-outcomes", &r.days))
+            (charts::run_durations(Canvas::WIDE, "runs-durations", &r.days))
+        }
         details {
             summary { "The same figures as a table" }
             div.scroll {
@@ -550,7 +553,7 @@ fn quota_table(b: &Billing) -> Markup {
                                 td { (u.quota) }
                                 td.num data-metric=(format!("billing.quota.{}.{}", u.customer_id, u.quota)) { (fmt_int(u.used)) }
                                 td.num { (fmt_int(u.limit)) }
-                                td.num class=(if share >= 100.0 { "num bad" } else if share >= 80.0 { "num warn" } else { "num" }) {
+                                td class=(if share >= 100.0 { "num bad" } else if share >= 80.0 { "num warn" } else { "num" }) {
                                     (fmt_percent(share)) @if share >= 100.0 { " (at limit)" }
                                 }
                                 td { (fmt_time(u.period_end)) }
@@ -558,6 +561,65 @@ fn quota_table(b: &Billing) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The overview's short lists: a few columns, so that they fit a column of the grid.
+fn failed_list(q: &Queue) -> Markup {
+    html! {
+        @if q.failed.is_empty() { p.muted { "No failed rows." } } @else {
+            table {
+                thead { tr { th { "Movie" } th.num { "Attempts" } th { "Last error" } } }
+                tbody { @for f in &q.failed { tr {
+                    td.wrap { (f.title.as_deref().unwrap_or("")) " " span.muted { (f.tmdb_id) } }
+                    td.num { (f.attempts) }
+                    td.wrap.bad { (f.last_error.as_deref().unwrap_or("—")) }
+                } } }
+            }
+        }
+    }
+}
+
+fn events_list(b: &Billing) -> Markup {
+    html! {
+        h3 { "Recent Stripe events" }
+        @if b.recent_events.is_empty() { p.muted { "No deliveries yet." } } @else {
+            table {
+                thead { tr { th { "Type" } th { "Outcome" } } }
+                tbody { @for e in &b.recent_events { tr data-event=(e.event_id) {
+                    td.wrap { (e.kind) div.muted { (fmt_time(e.received_at)) } }
+                    td.wrap {
+                        @match e.status.as_str() {
+                            "failed" => { span.bad { "✗ failed" } }
+                            "ignored" => { span.muted { "– ignored" } }
+                            _ => { @if e.applied { span.ok { "✓ applied" } } @else { span.muted { "✓ older than the state" } } }
+                        }
+                    }
+                } } }
+            }
+        }
+    }
+}
+
+fn quota_list(b: &Billing) -> Markup {
+    html! {
+        h3 { "API usage against quota" }
+        @if b.quota_usage.is_empty() { p.muted { "No usage counted in the current periods." } } @else {
+            table {
+                thead { tr { th { "Customer" } th { "Quota" } th.num { "Used of limit" } } }
+                tbody { @for u in &b.quota_usage {
+                    @let share = 100.0 * u.used as f64 / u.limit.max(1) as f64;
+                    tr {
+                        td.wrap { (u.email.as_deref().unwrap_or(&u.customer_id)) div.muted { (u.tier) } }
+                        td { (u.quota) }
+                        td class=(if share >= 100.0 { "num bad" } else if share >= 80.0 { "num warn" } else { "num" }) {
+                            span data-metric=(format!("billing.quota.{}.{}", u.customer_id, u.quota)) { (fmt_int(u.used)) }
+                            " / " (fmt_int(u.limit)) div { (fmt_percent(share)) }
+                        }
+                    }
+                } }
             }
         }
     }
@@ -572,25 +634,24 @@ pub fn overview(o: &Overview, csrf: &str) -> String {
             (panel("queue", "Queue", Some((Section::Queue.href(), "failed rows and retry")), html! {
                 (queue_figures(&o.queue))
                 h3 { "Newest failed rows" }
-                (failed_table(&o.queue, None))
+                (failed_list(&o.queue))
             }))
             (panel("tmdb", "TMDB", Some((Section::Tmdb.href(), "calls per hour")), html! {
                 (tmdb_figures(&o.tmdb))
-                (charts::hourly_calls("tmdb-hourly-small", &o.tmdb.hourly))
+                h3 { "Calls per hour, 48 h (UTC)" }
+                (charts::hourly_calls(Canvas::NARROW, "tmdb-hourly-small", &o.tmdb.hourly))
             }))
-        }
-        (panel("runs", "Runs", Some((Section::Runs.href(), "all runs")), runs_figures(&o.runs)))
-        div.grid {
             (panel("changes", "Recent changes", Some((Section::Changes.href(), "field by field")), html! {
                 dl.figures { (figure("refreshes with changes, 24 h", "changes.last_24h", fmt_int(o.changes.last_24h))) }
                 (changes_table(&o.changes, false))
             }))
             (panel("billing", "Billing", Some((Section::Billing.href(), "events and usage")), html! {
                 (billing_figures(&o.billing))
-                (stripe_events(&o.billing))
-                (quota_table(&o.billing))
+                (events_list(&o.billing))
+                (quota_list(&o.billing))
             }))
         }
+        (panel("runs", "Runs", Some((Section::Runs.href(), "all runs")), runs_figures(&o.runs)))
     };
     page(&Frame { title: "Overview", section: Section::Overview, csrf: Some(csrf) }, content)
 }
@@ -710,11 +771,11 @@ pub fn tmdb(t: &Tmdb, csrf: &str) -> String {
         (panel("tmdb", "Calls", None, html! {
             (tmdb_figures(t))
             h3 { "Calls per hour (UTC)" }
-            (charts::hourly_calls("tmdb-hourly", &t.hourly))
+            (charts::hourly_calls(Canvas::WIDE, "tmdb-hourly", &t.hourly))
         }))
         (panel("tmdb-latency", "Latency", None, html! {
             dl.figures { (figure("mean", "tmdb.mean", t.latency_mean_ms.map_or("—".to_owned(), |m| format!("{m:.0} ms")))) }
-            (charts::latency_histogram("tmdb-latency-chart", &t.latency_histogram))
+            (charts::latency_histogram(Canvas::WIDE, "tmdb-latency-chart", &t.latency_histogram))
         }))
         (panel("tmdb-endpoints", "By endpoint", None, html! {
             div.scroll { table {

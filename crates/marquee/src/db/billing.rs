@@ -178,13 +178,16 @@ pub struct Entitlement {
 /// deleted. A condition on `subscriptions s`.
 pub const GRANTS_TIER: &str = "(NOT s.deleted AND s.status IN ('active', 'trialing', 'past_due'))";
 
-/// The tier a customer is entitled to, as SQL over a customer id expression: the tier of its
-/// best subscription that [`GRANTS_TIER`], else `free`.
-fn tier_of_sql(customer_id: &str) -> String {
+/// Each customer's best subscription that [`GRANTS_TIER`] (the highest tier, then the latest
+/// period end), as a query over `subscriptions s` of the customers `condition` selects (e.g.
+/// `s.customer_id = $1`): `customer_id, tier, current_period_start, current_period_end`. The one
+/// statement of the rule: a customer without one is `free`.
+fn best_subscriptions_sql(condition: &str) -> String {
     format!(
-        "coalesce((SELECT s.tier FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
-                   WHERE s.customer_id = {customer_id} AND {GRANTS_TIER}
-                   ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST LIMIT 1), 'free')"
+        "SELECT DISTINCT ON (s.customer_id) s.customer_id, s.tier, s.current_period_start, s.current_period_end
+         FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
+         WHERE {GRANTS_TIER} AND {condition}
+         ORDER BY s.customer_id, t.rank DESC, s.current_period_end DESC NULLS LAST"
     )
 }
 
@@ -195,17 +198,13 @@ pub async fn entitlement(
 ) -> Result<Option<Entitlement>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH best AS (
-                SELECT s.tier, s.current_period_start, s.current_period_end
-                  FROM subscriptions s JOIN subscription_tier t ON t.slug = s.tier
-                 WHERE s.customer_id = $1 AND {GRANTS_TIER}
-                 ORDER BY t.rank DESC, s.current_period_end DESC NULLS LAST
-                 LIMIT 1)
+            "WITH best AS ({best})
              SELECT q.tier, q.monthly_limit,
                     (SELECT current_period_start AT TIME ZONE 'UTC' FROM best) AS period_start,
                     (SELECT current_period_end AT TIME ZONE 'UTC' FROM best) AS period_end
                FROM subscription_tier_quota q
-              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')"
+              WHERE q.quota = $2 AND q.tier = COALESCE((SELECT tier FROM best), 'free')",
+            best = best_subscriptions_sql("s.customer_id = $1")
         )
     });
     let rows = conn.query(&SQL, &[customer_id.into(), quota.into()]).await?;
@@ -280,11 +279,13 @@ pub async fn try_increment(
 pub async fn customers_by_tier(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT t.slug AS tier, count(c.customer_id) AS customers
-             FROM subscription_tier t
-             LEFT JOIN (SELECT c.customer_id, {tier} AS tier FROM customers c WHERE NOT c.deleted) c ON c.tier = t.slug
+            "WITH best AS ({best}),
+                  entitled AS (SELECT coalesce(b.tier, 'free') AS tier
+                               FROM customers c LEFT JOIN best b ON b.customer_id = c.customer_id WHERE NOT c.deleted)
+             SELECT t.slug AS tier, count(e.tier) AS customers
+             FROM subscription_tier t LEFT JOIN entitled e ON e.tier = t.slug
              GROUP BY t.slug, t.rank ORDER BY t.rank",
-            tier = tier_of_sql("c.customer_id")
+            best = best_subscriptions_sql("true")
         )
     });
     let rows = conn.query(&SQL, &[]).await?;
@@ -360,15 +361,17 @@ pub struct QuotaUse {
 pub async fn quota_usage(conn: &impl Connection, limit: i64) -> Result<Vec<QuotaUse>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT u.customer_id, c.email, e.tier, u.quota, u.used, q.monthly_limit, u.period_end AT TIME ZONE 'UTC' AS period_end
+            "WITH best AS ({best})
+             SELECT u.customer_id, c.email, coalesce(b.tier, 'free') AS tier, u.quota, u.used, q.monthly_limit,
+                    u.period_end AT TIME ZONE 'UTC' AS period_end
              FROM quota_usage u
              LEFT JOIN customers c ON c.customer_id = u.customer_id
-             CROSS JOIN LATERAL (SELECT {tier} AS tier) e
-             JOIN subscription_tier_quota q ON q.tier = e.tier AND q.quota = u.quota
+             LEFT JOIN best b ON b.customer_id = u.customer_id
+             JOIN subscription_tier_quota q ON q.tier = coalesce(b.tier, 'free') AND q.quota = u.quota
              WHERE u.period_start <= now() AND now() < u.period_end
              ORDER BY u.used::float8 / greatest(q.monthly_limit, 1) DESC, u.customer_id, u.quota
              LIMIT $1",
-            tier = tier_of_sql("u.customer_id")
+            best = best_subscriptions_sql("true")
         )
     });
     let rows = conn.query(&SQL, &[limit.into()]).await?;
