@@ -86,6 +86,66 @@ GROUP BY 1, 2, 3, 4, 5;
 CREATE TRIGGER tmdb_api_logs_summarise AFTER INSERT ON tmdb_api_logs
     REFERENCING NEW TABLE AS new_calls FOR EACH STATEMENT EXECUTE FUNCTION marquee_summarise_tmdb_calls();
 
+-- Works by status, counted as they change, for the catalog panel: counting a million rows
+-- takes longer than a page may. Deltas again (appends, never a hot counter row that every
+-- writer would queue on): a row trigger appends -1 for a work's old (status, refreshed) and +1
+-- for its new one when either changes (`refreshed`: `last_refreshed_at` is set, what tells a
+-- refresh in flight, still servable, from a first ingest); inserts and deletes append one
+-- delta per statement. `db::works::fold_counts` folds them into `works_counts`;
+-- `db::works::summarised_counts` adds both up.
+CREATE TABLE works_counts (
+    ingestion_status  TEXT NOT NULL,
+    refreshed         BOOLEAN NOT NULL,
+    works             BIGINT NOT NULL,
+    PRIMARY KEY (ingestion_status, refreshed)
+);
+
+CREATE TABLE works_count_deltas (
+    ingestion_status  TEXT NOT NULL,
+    refreshed         BOOLEAN NOT NULL,
+    works             BIGINT NOT NULL
+);
+
+CREATE FUNCTION marquee_count_changed_work() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO works_count_deltas (ingestion_status, refreshed, works)
+    VALUES (OLD.ingestion_status, OLD.last_refreshed_at IS NOT NULL, -1),
+           (NEW.ingestion_status, NEW.last_refreshed_at IS NOT NULL, 1);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION marquee_count_inserted_works() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO works_count_deltas (ingestion_status, refreshed, works)
+    SELECT ingestion_status, last_refreshed_at IS NOT NULL, count(*) FROM new_works GROUP BY 1, 2;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION marquee_count_deleted_works() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO works_count_deltas (ingestion_status, refreshed, works)
+    SELECT ingestion_status, last_refreshed_at IS NOT NULL, -count(*) FROM old_works GROUP BY 1, 2;
+    RETURN NULL;
+END
+$$;
+
+-- The works there are, counted once, under a lock that keeps writers out until the triggers
+-- count their changes.
+LOCK TABLE works IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO works_counts (ingestion_status, refreshed, works)
+SELECT ingestion_status, last_refreshed_at IS NOT NULL, count(*) FROM works GROUP BY 1, 2;
+-- Only updates that change what is counted run the function (the WHEN is checked without it).
+CREATE TRIGGER works_count_updates AFTER UPDATE OF ingestion_status, last_refreshed_at ON works FOR EACH ROW
+    WHEN (OLD.ingestion_status IS DISTINCT FROM NEW.ingestion_status
+          OR (OLD.last_refreshed_at IS NULL) IS DISTINCT FROM (NEW.last_refreshed_at IS NULL))
+    EXECUTE FUNCTION marquee_count_changed_work();
+CREATE TRIGGER works_count_inserts AFTER INSERT ON works
+    REFERENCING NEW TABLE AS new_works FOR EACH STATEMENT EXECUTE FUNCTION marquee_count_inserted_works();
+CREATE TRIGGER works_count_deletes AFTER DELETE ON works
+    REFERENCING OLD TABLE AS old_works FOR EACH STATEMENT EXECUTE FUNCTION marquee_count_deleted_works();
+
 -- The panels' reads, each an index range or a short index walk (EXPLAINed in the README):
 -- works added this week;
 CREATE INDEX idx_works_created_at ON works (created_at);
@@ -97,7 +157,7 @@ CREATE INDEX idx_work_change_log_changed_at ON work_change_log (changed_at DESC)
 -- the newest dead queue rows;
 CREATE INDEX idx_refresh_queue_failed ON refresh_queue (processed_at DESC, id DESC) WHERE status = 'failed';
 -- the newest Stripe deliveries;
-CREATE INDEX idx_stripe_webhook_events_received ON stripe_webhook_events (received_at DESC);
+CREATE INDEX idx_stripe_webhook_events_received ON stripe_webhook_events (received_at DESC, id DESC);
 -- the newest refusals and gone movies.
 CREATE INDEX idx_rejected_works_last_seen ON rejected_works (last_seen_at DESC);
 CREATE INDEX idx_works_gone_at ON works (gone_at DESC) WHERE ingestion_status = 'gone';

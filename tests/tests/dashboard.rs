@@ -524,3 +524,50 @@ async fn the_call_summary_counts_every_call_once_however_many_folds_run_at_once(
         .await;
     assert_eq!(mismatches, 0, "the hourly summary is the log, grouped");
 }
+
+#[tokio::test]
+async fn the_works_counts_follow_every_change_of_status_folded_or_not() {
+    let app = TestApp::start().await;
+    let conn = NativeDb::new(&app.db_url).connect().await.unwrap();
+    let agree = |why: &'static str| {
+        let conn = &conn;
+        async move {
+            let exact = marquee::db::works::catalog_counts(conn).await.unwrap();
+            let summarised = marquee::db::works::summarised_counts(conn).await.unwrap();
+            assert_eq!(summarised, exact, "{why}");
+            exact
+        }
+    };
+    agree("empty").await;
+    // First ingests and a refresh through the route (no run: the deltas stay unfolded).
+    for id in [550, 603] {
+        assert_eq!(app.ingest(json!({"tmdb_id": id})).await.status, 200);
+    }
+    assert_eq!(app.ingest(json!({"tmdb_id": 550, "force_refresh": true})).await.status, 200);
+    app.fake.faults().not_found(404);
+    assert_eq!(app.ingest(json!({"tmdb_id": 404})).await.status, 404);
+    assert!(app.count("SELECT count(*) FROM works_count_deltas").await > 0);
+    let counts = agree("ingests, a refresh and a gone movie, unfolded").await;
+    assert_eq!((counts.by_status["complete"], counts.by_status["gone"], counts.servable), (2, 1, 2));
+    // A refresh in flight (servable), a first ingest in flight (not), a deleted row.
+    app.db
+        .batch_execute(
+            "UPDATE works SET ingestion_status = 'ingesting', lease_owner = 'x', lease_until = now() + interval '1 minute'
+               WHERE tmdb_id = 550;
+             INSERT INTO works (tmdb_id, ingestion_status, lease_owner, lease_until) VALUES (680, 'ingesting', 'y', now() + interval '1 minute');
+             INSERT INTO works (tmdb_id) SELECT g FROM generate_series(9000, 9009) g;
+             DELETE FROM works WHERE tmdb_id BETWEEN 9005 AND 9009;",
+        )
+        .await
+        .unwrap();
+    let counts = agree("leases, bulk inserts and deletes").await;
+    assert_eq!((counts.by_status["ingesting"], counts.by_status["pending"], counts.servable), (2, 5, 2));
+    // Folded, in small steps, by two folds at once: the same figures.
+    let fold = || async {
+        let conn = NativeDb::new(&app.db_url).connect().await.unwrap();
+        while marquee::db::works::fold_counts(&conn, 3).await.unwrap() > 0 {}
+    };
+    tokio::join!(fold(), fold());
+    assert_eq!(app.count("SELECT count(*) FROM works_count_deltas").await, 0);
+    agree("folded").await;
+}

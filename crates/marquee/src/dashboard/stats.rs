@@ -176,7 +176,7 @@ fn counts(pairs: Vec<(String, i64)>) -> Vec<Count> {
 
 pub async fn catalog<D: Database, H, C>(app: &App<D, H, C>) -> Result<Catalog> {
     let conn = app.db.connect().await?;
-    let counted = works::catalog_counts(&conn).await?;
+    let counted = works::summarised_counts(&conn).await?;
     let mut works_by_status: BTreeMap<String, i64> =
         WorkStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     works_by_status.extend(counted.by_status);
@@ -194,7 +194,9 @@ pub async fn catalog<D: Database, H, C>(app: &App<D, H, C>) -> Result<Catalog> {
 
 pub async fn freshness<D: Database, H, C>(app: &App<D, H, C>) -> Result<Freshness> {
     let conn = app.db.connect().await?;
-    let stale: BTreeMap<usize, i64> = sync::stale_by_tier(&conn).await?.into_iter().collect();
+    let changes_feed = sync::all(&conn).await?.into_iter().find(|s| s.sync_type == sync::MOVIE_CHANGES);
+    let stale_before = changes_feed.as_ref().and_then(|s| s.stale_before);
+    let stale: BTreeMap<usize, i64> = sync::stale_by_tier(&conn, stale_before).await?.into_iter().collect();
     let stale_by_tier = staleness::TIERS
         .iter()
         .enumerate()
@@ -205,7 +207,6 @@ pub async fn freshness<D: Database, H, C>(app: &App<D, H, C>) -> Result<Freshnes
             stale: stale.get(&i).copied().unwrap_or(0),
         })
         .collect();
-    let changes_feed = sync::all(&conn).await?.into_iter().find(|s| s.sync_type == sync::MOVIE_CHANGES);
     Ok(Freshness { stale: stale.values().sum(), stale_by_tier, changes_feed })
 }
 
@@ -268,7 +269,9 @@ pub async fn catalog_lists<D: Database, H, C>(app: &App<D, H, C>, rows: Rows) ->
 }
 
 pub async fn most_overdue<D: Database, H, C>(app: &App<D, H, C>, rows: Rows) -> Result<Vec<Overdue>> {
-    Ok(works::most_overdue(&app.db.connect().await?, rows.0).await?)
+    let conn = app.db.connect().await?;
+    let feed = sync::all(&conn).await?.into_iter().find(|s| s.sync_type == sync::MOVIE_CHANGES);
+    Ok(works::most_overdue(&conn, feed.and_then(|s| s.stale_before), rows.0).await?)
 }
 
 pub async fn recent_runs<D: Database, H, C>(app: &App<D, H, C>, rows: Rows) -> Result<Vec<RunRow>> {

@@ -361,16 +361,19 @@ pub struct QuotaUse {
 pub async fn quota_usage(conn: &impl Connection, limit: i64) -> Result<Vec<QuotaUse>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "WITH best AS ({best})
-             SELECT u.customer_id, c.email, coalesce(b.tier, 'free') AS tier, u.quota, u.used, q.monthly_limit,
-                    u.period_end AT TIME ZONE 'UTC' AS period_end
-             FROM quota_usage u
-             LEFT JOIN customers c ON c.customer_id = u.customer_id
-             LEFT JOIN best b ON b.customer_id = u.customer_id
-             JOIN subscription_tier_quota q ON q.tier = coalesce(b.tier, 'free') AND q.quota = u.quota
-             WHERE u.period_start <= now() AND now() < u.period_end
-             ORDER BY u.used::float8 / greatest(q.monthly_limit, 1) DESC, u.customer_id, u.quota
-             LIMIT $1",
+            "WITH best AS ({best}), nearest AS (
+                SELECT u.customer_id, coalesce(b.tier, 'free') AS tier, u.quota, u.used, q.monthly_limit, u.period_end,
+                       u.used::float8 / greatest(q.monthly_limit, 1) AS share
+                FROM quota_usage u
+                LEFT JOIN best b ON b.customer_id = u.customer_id
+                JOIN subscription_tier_quota q ON q.tier = coalesce(b.tier, 'free') AND q.quota = u.quota
+                WHERE u.period_start <= now() AND now() < u.period_end
+                ORDER BY share DESC, u.customer_id, u.quota
+                LIMIT $1
+             )
+             SELECT n.customer_id, c.email, n.tier, n.quota, n.used, n.monthly_limit, n.period_end AT TIME ZONE 'UTC' AS period_end
+             FROM nearest n LEFT JOIN customers c ON c.customer_id = n.customer_id
+             ORDER BY n.share DESC, n.customer_id, n.quota",
             best = best_subscriptions_sql("true")
         )
     });

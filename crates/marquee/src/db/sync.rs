@@ -101,17 +101,19 @@ pub async fn count_tracked(conn: &impl Connection, changed: &[i64]) -> Result<i6
 }
 
 /// Stale works by the staleness tier they are in today: `(index in staleness::TIERS, works)`,
-/// tiers without stale works left out.
-pub async fn stale_by_tier(conn: &impl Connection) -> Result<Vec<(usize, i64)>, DbError> {
+/// tiers without stale works left out. `stale_before` is the feed's gap mark as just read
+/// ([`SyncState::stale_before`]), bound so that the plan counts only the stale works.
+pub async fn stale_by_tier(
+    conn: &impl Connection,
+    stale_before: Option<chrono::NaiveDateTime>,
+) -> Result<Vec<(usize, i64)>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
-            "SELECT {tier} AS tier, count(*) AS stale
-             FROM works w LEFT JOIN works_meta m ON m.work_id = w.work_id
-             WHERE {stale} GROUP BY 1 ORDER BY 1",
+            "SELECT {tier} AS tier, count(*) AS stale FROM works w WHERE {stale} GROUP BY 1 ORDER BY 1",
             tier = crate::domain::staleness::tier_index_sql(),
-            stale = *STALE
+            stale = super::predicates::stale("($1::timestamp AT TIME ZONE 'UTC')")
         )
     });
-    let rows = conn.query(&SQL, &[]).await?;
+    let rows = conn.query(&SQL, &[stale_before.into()]).await?;
     rows.iter().map(|r| Ok((r.get::<i32>("tier")?.max(0) as usize, r.get("stale")?))).collect()
 }

@@ -334,8 +334,9 @@ pub async fn added_in_last_days(conn: &impl Connection, days: i32) -> Result<i64
 pub async fn rejected_by_reason(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
     let rows = conn
         .query(
-            "SELECT r.reason, count(*) AS works FROM rejected_works r
-             JOIN works w ON w.tmdb_id = r.tmdb_id AND w.ingestion_status = 'rejected'
+            "SELECT r.reason, count(*) AS works FROM works w
+             JOIN rejected_works r ON r.tmdb_id = w.tmdb_id
+             WHERE w.ingestion_status = 'rejected'
              GROUP BY r.reason ORDER BY works DESC, r.reason",
             &[],
         )
@@ -387,17 +388,22 @@ pub struct Overdue {
     pub next_refresh_at: Option<chrono::NaiveDateTime>,
 }
 
-/// The stale works that have waited longest (never scheduled ones first).
-pub async fn most_overdue(conn: &impl Connection, limit: i64) -> Result<Vec<Overdue>, DbError> {
+/// The stale works that have waited longest (never scheduled ones first). `stale_before` is
+/// the changes feed's gap mark as just read (see `predicates::needs_refresh`).
+pub async fn most_overdue(
+    conn: &impl Connection,
+    stale_before: Option<chrono::NaiveDateTime>,
+    limit: i64,
+) -> Result<Vec<Overdue>, DbError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "SELECT w.tmdb_id, w.title, w.release_date, w.last_refreshed_at AT TIME ZONE 'UTC' AS last_refreshed_at,
                     w.next_refresh_at AT TIME ZONE 'UTC' AS next_refresh_at
-             FROM works w WHERE {} ORDER BY w.next_refresh_at NULLS FIRST, w.work_id LIMIT $1",
-            *STALE
+             FROM works w WHERE {} ORDER BY w.next_refresh_at NULLS FIRST, w.work_id LIMIT $2",
+            super::predicates::stale("($1::timestamp AT TIME ZONE 'UTC')")
         )
     });
-    let rows = conn.query(&SQL, &[limit.into()]).await?;
+    let rows = conn.query(&SQL, &[stale_before.into(), limit.into()]).await?;
     rows.iter()
         .map(|r| {
             Ok(Overdue {
@@ -409,4 +415,52 @@ pub async fn most_overdue(conn: &impl Connection, limit: i64) -> Result<Vec<Over
             })
         })
         .collect()
+}
+
+/// The catalog's works by status, and how many customers can read, from the summary that
+/// migration 20's triggers keep (`works_counts`, and the deltas not folded yet): a few rows,
+/// however large the catalog. The same figures as [`catalog_counts`], which counts the rows.
+pub async fn summarised_counts(conn: &impl Connection) -> Result<CatalogCounts, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // `refreshed`: `last_refreshed_at` is set, which is what tells a refresh in flight
+        // (servable) from a first ingest (not servable): predicates::SERVABLE.
+        "SELECT ingestion_status AS status, sum(works)::int8 AS works,
+                sum(works) FILTER (WHERE ingestion_status = 'complete' OR (ingestion_status = 'ingesting' AND refreshed))::int8 AS servable
+         FROM (SELECT ingestion_status, refreshed, works FROM works_counts
+               UNION ALL SELECT ingestion_status, refreshed, works FROM works_count_deltas) c
+         GROUP BY 1 HAVING sum(works) <> 0 ORDER BY 1"
+            .to_owned()
+    });
+    let mut counts = CatalogCounts::default();
+    for r in conn.query(&SQL, &[]).await? {
+        counts.by_status.insert(r.get("status")?, r.get("works")?);
+        counts.servable += r.get::<Option<i64>>("servable")?.unwrap_or(0);
+    }
+    Ok(counts)
+}
+
+/// The count deltas one fold moves at most.
+pub const FOLD_COUNT_DELTAS_AT_MOST: i64 = 50_000;
+
+/// Moves the works count deltas (appended by migration 20's triggers) into `works_counts`, at
+/// most `limit` of them, in one statement (each delta deleted and added once, as
+/// `api_logs::fold_summary` does). Returns how many were folded.
+pub async fn fold_counts(conn: &impl Connection, limit: i64) -> Result<i64, DbError> {
+    let rows = conn
+        .query(
+            "WITH moved AS (
+                DELETE FROM works_count_deltas WHERE ctid IN (SELECT ctid FROM works_count_deltas LIMIT $1)
+                RETURNING ingestion_status, refreshed, works
+             ), summed AS (
+                SELECT ingestion_status, refreshed, sum(works)::int8 AS works, count(*) AS deltas FROM moved GROUP BY 1, 2
+             ), added AS (
+                INSERT INTO works_counts AS c (ingestion_status, refreshed, works)
+                SELECT ingestion_status, refreshed, works FROM summed ORDER BY 1, 2
+                ON CONFLICT (ingestion_status, refreshed) DO UPDATE SET works = c.works + EXCLUDED.works
+             )
+             SELECT coalesce(sum(deltas), 0)::int8 AS folded FROM summed",
+            &[limit.into()],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |r| r.get("folded"))
 }

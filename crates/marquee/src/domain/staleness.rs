@@ -148,18 +148,17 @@ pub fn interval_sql() -> String {
     format!("({days} * interval '24 hours')")
 }
 
-/// The index in [`TIERS`] of the tier a `works w` row (joined to its `works_meta m`) is in today
-/// (UTC), as SQL: the dashboard counts stale works per tier with it.
+/// The index in [`TIERS`] of the tier a `works w` row is in today (UTC), as SQL (its status read
+/// from `works_meta` by key, as [`priority_sql`] does, so that counting the stale works of a large
+/// catalog by tier probes the index for each of them instead of joining every work's metadata):
+/// the dashboard counts stale works per tier with it.
 pub fn tier_index_sql() -> String {
+    let status = "(SELECT m.release_status FROM works_meta m WHERE m.work_id = w.work_id)";
+    let today = "(now() AT TIME ZONE 'UTC')::date";
     let arms: String = TIERS
         .iter()
         .enumerate()
-        .map(|(i, t)| {
-            format!(
-                "WHEN {} THEN {i} ",
-                t.holds.sql("w.release_date", "m.release_status", "(now() AT TIME ZONE 'UTC')::date")
-            )
-        })
+        .map(|(i, t)| format!("WHEN {} THEN {i} ", t.holds.sql("w.release_date", status, today)))
         .collect();
     format!("(CASE {arms}END)")
 }

@@ -108,7 +108,7 @@ impl Run {
             }
             if app.clock.now() < self.deadline {
                 fold_aggregates(app).await;
-                fold_call_summary(app).await;
+                fold_dashboard_summaries(app).await;
             }
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
@@ -129,17 +129,19 @@ async fn fold_aggregates<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C
     }
 }
 
-/// Brings the dashboard's TMDB call summary up to date (the deltas every call-log insert
-/// appends). A failure is logged, never the run's: the deltas stay, and readers count them.
-async fn fold_call_summary<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) {
-    use crate::db::api_logs;
-    let folded = async { api_logs::fold_summary(&app.db.connect().await?, api_logs::FOLD_DELTAS_AT_MOST).await }.await;
+/// Brings the dashboard's summaries up to date: the TMDB call summary and the works counts
+/// (the deltas their triggers append). A failure is logged, never the run's: the deltas stay,
+/// and readers count them.
+async fn fold_dashboard_summaries<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) {
+    use crate::db::{api_logs, works};
+    let folded = async {
+        let conn = app.db.connect().await?;
+        api_logs::fold_summary(&conn, api_logs::FOLD_DELTAS_AT_MOST).await?;
+        works::fold_counts(&conn, works::FOLD_COUNT_DELTAS_AT_MOST).await
+    }
+    .await;
     if let Err(e) = folded {
-        log::event(
-            "warn",
-            app.function,
-            "could not fold the TMDB call summary",
-            serde_json::json!({"error": e.to_string()}),
-        );
+        let fields = serde_json::json!({"error": e.to_string()});
+        log::event("warn", app.function, "could not fold the dashboard's summaries", fields);
     }
 }
