@@ -149,6 +149,14 @@ CREATE TRIGGER works_count_deletes AFTER DELETE ON works
 -- The panels' reads, each an index range or a short index walk (EXPLAINed in the README):
 -- works added this week;
 CREATE INDEX idx_works_created_at ON works (created_at);
+-- stale works: the predicate's "never refreshed" half among complete works only (the full
+-- index also holds every work that was never ingested, a bitmap of them all to filter out);
+CREATE INDEX idx_works_complete_last_refreshed ON works (last_refreshed_at) WHERE ingestion_status = 'complete';
+-- the tier of each stale work: its status read from the index alone (a status rarely changes,
+-- so the movie's write keeps its heap-only updates);
+CREATE INDEX idx_works_meta_release_status ON works_meta (work_id) INCLUDE (release_status);
+-- the rejected works' reasons: their ids without a visit to each row;
+CREATE INDEX idx_works_rejected ON works (tmdb_id) WHERE ingestion_status = 'rejected';
 -- the last run of each kind (a skip scan over function and trigger) and runs by time;
 CREATE INDEX idx_scheduled_ingestion_log_kind ON scheduled_ingestion_log (function, trigger_type, started_at DESC);
 CREATE INDEX idx_scheduled_ingestion_log_started ON scheduled_ingestion_log (started_at DESC);
