@@ -322,6 +322,7 @@ async fn scenario(app: &TestApp, b: &Browser) {
         let shown = b.metric(&format!("billing.quota.{customer}.{quota}")).await.replace(',', "");
         assert_eq!(shown, used.to_string(), "usage of {customer} {quota}");
     }
+    assert!(b.text("footer").await.contains(marquee::domain::card::TMDB_ATTRIBUTION), "TMDB's attribution");
     b.assert_no_console_errors("the overview").await;
 
     // A run's own page.

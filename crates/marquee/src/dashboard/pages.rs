@@ -142,11 +142,12 @@ pub struct Frame<'a> {
     pub csrf: Option<&'a str>,
 }
 
-/// TMDB's terms ask every product that uses its API for this notice, with a link to TMDB.
+/// TMDB's terms ask every product that uses its API for its notice (the cards' one), with TMDB
+/// named and linked as the source.
 fn attribution() -> Markup {
     html! {
         p {
-            "This product uses TMDB and the TMDB APIs but is not endorsed, certified, or otherwise approved by TMDB. "
+            (crate::domain::card::TMDB_ATTRIBUTION) " "
             "Movie data from " a href="https://www.themoviedb.org/" rel="noreferrer" { "The Movie Database (TMDB)" } "."
         }
     }

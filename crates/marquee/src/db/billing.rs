@@ -321,8 +321,9 @@ pub struct StripeEvent {
 pub async fn recent_events(conn: &impl Connection, limit: i64) -> Result<Vec<StripeEvent>, DbError> {
     let rows = conn
         .query(
-            "SELECT event_id, type, received_at AT TIME ZONE 'UTC' AS received_at, status, applied, error, replays
-             FROM stripe_webhook_events ORDER BY received_at DESC, id DESC LIMIT $1",
+            // The table's column, not the output's (a converted copy): the index's order.
+            "SELECT e.event_id, e.type, e.received_at AT TIME ZONE 'UTC' AS received_at, e.status, e.applied, e.error, e.replays
+             FROM stripe_webhook_events e ORDER BY e.received_at DESC, e.id DESC LIMIT $1",
             &[limit.into()],
         )
         .await?;

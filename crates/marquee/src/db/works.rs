@@ -359,8 +359,9 @@ pub struct Refused {
 pub async fn recent_refusals(conn: &impl Connection, limit: i64) -> Result<Vec<Refused>, DbError> {
     let rows = conn
         .query(
-            "SELECT tmdb_id, reason, detail, function, occurrences, last_seen_at AT TIME ZONE 'UTC' AS last_seen_at
-             FROM rejected_works ORDER BY last_seen_at DESC LIMIT $1",
+            // The table's column, not the output's (a converted copy): the index's order.
+            "SELECT r.tmdb_id, r.reason, r.detail, r.function, r.occurrences, r.last_seen_at AT TIME ZONE 'UTC' AS last_seen_at
+             FROM rejected_works r ORDER BY r.last_seen_at DESC LIMIT $1",
             &[limit.into()],
         )
         .await?;
