@@ -2,6 +2,8 @@
 //! packages in `.marquee/test-pg`), one fresh migrated database per test, the fake TMDB and the
 //! native server in-process, and a plain HTTP client.
 
+pub mod seed;
+
 use std::sync::OnceLock;
 
 use fake_tmdb::{FakeTmdb, FakeTmdbConfig};

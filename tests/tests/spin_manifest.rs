@@ -55,14 +55,15 @@ fn every_component_has_one_trigger_http_or_cron() {
     let m = manifest();
     let components: BTreeSet<String> = m["component"].as_table().expect("[component]").keys().cloned().collect();
     let (http, cron) = (triggered(&m, "http"), triggered(&m, "cron"));
+    // An HTTP component may serve several routes (Spin keys its router by route: the dashboard
+    // serves its pages, the JSON and the metrics); a cron component has its one schedule, and
+    // no component is both.
+    let http: BTreeSet<String> = http.into_iter().collect();
+    assert_eq!(cron.len(), cron.iter().collect::<BTreeSet<_>>().len(), "a cron component has two schedules: {cron:?}");
+    assert!(cron.iter().all(|c| !http.contains(c)), "a component is both HTTP and cron: {cron:?}");
     let mut all = http.clone();
     all.extend(cron.iter().cloned());
-    assert_eq!(all.len(), all.iter().collect::<BTreeSet<_>>().len(), "a component has two triggers: {all:?}");
-    assert_eq!(
-        all.into_iter().collect::<BTreeSet<_>>(),
-        components,
-        "every [component.*] is named by exactly one [[trigger.http]] or [[trigger.cron]]"
-    );
+    assert_eq!(all, components, "every [component.*] is named by a [[trigger.http]] or one [[trigger.cron]]");
     let kinds: BTreeSet<&String> = m["trigger"].as_table().unwrap().keys().collect();
     assert_eq!(kinds, BTreeSet::from([&"cron".to_owned(), &"http".to_owned()]));
 }

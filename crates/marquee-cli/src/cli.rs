@@ -346,6 +346,22 @@ pub enum QueueCommand {
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// The operator dashboard on a large catalog (seeded once into the database
+    /// marquee_bench_dashboard, kept for later runs): every page's time over HTTP, signed in.
+    Dashboard {
+        #[arg(long, default_value_t = 1_000_000)]
+        works: i64,
+        #[arg(long, default_value_t = 100_000)]
+        runs: i64,
+        #[arg(long, default_value_t = 10_000_000)]
+        api_logs: i64,
+        /// Timed requests per page (after one untimed).
+        #[arg(long, default_value_t = 10)]
+        samples: usize,
+        /// Print the plan (EXPLAIN ANALYZE) of every statement behind the overview.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Native cost of writing one fully enriched movie (25 cast, 5 crew, 8 keywords, providers, images).
     Write {
         #[arg(long, default_value_t = 200)]

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_read;
 pub mod chaos;
+pub mod bench_dashboard;
 pub mod cli;
 pub mod commands;
 pub mod export_file;

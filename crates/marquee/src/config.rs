@@ -78,6 +78,9 @@ pub struct Config {
     /// Stripe webhook signing secrets (`whsec_…`), any of which may sign a delivery; empty: the
     /// Stripe route refuses every delivery.
     pub stripe_webhook_secrets: Vec<Secret>,
+    /// A bearer token that opens `GET /metrics` (besides the admin token), so that a Prometheus
+    /// scraper needs no admin rights; `None` when unset.
+    pub metrics_token: Option<Secret>,
 }
 
 /// What is wrong with the configuration; names the setting, never its value when it is secret.
@@ -112,6 +115,8 @@ pub const SETTINGS: &[(&str, Option<&str>, bool)] = &[
     ("stripe_webhook_secrets", Some(""), true),
     // The catalog API (issue 16).
     ("catalog_public", Some("false"), false),
+    // The dashboard (issue 12).
+    ("metrics_token", Some(""), true),
 ];
 
 fn default_of(name: &str) -> &'static str {
@@ -181,6 +186,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(Secret::new)
                 .collect(),
+            metrics_token: Some(read(settings, "metrics_token").await).filter(|t| !t.is_empty()).map(Secret::new),
         })
     }
 }

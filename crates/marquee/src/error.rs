@@ -42,9 +42,13 @@ pub enum Error {
     /// The invocation's time budget ran out before its work was done.
     #[error("the request did not finish within its time budget of {budget_ms} ms")]
     OutOfTime { budget_ms: u128 },
-    /// The system could not provide randomness (making an API key).
+    /// The system could not provide randomness (making an API key or a dashboard session).
     #[error("no randomness available: {0}")]
     Randomness(String),
+    /// A form that did not come from the dashboard (no or another session's CSRF token, or sent
+    /// by another site).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Tmdb(#[from] TmdbError),
     #[error(transparent)]

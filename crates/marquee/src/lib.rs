@@ -8,6 +8,7 @@ pub mod app;
 pub mod billing;
 pub mod chaos;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod domain;
 pub mod error;

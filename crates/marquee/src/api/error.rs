@@ -26,6 +26,7 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
         Error::InvalidCursor(_) => (StatusCode::BAD_REQUEST, "invalid_cursor"),
         Error::OutOfTime { .. } => (StatusCode::SERVICE_UNAVAILABLE, "time_budget_exhausted"),
         Error::Randomness(_) => (StatusCode::INTERNAL_SERVER_ERROR, "randomness_unavailable"),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Tmdb(TmdbError::Unauthorized { .. }) => (StatusCode::BAD_GATEWAY, "tmdb_unauthorized"),
         Error::Tmdb(TmdbError::Malformed { .. } | TmdbError::Unusable { .. }) => {
             (StatusCode::BAD_GATEWAY, "tmdb_bad_response")
@@ -44,19 +45,26 @@ pub fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-/// The response for an error. Database details stay in the log: they can name tables and
-/// values that callers have no business seeing.
-pub fn error_response(function: &str, error: &Error) -> HttpResponse {
+/// What a caller may be told about an error (server errors are logged here, with their
+/// detail, once); shared by the JSON errors and the dashboard's error pages.
+pub fn public_message(function: &str, error: &Error) -> String {
     let (status, code) = status_and_code(error);
-    let message = match error {
+    if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
+        crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
+    }
+    match error {
         Error::Db(_) | Error::Billing(BillingError::Db(_)) => {
             "the database is unavailable or refused the operation".to_owned()
         }
         other => other.to_string(),
-    };
-    if status.is_server_error() || status == StatusCode::BAD_GATEWAY {
-        crate::log::event("error", function, &error.to_string(), json!({"code": code, "status": status.as_u16()}));
     }
+}
+
+/// The response for an error. Database details stay in the log: they can name tables and
+/// values that callers have no business seeing.
+pub fn error_response(function: &str, error: &Error) -> HttpResponse {
+    let (status, code) = status_and_code(error);
+    let message = public_message(function, error);
     let mut response = json_response(status, &json!({"error": {"code": code, "message": message}}));
     let headers = response.headers_mut();
     match error {

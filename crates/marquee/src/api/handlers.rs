@@ -21,6 +21,9 @@ pub async fn handle<D: Database, H: HttpClient, C: Clock>(
         RouteId::BatchIngest => batch_ingest(app, request).await,
         RouteId::DailyRefresh => daily_refresh(app, request).await,
         RouteId::StripeWebhook => stripe_webhook(app, request).await,
+        RouteId::DashboardPage | RouteId::DashboardAction | RouteId::AdminStats | RouteId::Metrics => {
+            crate::dashboard::handle(app, handler, params, request).await
+        }
         // `api::serve` hands these to `api::catalog` before an `App` is built.
         catalog => Err(Error::NotFound(format!("{catalog:?} is served by the catalog API"))),
     }

@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::Value as Json;
 use subtle::ConstantTimeEq;
 
-pub use error::{error_response, status_and_code};
+pub use error::{error_response, public_message, status_and_code};
 
 use crate::app::App;
 use crate::config::Config;
@@ -46,6 +46,12 @@ pub enum RouteId {
     ListKeys,
     RevokeKey,
     CustomerUsage,
+    // The operator dashboard (issue 12): its pages and forms, and the same figures for scripts
+    // and for Prometheus.
+    DashboardPage,
+    DashboardAction,
+    AdminStats,
+    Metrics,
 }
 
 #[derive(Debug)]
@@ -109,6 +115,11 @@ pub static ROUTES: &[Route] = &[
     Route { component: "catalog-api", method: Method::GET, path: "/api/admin/keys", id: RouteId::ListKeys },
     Route { component: "catalog-api", method: Method::DELETE, path: "/api/admin/keys/:key_id", id: RouteId::RevokeKey },
     Route { component: "catalog-api", method: Method::GET, path: "/api/admin/usage", id: RouteId::CustomerUsage },
+    // The dashboard component serves its pages, the JSON and the metrics: one set of queries.
+    Route { component: "dashboard", method: Method::GET, path: "/dashboard/...", id: RouteId::DashboardPage },
+    Route { component: "dashboard", method: Method::POST, path: "/dashboard/...", id: RouteId::DashboardAction },
+    Route { component: "dashboard", method: Method::GET, path: "/api/admin/stats", id: RouteId::AdminStats },
+    Route { component: "dashboard", method: Method::GET, path: "/metrics", id: RouteId::Metrics },
 ];
 
 /// Components that serve every path under a prefix (Spin's `/...` tail) and pick the handler
@@ -121,11 +132,24 @@ pub fn spin_route(route: &Route) -> &'static str {
     MOUNTS.iter().find(|(component, _)| *component == route.component).map_or(route.path, |(_, mount)| mount)
 }
 
-/// Path parameters captured by `:name` segments.
+/// Path parameters captured by `:name` segments; a trailing `/...` captures the rest of the path
+/// (with its leading `/`, empty for the prefix itself) as [`TAIL`].
 pub type Params = Vec<(&'static str, String)>;
+
+/// The name of the parameter a trailing `/...` captures.
+pub const TAIL: &str = "...";
 
 fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
     let mut params = Vec::new();
+    if let Some(prefix) = pattern.strip_suffix("/...") {
+        // Spin's wildcard: the prefix itself, or anything below it.
+        let rest = path.strip_prefix(prefix)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        params.push((TAIL, rest.to_owned()));
+        return Some(params);
+    }
     let mut want = pattern.trim_matches('/').split('/');
     let mut got = path.trim_matches('/').split('/');
     loop {
@@ -139,17 +163,26 @@ fn match_path(pattern: &'static str, path: &str) -> Option<Params> {
 }
 
 /// Finds the route for a request: 404 for an unknown path, 405 for a known path and wrong method.
+/// As on Spin, a route without a wildcard wins over a wildcard, and of two wildcards the longer
+/// prefix wins, whatever their order in [`ROUTES`].
 pub fn route(method: &Method, path: &str) -> Result<(&'static Route, Params), Error> {
     let mut path_known = false;
+    let mut best: Option<(&'static Route, Params)> = None;
+    let precedence = |r: &Route| match r.path.strip_suffix("/...") {
+        None => usize::MAX,
+        Some(prefix) => prefix.len(),
+    };
     for r in ROUTES {
         if let Some(params) = match_path(r.path, path) {
-            if r.method == method {
-                return Ok((r, params));
-            }
             path_known = true;
+            if r.method == method && best.as_ref().is_none_or(|(b, _)| precedence(r) > precedence(b)) {
+                best = Some((r, params));
+            }
         }
     }
-    Err(if path_known { Error::MethodNotAllowed } else { Error::NotFound(format!("no route for {path}")) })
+    best.ok_or_else(
+        || if path_known { Error::MethodNotAllowed } else { Error::NotFound(format!("no route for {path}")) },
+    )
 }
 
 /// Entry point of a component or the native server: routes, reads configuration, builds the
@@ -293,14 +326,24 @@ pub(crate) fn check_admin_token(expected: Option<&crate::config::Secret>, reques
         }
         .into());
     };
-    let presented = request
+    if secret_matches(bearer_token(request), expected) { Ok(()) } else { Err(Error::Unauthorized) }
+}
+
+/// The token of an `Authorization: Bearer …` header; empty when there is none.
+pub(crate) fn bearer_token(request: &HttpRequest) -> &str {
+    request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) { Ok(()) } else { Err(Error::Unauthorized) }
+        .unwrap_or("")
+}
+
+/// Whether `presented` is the secret, compared in constant time (the one comparison of
+/// presented secrets: admin token, metrics token, the dashboard's sign-in form).
+pub(crate) fn secret_matches(presented: &str, expected: &crate::config::Secret) -> bool {
+    bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes()))
 }
 
 #[cfg(test)]
@@ -332,5 +375,22 @@ mod tests {
             }
         }
         assert_eq!(spin_route(&ROUTES[0]), "/functions/v1/ingest-movie");
+    }
+
+    #[test]
+    fn a_wildcard_matches_its_prefix_and_everything_below_it_and_exact_routes_win() {
+        let tail = |path: &str| {
+            let (r, params) = route(&Method::GET, path).unwrap();
+            assert_eq!(r.id, RouteId::DashboardPage, "{path}");
+            params.into_iter().find(|(k, _)| *k == TAIL).map(|(_, v)| v).unwrap()
+        };
+        assert_eq!(tail("/dashboard"), "");
+        assert_eq!(tail("/dashboard/"), "/");
+        assert_eq!(tail("/dashboard/runs/12"), "/runs/12");
+        assert!(matches!(route(&Method::GET, "/dashboards"), Err(Error::NotFound(_))));
+        assert_eq!(route(&Method::POST, "/dashboard/sign-in").unwrap().0.id, RouteId::DashboardAction);
+        assert!(matches!(route(&Method::PUT, "/dashboard"), Err(Error::MethodNotAllowed)));
+        assert_eq!(route(&Method::GET, "/api/admin/stats").unwrap().0.id, RouteId::AdminStats);
+        assert_eq!(route(&Method::GET, "/metrics").unwrap().0.id, RouteId::Metrics);
     }
 }

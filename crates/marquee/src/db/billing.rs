@@ -329,3 +329,114 @@ impl Charge {
         }))
     }
 }
+
+/// Customers (not deleted) by the tier they are entitled to, every tier listed, by rank.
+pub async fn customers_by_tier(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    // `marquee_best_subscription` (migration 13) is the rule; it is inlined per customer.
+    const SQL: &str = "WITH entitled AS (
+            SELECT coalesce(b.tier, 'free') AS tier
+            FROM customers c LEFT JOIN LATERAL marquee_best_subscription(c.customer_id) b ON true
+            WHERE NOT c.deleted)
+         SELECT t.slug AS tier, count(e.tier) AS customers
+         FROM subscription_tier t LEFT JOIN entitled e ON e.tier = t.slug
+         GROUP BY t.slug, t.rank ORDER BY t.rank";
+    let rows = conn.query(SQL, &[]).await?;
+    rows.iter().map(|r| Ok((r.get("tier")?, r.get("customers")?))).collect()
+}
+
+/// Subscriptions by Stripe status (deleted ones counted as `deleted`).
+pub async fn subscriptions_by_status(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT CASE WHEN deleted THEN 'deleted' ELSE status END AS status, count(*) AS subscriptions
+             FROM subscriptions GROUP BY 1 ORDER BY 2 DESC, 1",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("status")?, r.get("subscriptions")?))).collect()
+}
+
+/// A Stripe delivery and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StripeEvent {
+    pub event_id: String,
+    pub kind: String,
+    pub received_at: NaiveDateTime,
+    /// `processed`, `ignored` or `failed`.
+    pub status: String,
+    pub applied: bool,
+    pub error: Option<String>,
+    pub replays: i32,
+}
+
+/// The newest deliveries, newest first.
+pub async fn recent_events(conn: &impl Connection, limit: i64) -> Result<Vec<StripeEvent>, DbError> {
+    let rows = conn
+        .query(
+            // The table's column, not the output's (a converted copy): the index's order.
+            "SELECT e.event_id, e.type, e.received_at AT TIME ZONE 'UTC' AS received_at, e.status, e.applied, e.error, e.replays
+             FROM stripe_webhook_events e ORDER BY e.received_at DESC, e.id DESC LIMIT $1",
+            &[limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StripeEvent {
+                event_id: r.get("event_id")?,
+                kind: r.get("type")?,
+                received_at: r.get("received_at")?,
+                status: r.get("status")?,
+                applied: r.get("applied")?,
+                error: r.get("error")?,
+                replays: r.get("replays")?,
+            })
+        })
+        .collect()
+}
+
+/// A customer's use of one quota in its current period, against the limit of its tier.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QuotaUse {
+    pub customer_id: String,
+    pub email: Option<String>,
+    pub tier: String,
+    pub quota: String,
+    pub used: i64,
+    pub limit: i64,
+    pub period_end: NaiveDateTime,
+}
+
+/// Usage against quota per customer, for the current periods, the nearest to their limit first.
+///
+/// The one query of the dashboard's "API usage" panel: today it reads `quota_usage` (what
+/// `billing::quota` counts); the API keys work (issue 16) counts its requests there too, and may
+/// extend this query (e.g. with the key's name) without touching the panel's callers.
+pub async fn quota_usage(conn: &impl Connection, limit: i64) -> Result<Vec<QuotaUse>, DbError> {
+    const SQL: &str = "WITH nearest AS (
+            SELECT u.customer_id, coalesce(b.tier, 'free') AS tier, u.quota, u.used, q.monthly_limit, u.period_end,
+                   u.used::float8 / greatest(q.monthly_limit, 1) AS share
+            FROM quota_usage u
+            LEFT JOIN LATERAL marquee_best_subscription(u.customer_id) b ON true
+            JOIN subscription_tier_quota q ON q.tier = coalesce(b.tier, 'free') AND q.quota = u.quota
+            WHERE u.period_start <= now() AND now() < u.period_end
+            ORDER BY share DESC, u.customer_id, u.quota
+            LIMIT $1
+         )
+         SELECT n.customer_id, c.email, n.tier, n.quota, n.used, n.monthly_limit, n.period_end AT TIME ZONE 'UTC' AS period_end
+         FROM nearest n LEFT JOIN customers c ON c.customer_id = n.customer_id
+         ORDER BY n.share DESC, n.customer_id, n.quota";
+    let rows = conn.query(SQL, &[limit.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(QuotaUse {
+                customer_id: r.get("customer_id")?,
+                email: r.get("email")?,
+                tier: r.get("tier")?,
+                quota: r.get("quota")?,
+                used: r.get("used")?,
+                limit: r.get("monthly_limit")?,
+                period_end: r.get("period_end")?,
+            })
+        })
+        .collect()
+}

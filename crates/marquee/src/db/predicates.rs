@@ -14,18 +14,33 @@ use crate::domain::staleness::SCHEMA_VERSION;
 /// written by an older schema, or it was last refreshed before a gap in the changes feed.
 /// Never NULL, so its negation is exact. Every half is indexed (`idx_works_next_refresh`,
 /// `idx_works_schema_version`, `idx_works_last_refreshed`), so PostgreSQL can combine them.
-pub static NEEDS_REFRESH: LazyLock<String> = LazyLock::new(|| {
+pub static NEEDS_REFRESH: LazyLock<String> = LazyLock::new(|| needs_refresh(&STALE_BEFORE));
+
+/// The changes feed's gap mark (`sync_state.stale_before`), read where the predicate is used.
+static STALE_BEFORE: LazyLock<String> = LazyLock::new(|| {
+    format!("(SELECT s.stale_before FROM sync_state s WHERE s.sync_type = '{}')", super::sync::MOVIE_CHANGES)
+});
+
+/// [`NEEDS_REFRESH`] with the feed's gap mark given as an SQL expression (a `timestamptz`, NULL
+/// without a gap). A statement that read the mark first can bind it: the planner then knows
+/// how few works it holds back, where a subquery's value is unknown when the plan is made (and
+/// a third of the catalog is assumed), which turns a count of a few thousand stale works among
+/// a million into a scan of them all.
+pub fn needs_refresh(stale_before: &str) -> String {
     format!(
         "(w.next_refresh_at IS NULL OR w.next_refresh_at <= now() OR w.schema_version < {SCHEMA_VERSION}
           OR w.last_refreshed_at IS NULL
-          OR w.last_refreshed_at < coalesce((SELECT s.stale_before FROM sync_state s WHERE s.sync_type = '{changes}'), '-infinity'))",
-        changes = super::sync::MOVIE_CHANGES
+          OR w.last_refreshed_at < coalesce({stale_before}, '-infinity'))"
     )
-});
+}
 
 /// Complete and due for a refresh.
-pub static STALE: LazyLock<String> =
-    LazyLock::new(|| format!("(w.ingestion_status = 'complete' AND {})", *NEEDS_REFRESH));
+pub static STALE: LazyLock<String> = LazyLock::new(|| stale(&STALE_BEFORE));
+
+/// [`STALE`] with the feed's gap mark given (see [`needs_refresh`]).
+pub fn stale(stale_before: &str) -> String {
+    format!("(w.ingestion_status = 'complete' AND {})", needs_refresh(stale_before))
+}
 
 /// Complete and not due: nothing to fetch.
 pub static FRESH: LazyLock<String> =

@@ -325,3 +325,74 @@ pub async fn status(conn: &impl Connection) -> Result<QueueCounts, DbError> {
         failed: r.get("failed")?,
     })
 }
+
+/// The queue's state without its history: every count reads an index of live or dead rows, so
+/// it stays quick however many completed rows the queue has kept (the dashboard's panel).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct QueueHealth {
+    pub queued: i64,
+    pub due: i64,
+    pub processing: i64,
+    pub expired_leases: i64,
+    pub failed: i64,
+}
+
+pub async fn health(conn: &impl Connection) -> Result<QueueHealth, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT (SELECT count(*) FROM refresh_queue q WHERE q.status = 'queued') AS queued,
+                    (SELECT count(*) FROM refresh_queue q WHERE {QUEUE_DUE}) AS due,
+                    (SELECT count(*) FROM refresh_queue q WHERE q.status = 'processing') AS processing,
+                    (SELECT count(*) FROM refresh_queue q WHERE {QUEUE_LEASE_EXPIRED}) AS expired_leases,
+                    (SELECT count(*) FROM refresh_queue q WHERE q.status = 'failed') AS failed"
+        )
+    });
+    let rows = conn.query(&SQL, &[]).await?;
+    let r = &rows[0];
+    Ok(QueueHealth {
+        queued: r.get("queued")?,
+        due: r.get("due")?,
+        processing: r.get("processing")?,
+        expired_leases: r.get("expired_leases")?,
+        failed: r.get("failed")?,
+    })
+}
+
+/// A dead queue row, with what the operator needs to decide on a retry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FailedRow {
+    pub id: i64,
+    pub tmdb_id: i64,
+    /// The movie's title when the catalog has one.
+    pub title: Option<String>,
+    pub reason: Reason,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub failed_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The newest dead rows, newest first.
+pub async fn failed_rows(conn: &impl Connection, limit: i64) -> Result<Vec<FailedRow>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT q.id, q.tmdb_id, w.title, q.reason, q.attempts, q.last_error, q.processed_at AT TIME ZONE 'UTC' AS failed_at
+             FROM refresh_queue q LEFT JOIN works w ON w.tmdb_id = q.tmdb_id
+             WHERE q.status = 'failed'
+             ORDER BY q.processed_at DESC, q.id DESC LIMIT $1",
+            &[limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FailedRow {
+                id: r.get("id")?,
+                tmdb_id: r.get("tmdb_id")?,
+                title: r.get("title")?,
+                reason: r.get("reason")?,
+                attempts: r.get("attempts")?,
+                last_error: r.get("last_error")?,
+                failed_at: r.get("failed_at")?,
+            })
+        })
+        .collect()
+}

@@ -135,3 +135,141 @@ pub async fn finish(
     .await?;
     Ok(())
 }
+
+/// A run as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub run_id: String,
+    pub function: String,
+    pub source: String,
+    pub trigger_type: String,
+    pub status: RunStatus,
+    pub started_at: chrono::NaiveDateTime,
+    pub finished_at: Option<chrono::NaiveDateTime>,
+    pub deadline_at: Option<chrono::NaiveDateTime>,
+    pub duration_ms: Option<i32>,
+    pub movies_checked: i32,
+    pub movies_skipped: i32,
+    pub movies_ingested: i32,
+    pub movies_failed: i32,
+    pub movies_queued: i32,
+    pub tmdb_calls: i32,
+    pub ingested_titles: Vec<Option<String>>,
+    pub failed_titles: Vec<Option<String>>,
+    pub error: Option<String>,
+}
+
+const RUN_COLUMNS: &str = "l.id, l.run_id, l.function, l.source, l.trigger_type, l.status,
+    l.started_at AT TIME ZONE 'UTC' AS started_at, l.finished_at AT TIME ZONE 'UTC' AS finished_at,
+    l.deadline_at AT TIME ZONE 'UTC' AS deadline_at, l.duration_ms, l.movies_checked, l.movies_skipped,
+    l.movies_ingested, l.movies_failed, l.movies_queued, l.tmdb_calls, l.ingested_titles, l.failed_titles, l.error";
+
+fn run_row(r: &crate::ports::Row) -> Result<RunRow, DbError> {
+    Ok(RunRow {
+        id: r.get("id")?,
+        run_id: r.get("run_id")?,
+        function: r.get("function")?,
+        source: r.get("source")?,
+        trigger_type: r.get("trigger_type")?,
+        status: r.get("status")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        deadline_at: r.get("deadline_at")?,
+        duration_ms: r.get("duration_ms")?,
+        movies_checked: r.get("movies_checked")?,
+        movies_skipped: r.get("movies_skipped")?,
+        movies_ingested: r.get("movies_ingested")?,
+        movies_failed: r.get("movies_failed")?,
+        movies_queued: r.get("movies_queued")?,
+        tmdb_calls: r.get("tmdb_calls")?,
+        ingested_titles: r.get("ingested_titles")?,
+        failed_titles: r.get("failed_titles")?,
+        error: r.get("error")?,
+    })
+}
+
+/// The newest run of every kind (function and trigger), by function and trigger: a skip scan
+/// over `idx_scheduled_ingestion_log_kind`, a few index probes per kind however long the log.
+pub async fn latest_of_each_kind(conn: &impl Connection) -> Result<Vec<RunRow>, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH RECURSIVE kinds AS (
+                (SELECT function, trigger_type FROM scheduled_ingestion_log ORDER BY function, trigger_type LIMIT 1)
+                UNION ALL
+                SELECT n.function, n.trigger_type FROM kinds k, LATERAL (
+                    SELECT function, trigger_type FROM scheduled_ingestion_log s
+                    WHERE (s.function, s.trigger_type) > (k.function, k.trigger_type)
+                    ORDER BY function, trigger_type LIMIT 1
+                ) n
+             )
+             SELECT {RUN_COLUMNS} FROM kinds k, LATERAL (
+                SELECT * FROM scheduled_ingestion_log s
+                WHERE s.function = k.function AND s.trigger_type = k.trigger_type
+                ORDER BY s.started_at DESC LIMIT 1
+             ) l
+             ORDER BY l.function, l.trigger_type"
+        )
+    });
+    conn.query(&SQL, &[]).await?.iter().map(run_row).collect()
+}
+
+/// The newest runs, newest first.
+pub async fn recent(conn: &impl Connection, limit: i64) -> Result<Vec<RunRow>, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {RUN_COLUMNS} FROM scheduled_ingestion_log l ORDER BY l.started_at DESC, l.id DESC LIMIT $1")
+    });
+    conn.query(&SQL, &[limit.into()]).await?.iter().map(run_row).collect()
+}
+
+/// One run by its row id.
+pub async fn by_id(conn: &impl Connection, id: i64) -> Result<Option<RunRow>, DbError> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {RUN_COLUMNS} FROM scheduled_ingestion_log l WHERE l.id = $1"));
+    conn.query(&SQL, &[id.into()]).await?.first().map(run_row).transpose()
+}
+
+/// The runs of one UTC day: how many ended in each status, and their durations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunDay {
+    pub day: chrono::NaiveDate,
+    /// Runs by status, in [`RunStatus::ALL`]'s order (every status present).
+    pub by_status: Vec<(RunStatus, i64)>,
+    /// Median and longest duration of the day's closed runs (ms).
+    pub p50_duration_ms: Option<i64>,
+    pub max_duration_ms: Option<i64>,
+}
+
+/// The last `days` UTC days of runs (today included), oldest first, days without runs included.
+pub async fn daily(conn: &impl Connection, days: i32) -> Result<Vec<RunDay>, DbError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let counts: String = RunStatus::ALL
+            .iter()
+            .map(|s| format!(", count(l.id) FILTER (WHERE l.status = '{s}') AS \"{s}\""))
+            .collect();
+        format!(
+            "WITH days AS (SELECT (now() AT TIME ZONE 'UTC')::date - i AS day FROM generate_series(0, $1 - 1) AS i)
+             SELECT days.day {counts},
+                    (percentile_disc(0.5) WITHIN GROUP (ORDER BY l.duration_ms))::int8 AS p50,
+                    max(l.duration_ms)::int8 AS max
+             FROM days LEFT JOIN scheduled_ingestion_log l
+               ON l.started_at >= days.day::timestamp AT TIME ZONE 'UTC'
+              AND l.started_at < (days.day + 1)::timestamp AT TIME ZONE 'UTC'
+             GROUP BY days.day ORDER BY days.day"
+        )
+    });
+    let rows = conn.query(&SQL, &[days.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunDay {
+                day: r.get("day")?,
+                by_status: RunStatus::ALL
+                    .iter()
+                    .map(|s| Ok((*s, r.get(s.as_str())?)))
+                    .collect::<Result<_, DbError>>()?,
+                p50_duration_ms: r.get("p50")?,
+                max_duration_ms: r.get("max")?,
+            })
+        })
+        .collect()
+}

@@ -99,3 +99,21 @@ pub async fn count_tracked(conn: &impl Connection, changed: &[i64]) -> Result<i6
         .await?;
     rows[0].get("n")
 }
+
+/// Stale works by the staleness tier they are in today: `(index in staleness::TIERS, works)`,
+/// tiers without stale works left out. `stale_before` is the feed's gap mark as just read
+/// ([`SyncState::stale_before`]), bound so that the plan counts only the stale works.
+pub async fn stale_by_tier(
+    conn: &impl Connection,
+    stale_before: Option<chrono::NaiveDateTime>,
+) -> Result<Vec<(usize, i64)>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {tier} AS tier, count(*) AS stale FROM works w WHERE {stale} GROUP BY 1 ORDER BY 1",
+            tier = crate::domain::staleness::tier_index_sql(),
+            stale = super::predicates::stale("($1::timestamp AT TIME ZONE 'UTC')")
+        )
+    });
+    let rows = conn.query(&SQL, &[stale_before.into()]).await?;
+    rows.iter().map(|r| Ok((r.get::<i32>("tier")?.max(0) as usize, r.get("stale")?))).collect()
+}

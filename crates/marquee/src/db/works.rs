@@ -318,3 +318,150 @@ pub async fn catalog_counts(conn: &impl Connection) -> Result<CatalogCounts, DbE
     }
     Ok(counts)
 }
+
+/// Works the catalog took in during the last `days` days (rows created since, servable now).
+pub async fn added_in_last_days(conn: &impl Connection, days: i32) -> Result<i64, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT count(*) AS n FROM works w WHERE w.created_at >= now() - make_interval(days => $1) AND {}",
+            super::predicates::SERVABLE
+        )
+    });
+    conn.query(&SQL, &[days.into()]).await?[0].get("n")
+}
+
+/// Works refused by the catalog now (`rejected`), by the reason `rejected_works` recorded.
+pub async fn rejected_by_reason(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
+    let rows = conn
+        .query(
+            "SELECT r.reason, count(*) AS works FROM works w
+             JOIN rejected_works r ON r.tmdb_id = w.tmdb_id
+             WHERE w.ingestion_status = 'rejected'
+             GROUP BY r.reason ORDER BY works DESC, r.reason",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.get("reason")?, r.get("works")?))).collect()
+}
+
+/// A refusal as `rejected_works` records it (404s included: reason `not_found`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Refused {
+    pub tmdb_id: i64,
+    pub reason: String,
+    pub detail: Option<String>,
+    pub function: String,
+    pub occurrences: i32,
+    pub last_seen_at: chrono::NaiveDateTime,
+}
+
+/// The newest refusals, newest first.
+pub async fn recent_refusals(conn: &impl Connection, limit: i64) -> Result<Vec<Refused>, DbError> {
+    let rows = conn
+        .query(
+            // The table's column, not the output's (a converted copy): the index's order.
+            "SELECT r.tmdb_id, r.reason, r.detail, r.function, r.occurrences, r.last_seen_at AT TIME ZONE 'UTC' AS last_seen_at
+             FROM rejected_works r ORDER BY r.last_seen_at DESC LIMIT $1",
+            &[limit.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Refused {
+                tmdb_id: r.get("tmdb_id")?,
+                reason: r.get("reason")?,
+                detail: r.get("detail")?,
+                function: r.get("function")?,
+                occurrences: r.get("occurrences")?,
+                last_seen_at: r.get("last_seen_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A stale work, for the list of the most overdue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Overdue {
+    pub tmdb_id: i64,
+    pub title: Option<String>,
+    pub release_date: Option<chrono::NaiveDate>,
+    pub last_refreshed_at: Option<chrono::NaiveDateTime>,
+    pub next_refresh_at: Option<chrono::NaiveDateTime>,
+}
+
+/// The stale works that have waited longest (never scheduled ones first). `stale_before` is
+/// the changes feed's gap mark as just read (see `predicates::needs_refresh`).
+pub async fn most_overdue(
+    conn: &impl Connection,
+    stale_before: Option<chrono::NaiveDateTime>,
+    limit: i64,
+) -> Result<Vec<Overdue>, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT w.tmdb_id, w.title, w.release_date, w.last_refreshed_at AT TIME ZONE 'UTC' AS last_refreshed_at,
+                    w.next_refresh_at AT TIME ZONE 'UTC' AS next_refresh_at
+             FROM works w WHERE {} ORDER BY w.next_refresh_at NULLS FIRST, w.work_id LIMIT $2",
+            super::predicates::stale("($1::timestamp AT TIME ZONE 'UTC')")
+        )
+    });
+    let rows = conn.query(&SQL, &[stale_before.into(), limit.into()]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Overdue {
+                tmdb_id: r.get("tmdb_id")?,
+                title: r.get("title")?,
+                release_date: r.get("release_date")?,
+                last_refreshed_at: r.get("last_refreshed_at")?,
+                next_refresh_at: r.get("next_refresh_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The catalog's works by status, and how many customers can read, from the summary that
+/// migration 20's triggers keep (`works_counts`, and the deltas not folded yet): a few rows,
+/// however large the catalog. The same figures as [`catalog_counts`], which counts the rows.
+pub async fn summarised_counts(conn: &impl Connection) -> Result<CatalogCounts, DbError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        // `refreshed`: `last_refreshed_at` is set, which is what tells a refresh in flight
+        // (servable) from a first ingest (not servable): predicates::SERVABLE.
+        "SELECT ingestion_status AS status, sum(works)::int8 AS works,
+                sum(works) FILTER (WHERE ingestion_status = 'complete' OR (ingestion_status = 'ingesting' AND refreshed))::int8 AS servable
+         FROM (SELECT ingestion_status, refreshed, works FROM works_counts
+               UNION ALL SELECT ingestion_status, refreshed, works FROM works_count_deltas) c
+         GROUP BY 1 HAVING sum(works) <> 0 ORDER BY 1"
+            .to_owned()
+    });
+    let mut counts = CatalogCounts::default();
+    for r in conn.query(&SQL, &[]).await? {
+        counts.by_status.insert(r.get("status")?, r.get("works")?);
+        counts.servable += r.get::<Option<i64>>("servable")?.unwrap_or(0);
+    }
+    Ok(counts)
+}
+
+/// The count deltas one fold moves at most.
+pub const FOLD_COUNT_DELTAS_AT_MOST: i64 = 50_000;
+
+/// Moves the works count deltas (appended by migration 20's triggers) into `works_counts`, at
+/// most `limit` of them, in one statement (each delta deleted and added once, as
+/// `api_logs::fold_summary` does). Returns how many were folded.
+pub async fn fold_counts(conn: &impl Connection, limit: i64) -> Result<i64, DbError> {
+    let rows = conn
+        .query(
+            "WITH moved AS (
+                DELETE FROM works_count_deltas WHERE ctid IN (SELECT ctid FROM works_count_deltas LIMIT $1)
+                RETURNING ingestion_status, refreshed, works
+             ), summed AS (
+                SELECT ingestion_status, refreshed, sum(works)::int8 AS works, count(*) AS deltas FROM moved GROUP BY 1, 2
+             ), added AS (
+                INSERT INTO works_counts AS c (ingestion_status, refreshed, works)
+                SELECT ingestion_status, refreshed, works FROM summed ORDER BY 1, 2
+                ON CONFLICT (ingestion_status, refreshed) DO UPDATE SET works = c.works + EXCLUDED.works
+             )
+             SELECT coalesce(sum(deltas), 0)::int8 AS folded FROM summed",
+            &[limit.into()],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |r| r.get("folded"))
+}

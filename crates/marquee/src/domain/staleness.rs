@@ -148,6 +148,44 @@ pub fn interval_sql() -> String {
     format!("({days} * interval '24 hours')")
 }
 
+/// The index in [`TIERS`] of the tier a `works w` row is in today (UTC), as SQL (its status read
+/// from `works_meta` by key, as [`priority_sql`] does, so that counting the stale works of a large
+/// catalog by tier probes the index for each of them instead of joining every work's metadata):
+/// the dashboard counts stale works per tier with it.
+pub fn tier_index_sql() -> String {
+    let status = "(SELECT m.release_status FROM works_meta m WHERE m.work_id = w.work_id)";
+    let today = "(now() AT TIME ZONE 'UTC')::date";
+    let arms: String = TIERS
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("WHEN {} THEN {i} ", t.holds.sql("w.release_date", status, today)))
+        .collect();
+    format!("(CASE {arms}END)")
+}
+
+/// A tier in words, for people (the dashboard): which movies it holds.
+pub fn describe(index: usize) -> String {
+    let Some(tier) = TIERS.get(index) else { return format!("tier {index}") };
+    let statuses =
+        |list: &[ReleaseStatus]| list.iter().map(|s| s.as_str().to_lowercase()).collect::<Vec<_>>().join(", ");
+    match tier.holds {
+        Holds::Status(list) => statuses(list),
+        Holds::ReleasedWithin(max_age) => {
+            // The nearest earlier tier by age gives this one's lower bound.
+            let earlier = TIERS[..index].iter().rev().find_map(|t| match t.holds {
+                Holds::ReleasedWithin(age) => Some(age),
+                _ => None,
+            });
+            match earlier {
+                None => format!("released ≤ {max_age} days ago, or dated in the future"),
+                Some(age) => format!("released {}–{max_age} days ago", age + 1),
+            }
+        }
+        Holds::UndatedWith(list) => format!("undated, {}", statuses(list)),
+        Holds::Rest => "everything else".to_owned(),
+    }
+}
+
 /// True for a complete `works w` row (joined to `works_meta m`) whose `next_refresh_at` is not
 /// what its tier gave it at its last refresh: the audit's check, and what its repair sets.
 pub fn tier_mismatch_sql() -> String {
@@ -225,5 +263,23 @@ mod tests {
         );
         assert!(sql.contains("WHEN true THEN 30 END"), "{sql}");
         assert!(priority_sql().contains("THEN 3"));
+        assert!(tier_index_sql().contains("WHEN true THEN 6 END"), "{}", tier_index_sql());
+    }
+
+    #[test]
+    fn every_tier_has_words() {
+        let words: Vec<String> = (0..TIERS.len()).map(describe).collect();
+        assert_eq!(
+            words,
+            [
+                "canceled",
+                "released ≤ 30 days ago, or dated in the future",
+                "released 31–180 days ago",
+                "released 181–365 days ago",
+                "undated, planned, in production, post production",
+                "undated, rumored",
+                "everything else"
+            ]
+        );
     }
 }

@@ -111,6 +111,7 @@ impl Run {
             }
             if app.clock.now() < self.deadline {
                 fold_aggregates(app).await;
+                fold_dashboard_summaries(app).await;
             }
         }
         Ok(RunOutcome { run_id: self.id.clone(), status, duration_ms, error })
@@ -128,5 +129,22 @@ async fn fold_aggregates<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C
     let folded = async { aggregates::fold(&app.db.connect().await?, FOLD_MARKS_PER_RUN).await }.await;
     if let Err(e) = folded {
         log::event("warn", app.function, "could not fold the aggregates", serde_json::json!({"error": e.to_string()}));
+    }
+}
+
+/// Brings the dashboard's summaries up to date: the TMDB call summary and the works counts
+/// (the deltas their triggers append). A failure is logged, never the run's: the deltas stay,
+/// and readers count them.
+async fn fold_dashboard_summaries<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>) {
+    use crate::db::{api_logs, works};
+    let folded = async {
+        let conn = app.db.connect().await?;
+        api_logs::fold_summary(&conn, api_logs::FOLD_DELTAS_AT_MOST).await?;
+        works::fold_counts(&conn, works::FOLD_COUNT_DELTAS_AT_MOST).await
+    }
+    .await;
+    if let Err(e) = folded {
+        let fields = serde_json::json!({"error": e.to_string()});
+        log::event("warn", app.function, "could not fold the dashboard's summaries", fields);
     }
 }

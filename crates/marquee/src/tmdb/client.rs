@@ -69,6 +69,9 @@ pub struct ApiCall {
     pub at: DateTime<Utc>,
 }
 
+/// The endpoint template of a movie's details, as `tmdb_api_logs` records it.
+pub const MOVIE_ENDPOINT: &str = "/movie/{id}";
+
 /// One TMDB request to make: the endpoint template (for logs), the concrete path and query.
 pub struct Call<'a> {
     pub endpoint: &'static str,
@@ -220,7 +223,7 @@ impl<'a, H: HttpClient, C: Clock> TmdbClient<'a, H, C> {
     /// One request for everything about a movie: details with every part appended.
     pub async fn movie(&self, id: i64) -> Result<(MovieDetails, serde_json::Value), TmdbError> {
         let call = Call {
-            endpoint: "/movie/{id}",
+            endpoint: MOVIE_ENDPOINT,
             path: format!("/movie/{id}"),
             query: vec![
                 ("language", self.config.language.clone()),

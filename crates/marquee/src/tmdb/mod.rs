@@ -8,6 +8,6 @@ mod shared;
 mod timing_tests;
 pub mod types;
 
-pub use client::{ApiCall, Call, TmdbClient, TmdbError};
+pub use client::{ApiCall, Call, MOVIE_ENDPOINT, TmdbClient, TmdbError};
 pub use ratelimit::{FLOOR_RPS, LearnedRate, RateLimiter};
 pub use shared::{SharedLesson, SharedRate};
