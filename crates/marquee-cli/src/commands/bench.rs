@@ -344,6 +344,7 @@ fn print_read(f: &crate::bench_read::ReadFigures, options: &crate::bench_read::R
          prepared (natively, a statement the library marks fixed is prepared once per session: one round trip; the \
          Spin host prepares every statement again: two)"
     );
+}
 
 /// The issue's goal (#12): every page of the dashboard in under 200 ms.
 const PAGE_GOAL: Duration = Duration::from_millis(200);

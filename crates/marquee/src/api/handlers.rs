@@ -12,7 +12,7 @@ use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse};
 pub async fn handle<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
     handler: RouteId,
-    _params: &Params,
+    params: &Params,
     request: HttpRequest,
 ) -> Result<HttpResponse> {
     match handler {
