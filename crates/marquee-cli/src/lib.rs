@@ -3,9 +3,9 @@
 //! (its arguments in [`cli`], what each subcommand does in [`commands`]).
 
 pub mod bench;
+pub mod bench_dashboard;
 pub mod bench_read;
 pub mod chaos;
-pub mod bench_dashboard;
 pub mod cli;
 pub mod commands;
 pub mod export_file;

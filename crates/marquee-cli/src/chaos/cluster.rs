@@ -85,30 +85,13 @@ impl Cluster {
         Ok(rows[0].get::<i64>("n")? as u64)
     }
 
-    /// Sessions of another role that take every connection an ordinary role may have, from
-    /// now until `until`: opened all at once, then again whenever one frees up. Returns how many
-    /// of the hogs' own attempts the server refused (to tell them from Marquee's).
-    pub async fn take_every_connection(&self, until: std::time::Instant) -> anyhow::Result<u64> {
+    /// Sessions of another role that take every connection an ordinary role may have: opened
+    /// all at once; [`Hogs::hold_until`] keeps them (and takes any slot that frees up).
+    pub async fn take_every_connection(&self) -> anyhow::Result<Hogs> {
         let url = format!("postgres://{HOG_ROLE}@127.0.0.1:{}/postgres", self.pg.port);
-        let db = NativeDb::new(&url);
-        let mut hogs = Vec::new();
-        let mut refused = 0;
-        let mut wanted = MAX_CONNECTIONS + 20;
-        loop {
-            for attempt in futures::future::join_all((0..wanted).map(|_| db.connect())).await {
-                match attempt {
-                    Ok(conn) => hogs.push(conn),
-                    Err(e) if REFUSED.iter().any(|r| e.to_string().contains(r)) => refused += 1,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            if std::time::Instant::now() >= until {
-                return Ok(refused);
-            }
-            // Any slot another client gives back is taken again at once.
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            wanted = 2;
-        }
+        let mut hogs = Hogs { db: NativeDb::new(&url), sessions: Vec::new(), refused: 0 };
+        hogs.take(MAX_CONNECTIONS + 20).await?;
+        Ok(hogs)
     }
 
     /// Every new session of `database` cancels statements that run longer than `ms`
@@ -136,5 +119,37 @@ impl Drop for Cluster {
         if self.pg.stop().is_ok() {
             let _ = std::fs::remove_dir_all(&self.pg.dir);
         }
+    }
+}
+
+/// The sessions that fill the server (see [`Cluster::take_every_connection`]).
+pub struct Hogs {
+    db: NativeDb,
+    sessions: Vec<NativeConnection>,
+    /// The hogs' own attempts the server refused (to tell them from Marquee's).
+    refused: u64,
+}
+
+impl Hogs {
+    async fn take(&mut self, wanted: usize) -> anyhow::Result<()> {
+        for attempt in futures::future::join_all((0..wanted).map(|_| self.db.connect())).await {
+            match attempt {
+                Ok(conn) => self.sessions.push(conn),
+                Err(e) if REFUSED.iter().any(|r| e.to_string().contains(r)) => self.refused += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Holds every connection until `until`, taking again at once any slot another client
+    /// gives back; then lets them all go. Returns how many of the hogs' own attempts the server
+    /// refused.
+    pub async fn hold_until(mut self, until: std::time::Instant) -> anyhow::Result<u64> {
+        while std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            self.take(2).await?;
+        }
+        Ok(self.refused)
     }
 }

@@ -522,13 +522,12 @@ impl<'a> Stage<'a> {
     async fn flood_connections(&self, window: Duration) -> anyhow::Result<Injected> {
         let movies = self.queue_movies(self.scale.movies).await?;
         let rows = self.queue_rows().await?;
-        let serve = self.launcher.serve().await?;
         let refused_before = self.cluster.log_lines(&super::cluster::REFUSED);
-        let flood = async {
-            tokio::time::sleep(self.millis(200..600)).await;
-            self.cluster.take_every_connection(Instant::now() + window).await
-        };
-        let ((), flooded) = futures::join!(self.drive(&serve, window * 2), flood);
+        // Full before the server starts: it has no pooled session to fall back on, and every
+        // session it opens is refused until the hogs let go.
+        let hogs = self.cluster.take_every_connection().await?;
+        let serve = self.launcher.serve().await?;
+        let ((), flooded) = futures::join!(self.drive(&serve, window * 2), hogs.hold_until(Instant::now() + window));
         let hogs_refused = flooded?;
         if self.trace {
             eprintln!(

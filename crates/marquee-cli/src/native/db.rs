@@ -32,6 +32,12 @@ pub struct NativeConnection {
     client: Client,
 }
 
+impl NativeConnection {
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 impl Database for NativeDb {
     type Conn = NativeConnection;
 

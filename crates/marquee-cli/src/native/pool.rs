@@ -1,5 +1,6 @@
-//! The native server's process-wide pool of PostgreSQL sessions (deadpool-postgres), shared by
-//! every request and every worker thread of `marquee serve`, as Spin's host pools its own: a
+//! A pool of PostgreSQL sessions (deadpool-postgres) for the requests of one worker thread of
+//! `marquee serve` (each worker has its own: `ServeOptions::db_sessions` shared out), as Spin's
+//! host pools its own: a
 //! request takes a session that is already open instead of forking a backend (a new session per
 //! request held `marquee serve` to about 480 cards a second).
 //!
@@ -16,11 +17,12 @@
 //! per request instead of two, and no parsing. Everything else runs as the Spin host runs it.
 
 use std::cell::Cell;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Timeouts};
 use marquee::ports::{Connection, Database, DbError, Row, TransactionEffect, Value, transaction_effect};
 
-use super::db::{execute_on, query_on};
+use super::db::{NativeConnection, NativeDb, execute_on, query_on};
 use super::pg_tls::PgTarget;
 
 /// A handle on the pool; cheap to clone.
@@ -29,6 +31,8 @@ pub struct NativePool {
     /// The pool, or why the URL cannot make one (reported by every `connect`, as an unreachable
     /// server would be: the server still starts, and says so on each request).
     pool: Result<(Pool, PgTarget), String>,
+    /// Sessions of their own for requests that find every pooled one in use.
+    overflow: NativeDb,
 }
 
 impl NativePool {
@@ -43,7 +47,7 @@ impl NativePool {
             let pool = Pool::builder(manager).max_size(max_sessions.max(1)).build().map_err(|e| e.to_string())?;
             Ok((pool, target))
         });
-        NativePool { pool }
+        NativePool { pool, overflow: NativeDb::new(url) }
     }
 
     /// Sessions open now (idle and in use), and the most the pool may open.
@@ -60,25 +64,42 @@ impl Database for NativePool {
 
     async fn connect(&self) -> Result<PooledSession, DbError> {
         let (pool, target) = self.pool.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
-        let object = pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => DbError::Connect(target.connect_error(&e)),
-            other => DbError::Connect(format!("no database session available: {other}")),
-        })?;
-        Ok(PooledSession { object: Some(object), in_transaction: Cell::new(false), in_flight: Cell::new(false) })
+        // A zero wait: a free slot now, or none (see the module's comment).
+        let now_or_never = Timeouts { wait: Some(Duration::ZERO), create: None, recycle: None };
+        let session = match pool.timeout_get(&now_or_never).await {
+            Ok(object) => Session::Pooled(object),
+            Err(PoolError::Timeout(_)) => Session::Own(self.overflow.connect().await?),
+            Err(PoolError::Backend(e)) => return Err(DbError::Connect(target.connect_error(&e))),
+            Err(other) => return Err(DbError::Connect(format!("no database session available: {other}"))),
+        };
+        Ok(PooledSession { session: Some(session), in_transaction: Cell::new(false), in_flight: Cell::new(false) })
     }
 }
 
-/// A session borrowed from the [`NativePool`]; back to the pool when dropped, if clean.
+/// A session from the [`NativePool`]: borrowed from the pool (back to it when dropped, if
+/// clean), or the request's own when the pool had none free (closed when dropped).
 pub struct PooledSession {
-    object: Option<Object>,
+    session: Option<Session>,
     in_transaction: Cell<bool>,
     /// A statement was sent and its answer not yet read.
     in_flight: Cell<bool>,
 }
 
+enum Session {
+    Pooled(Object),
+    Own(NativeConnection),
+}
+
 impl PooledSession {
-    fn object(&self) -> &Object {
-        self.object.as_ref().expect("present until dropped")
+    fn session(&self) -> &Session {
+        self.session.as_ref().expect("present until dropped")
+    }
+
+    fn client(&self) -> &tokio_postgres::Client {
+        match self.session() {
+            Session::Pooled(object) => object,
+            Session::Own(own) => own.client(),
+        }
     }
 
     /// Runs `statement` marked in flight, and keeps the transaction state.
@@ -103,15 +124,22 @@ impl PooledSession {
 
 impl Connection for PooledSession {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        self.tracked(sql, query_on(self.object(), sql, params)).await
+        self.tracked(sql, query_on(self.client(), sql, params)).await
     }
 
     async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        self.tracked(sql, execute_on(self.object(), sql, params)).await
+        self.tracked(sql, execute_on(self.client(), sql, params)).await
+    }
+
+    fn is_closed(&self) -> bool {
+        self.client().is_closed()
     }
 
     async fn query_prepared(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let object = self.object();
+        // A session of its own is closed after this request: nothing to keep prepared.
+        let Session::Pooled(object) = self.session() else {
+            return self.query(sql, params).await;
+        };
         self.tracked(sql, async {
             let statement = object.prepare_cached(sql).await.map_err(super::db::db_error)?;
             let result = query_on(object, &statement, params).await;
@@ -128,7 +156,7 @@ impl Connection for PooledSession {
 
 impl Drop for PooledSession {
     fn drop(&mut self) {
-        if let Some(object) = self.object.take()
+        if let Some(Session::Pooled(object)) = self.session.take()
             && (self.in_transaction.get() || self.in_flight.get())
         {
             // Out of the pool and closed: its state is not one to hand to another request.
