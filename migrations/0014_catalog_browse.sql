@@ -104,7 +104,10 @@ LANGUAGE sql STABLE AS $$
       FROM terms
 $$;
 
--- Every write's keys (what browse orders and filters by), with the writing transaction.
+-- Every write's keys (what browse orders and filters by), with the writing transaction. A
+-- cursor lives a day (`api::catalog::cursor::MAX_AGE_SECS`), and a page reads, of each work
+-- written since its snapshot, the newest version that snapshot saw: so of the versions older
+-- than a day only the newest can still be read, and each write removes its work's others.
 CREATE TABLE work_sort_key_versions (
     id            BIGSERIAL PRIMARY KEY,
     work_id       BIGINT NOT NULL REFERENCES works (work_id) ON DELETE CASCADE,
@@ -116,7 +119,8 @@ CREATE TABLE work_sort_key_versions (
     year          INT,
     language      TEXT,
     title_key     TEXT COLLATE "C" NOT NULL,
-    written_xid   XID8 NOT NULL DEFAULT pg_current_xact_id()
+    written_xid   XID8 NOT NULL DEFAULT pg_current_xact_id(),
+    written_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX idx_work_sort_key_versions_work ON work_sort_key_versions (work_id, id DESC);
 
@@ -168,6 +172,12 @@ LANGUAGE sql AS $$
         SELECT DISTINCT w FROM k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS w
         ORDER BY w
         ON CONFLICT (word) DO NOTHING
+    ),
+    outlived AS (
+        DELETE FROM work_sort_key_versions v
+         WHERE v.work_id = p_work_id AND v.written_at < now() - interval '1 day'
+           AND v.id < (SELECT max(n.id) FROM work_sort_key_versions n
+                        WHERE n.work_id = p_work_id AND n.written_at < now() - interval '1 day')
     )
     INSERT INTO work_sort_key_versions (work_id, popularity, score, trend, votes, release_date, year, language, title_key)
     SELECT k.work_id, k.popularity, k.score, k.trend, k.votes, k.release_date, k.year, k.language, k.title_key FROM k;

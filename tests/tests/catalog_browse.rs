@@ -373,3 +373,28 @@ async fn a_write_in_flight_at_the_first_page_counts_as_after_it_whatever_its_tim
     let now = get(&app, "/api/works?limit=1", &key).await;
     assert_eq!(ids(&now.body["results"]), [last], "and first for a new listing");
 }
+
+#[tokio::test]
+async fn a_write_keeps_of_its_works_versions_older_than_a_cursor_only_the_newest() {
+    let app = keyed_app().await;
+    ingest(&app, [7]).await;
+    for popularity in [10.0, 20.0, 30.0] {
+        refresh_with(&app, 7, json!({"popularity": popularity})).await;
+    }
+    let versions = "SELECT v.popularity::bigint FROM work_sort_key_versions v JOIN works w USING (work_id)
+                     WHERE w.tmdb_id = 7 ORDER BY v.id";
+    let four: Vec<i64> = app.db.query(versions, &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(four.len(), 4, "{four:?}");
+    // Three of them written more than a day ago: a cursor can see only the newest of those.
+    app.db
+        .execute(
+            "UPDATE work_sort_key_versions v SET written_at = written_at - interval '2 days'
+               FROM works w WHERE w.work_id = v.work_id AND w.tmdb_id = 7 AND v.popularity <> 30",
+            &[],
+        )
+        .await
+        .unwrap();
+    refresh_with(&app, 7, json!({"popularity": 40.0})).await;
+    let kept: Vec<i64> = app.db.query(versions, &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(kept, [20, 30, 40], "the newest old version, the recent one and the new one");
+}

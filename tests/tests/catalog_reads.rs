@@ -218,3 +218,24 @@ async fn the_openapi_document_is_served_and_lists_every_public_route() {
     let health = app.request(Method::GET, "/api/health", None, None, &[]).await;
     assert_eq!((health.status, health.body["status"].as_str()), (200, Some("ok")));
 }
+
+#[tokio::test]
+async fn gone_works_take_no_place_among_the_search_candidates() {
+    let app = keyed_app().await;
+    let key = new_key(&app, "cus_search_gone").await;
+    // More popular gone works with the word than a search has candidates (100), and one
+    // servable work, the least popular of all.
+    let gone: Vec<i64> = (1001..=1110).collect();
+    for (n, id) in gone.iter().enumerate() {
+        let patch = json!({"title": format!("Lantern {n}"), "original_title": format!("Lantern {n}"), "popularity": 100.0 + n as f64});
+        app.fake.faults().patch_movie(*id as u64, patch);
+    }
+    app.fake
+        .faults()
+        .patch_movie(1200, json!({"title": "Lantern Quiet", "original_title": "Lantern Quiet", "popularity": 1.0}));
+    ingest(&app, gone.iter().copied().chain([1200])).await;
+    for id in &gone {
+        make_gone(&app, *id).await;
+    }
+    assert_eq!(search(&app, &key, "lantern").await, [1200]);
+}

@@ -381,7 +381,7 @@ fn marquee_fmt(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -448,6 +448,20 @@ async fn the_json_and_the_metrics_are_the_dashboards_figures() {
         assert!(metrics.text.contains("# TYPE marquee_works gauge"));
         assert!(!metrics.text.contains(ADMIN_TOKEN) && !metrics.text.contains("scrape-token-5b1e"));
     }
+
+    // A customer Stripe does not know, holding an API key, is a free customer.
+    let free = |j: &serde_json::Value| {
+        j["billing"]["customers_by_tier"].as_array().unwrap().iter().find(|c| c["name"] == "free").unwrap()["count"]
+            .as_i64()
+            .unwrap()
+    };
+    let free_before =
+        free(&app.request(reqwest::Method::GET, "/api/admin/stats", Some(ADMIN_TOKEN), None, &[]).await.body);
+    let body = json!({"customer": "cus_keys_only"}).to_string();
+    let made = app.request(reqwest::Method::POST, "/api/admin/keys", Some(ADMIN_TOKEN), Some(body), &[]).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let after = app.request(reqwest::Method::GET, "/api/admin/stats", Some(ADMIN_TOKEN), None, &[]).await;
+    assert_eq!(free(&after.body), free_before + 1);
 }
 
 #[tokio::test]

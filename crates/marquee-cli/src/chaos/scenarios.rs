@@ -786,7 +786,26 @@ impl<'a> Stage<'a> {
             admin,
             headers,
         };
-        match rng.u8(0..6) {
+        let get = |path: String, headers| HostileRequest {
+            method: reqwest::Method::GET,
+            path,
+            body: Vec::new(),
+            admin: false,
+            headers,
+        };
+        // A query string of names the catalog API knows and others, with any values.
+        let query: String = (0..rng.usize(0..6))
+            .map(|_| {
+                let names = ["sort", "order", "limit", "cursor", "genre", "year", "year_from", "q", "min_votes", "x"];
+                let value: String = (0..rng.usize(0..12))
+                    .map(|_| ['a', 'Z', '9', '-', '%', '.', '+', '€', '0', '_'][rng.usize(..10)])
+                    .collect();
+                format!("{}={value}", names[rng.usize(..names.len())])
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let key = vec![("x-api-key", (0..rng.usize(0..48)).map(|_| rng.alphanumeric()).collect::<String>())];
+        match rng.u8(0..11) {
             0 => post("/functions/v1/ingest-movie", body, admin, vec![]),
             1 => post("/functions/v1/batch-ingest", body, admin, vec![]),
             2 => post("/functions/v1/scheduled-ingest", body, admin, vec![]),
@@ -799,6 +818,12 @@ impl<'a> Stage<'a> {
                 };
                 post("/functions/v1/stripe-webhook", body, false, vec![("stripe-signature", header)])
             }
+            6 => get(format!("/api/works?{query}"), if rng.bool() { key } else { vec![] }),
+            7 => get(format!("/api/search?{query}"), if rng.bool() { key } else { vec![] }),
+            8 => post("/api/admin/keys", body, admin, vec![]),
+            // Without a session: the sign-in form, whatever the body.
+            9 => post("/dashboard/queue/retry", body, false, vec![]),
+            10 => get("/metrics".to_owned(), key),
             _ => {
                 let segment: String = match rng.u8(0..3) {
                     0 => rng.i64(..).to_string(),

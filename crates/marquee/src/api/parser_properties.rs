@@ -58,7 +58,40 @@ const PARSERS: &[(&str, Parser)] = &[
         let key = CursorKey::from_admin_token(&crate::config::Secret::new("token"));
         decode(&key, &title_browse(), &lossy(b), 0).map(drop)
     }),
+    ("POST /api/admin/keys body", |b| {
+        let body = json_body(&request(b))?;
+        let (customer, name) = crate::api::catalog::admin::new_key_request(&body)?;
+        crate::keys::validate(customer, name)
+    }),
+    ("API key, Authorization: Bearer", |b| {
+        let mut value = b"Bearer ".to_vec();
+        value.extend_from_slice(b);
+        key_header(http::header::AUTHORIZATION.as_str(), &value)
+    }),
+    ("API key, X-API-Key", |b| key_header("x-api-key", b)),
+    ("dashboard form: queue retry", |b| {
+        let form: Vec<(String, String)> = form_urlencoded::parse(b).into_owned().collect();
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        crate::dashboard::retry_target(field("all"), field("tmdb_id")).map(drop)
+    }),
+    ("dashboard form: sign-in's next page", |b| {
+        let form: Vec<(String, String)> = form_urlencoded::parse(b).into_owned().collect();
+        let next = crate::dashboard::safe_next(form.iter().find(|(k, _)| k == "next").map(|(_, v)| v.as_str()));
+        // Never a redirect off the dashboard (another site, `//host`, a scheme).
+        assert!(next == "/dashboard" || (next.starts_with("/dashboard/") && !next.contains("//")), "{next}");
+        Ok(())
+    }),
 ];
+
+/// A request with one header set to `value` (when it is a valid header value at all), read for
+/// the API key it presents.
+fn key_header(name: &'static str, value: &[u8]) -> Result<(), Error> {
+    let mut request = http::Request::get("/api/works/550").body(Vec::new()).unwrap();
+    if let Ok(v) = http::HeaderValue::from_bytes(value) {
+        request.headers_mut().insert(name, v);
+    }
+    crate::api::catalog::presented_key_hash(&request).map(drop)
+}
 
 fn title_browse() -> crate::db::browse::Browse {
     crate::db::browse::Browse {
@@ -171,6 +204,11 @@ fn field_name() -> impl Strategy<Value = String> {
             "data",
             "customer",
             "status",
+            "name",
+            "all",
+            "next",
+            "token",
+            "csrf",
         ])
         .prop_map(str::to_owned),
         ".{0,8}",

@@ -193,17 +193,7 @@ async fn post<D: Database, H: HttpClient, C: Clock>(
             Ok(response)
         }
         "/queue/retry" => {
-            let only = match (field("all"), field("tmdb_id")) {
-                (Some("1"), _) => None,
-                (_, Some(id)) => {
-                    Some(vec![id.parse::<i64>().map_err(|_| Error::BadRequest(format!("not a TMDB id: {id:?}")))?])
-                }
-                _ => {
-                    return Err(Error::BadRequest(
-                        "say which failed row to retry (`tmdb_id`), or all of them (`all=1`)".into(),
-                    ));
-                }
-            };
+            let only = retry_target(field("all"), field("tmdb_id"))?;
             let retried = queue::retry_failed(&app.db.connect().await?, only.as_deref()).await?;
             crate::log::event(
                 "info",
@@ -279,7 +269,17 @@ fn refuse_other_sites(request: &HttpRequest) -> Result<()> {
 }
 
 /// Where to go after signing in: a dashboard page, never another site.
-fn safe_next(next: Option<&str>) -> String {
+/// What the queue's retry form asks for: every failed row (`all=1`, `None`) or one movie's.
+pub(crate) fn retry_target(all: Option<&str>, tmdb_id: Option<&str>) -> Result<Option<Vec<i64>>> {
+    match (all, tmdb_id) {
+        (Some("1"), _) => Ok(None),
+        (_, Some(id)) => Ok(Some(vec![crate::api::catalog::query::path_id(Some(id), "tmdb_id")?])),
+        _ => Err(Error::BadRequest("say which failed row to retry (`tmdb_id`), or all of them (`all=1`)".into())),
+    }
+}
+
+/// Where the sign-in form goes after signing in: a dashboard path, never another site.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if (n == "/dashboard" || n.starts_with("/dashboard/"))

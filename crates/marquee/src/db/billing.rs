@@ -330,13 +330,18 @@ impl Charge {
     }
 }
 
-/// Customers (not deleted) by the tier they are entitled to, every tier listed, by rank.
+/// Customers by the tier they are entitled to, every tier listed, by rank: Stripe's customers
+/// (not deleted) and the holders of a live API key that Stripe does not know (free tier).
 pub async fn customers_by_tier(conn: &impl Connection) -> Result<Vec<(String, i64)>, DbError> {
     // `marquee_best_subscription` (migration 13) is the rule; it is inlined per customer.
-    const SQL: &str = "WITH entitled AS (
+    const SQL: &str = "WITH known AS (
+            SELECT c.customer_id FROM customers c WHERE NOT c.deleted
+            UNION
+            SELECT k.customer_id FROM api_keys k
+             WHERE k.revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.customer_id = k.customer_id)),
+         entitled AS (
             SELECT coalesce(b.tier, 'free') AS tier
-            FROM customers c LEFT JOIN LATERAL marquee_best_subscription(c.customer_id) b ON true
-            WHERE NOT c.deleted)
+            FROM known c LEFT JOIN LATERAL marquee_best_subscription(c.customer_id) b ON true)
          SELECT t.slug AS tier, count(e.tier) AS customers
          FROM subscription_tier t LEFT JOIN entitled e ON e.tier = t.slug
          GROUP BY t.slug, t.rank ORDER BY t.rank";

@@ -34,19 +34,21 @@ pub fn search(params: &mut Params, query: &str, limit: i64) -> String {
     let q = format!("{}::text", params.bind(query));
     let limit = params.bind(limit);
     let most_popular = "ORDER BY k.popularity DESC, k.work_id DESC LIMIT 100";
+    // Candidates are servable works: a gone or refused work must not take a candidate's place.
+    let keys = format!("work_sort_keys k JOIN works w ON w.work_id = k.work_id AND {SERVABLE}");
     format!(
         "WITH exact AS MATERIALIZED (
-            SELECT k.work_id FROM work_sort_keys k WHERE k.search_vector @@ marquee_search_query({q}) {most_popular}
+            SELECT k.work_id FROM {keys} WHERE k.search_vector @@ marquee_search_query({q}) {most_popular}
          ),
          corrected AS MATERIALIZED (
             SELECT c.every_word, c.any_word FROM marquee_search_corrected({q}) c WHERE NOT EXISTS (SELECT 1 FROM exact)
          ),
          with_every AS MATERIALIZED (
-            SELECT k.work_id FROM work_sort_keys k
+            SELECT k.work_id FROM {keys}
              WHERE EXISTS (SELECT 1 FROM corrected) AND k.search_vector @@ (SELECT every_word FROM corrected) {most_popular}
          ),
          with_any AS (
-            SELECT k.work_id FROM work_sort_keys k
+            SELECT k.work_id FROM {keys}
              WHERE EXISTS (SELECT 1 FROM corrected) AND NOT EXISTS (SELECT 1 FROM with_every)
                AND k.search_vector @@ (SELECT any_word FROM corrected) {most_popular}
          ),

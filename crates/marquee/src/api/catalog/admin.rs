@@ -37,18 +37,7 @@ pub async fn handle<S: Settings, D: Database, C: Clock>(
             RouteId::CreateKey => {
                 parameters(request, &[])?;
                 let body = json_body(request)?;
-                let customer = match body.get("customer") {
-                    Some(Json::String(c)) => c.as_str(),
-                    _ => return Err(Error::BadRequest("`customer` is required: a Stripe customer id (cus_…)".into())),
-                };
-                let name = match body.get("name") {
-                    None | Some(Json::Null) => None,
-                    Some(Json::String(n)) => Some(n.as_str()),
-                    Some(_) => return Err(Error::BadRequest("`name` must be a string".into())),
-                };
-                if let Some(field) = body.keys().find(|k| !["customer", "name"].contains(&k.as_str())) {
-                    return Err(Error::BadRequest(format!("unknown field `{field}`; give `customer` and `name`")));
-                }
+                let (customer, name) = new_key_request(&body)?;
                 let issued = crate::keys::issue(&db.connect().await?, customer, name).await?;
                 let mut shown = serde_json::to_value(&issued.record).expect("a key record serialises");
                 shown["key"] = json!(issued.key.expose());
@@ -87,4 +76,21 @@ pub async fn handle<S: Settings, D: Database, C: Clock>(
     let mut response = text_response(status, body.to_string());
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The body of `POST /api/admin/keys`: `customer` (required) and `name` (optional), nothing else.
+pub(crate) fn new_key_request(body: &serde_json::Map<String, Json>) -> Result<(&str, Option<&str>)> {
+    let customer = match body.get("customer") {
+        Some(Json::String(c)) => c.as_str(),
+        _ => return Err(Error::BadRequest("`customer` is required: a Stripe customer id (cus_…)".into())),
+    };
+    let name = match body.get("name") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(n)) => Some(n.as_str()),
+        Some(_) => return Err(Error::BadRequest("`name` must be a string".into())),
+    };
+    if let Some(field) = body.keys().find(|k| !["customer", "name"].contains(&k.as_str())) {
+        return Err(Error::BadRequest(format!("unknown field `{field}`; give `customer` and `name`")));
+    }
+    Ok((customer, name))
 }

@@ -13,7 +13,7 @@
 //! Settings are read once per request, only those the route needs. The whole request is cut
 //! by `time_budget_ms`.
 
-mod admin;
+pub(crate) mod admin;
 pub mod cursor;
 pub mod query;
 
@@ -298,13 +298,21 @@ fn database_url_missing() -> Error {
 /// Who is asking: the key presented (its hash), or nobody when `catalog_public` allows it.
 /// A malformed key is refused here, without a database round trip.
 async fn caller(settings: &impl Settings, request: &HttpRequest, metering: Metering) -> Result<Caller> {
-    match presented_key(request) {
-        Some(key) if api_key::is_well_formed(key) => Ok(Caller::Key(api_key::hash(key))),
-        Some(_) => Err(Error::InvalidApiKey),
+    match presented_key_hash(request)? {
+        Some(hash) => Ok(Caller::Key(hash)),
         // The usage route is about a key: there is nothing to show without one.
         None if metering == Metering::Free => Err(Error::MissingApiKey),
         None if config::catalog_public(settings).await? => Ok(Caller::Public),
         None => Err(Error::MissingApiKey),
+    }
+}
+
+/// The hash of the key a request presents; `None` without one; a malformed key is refused.
+pub(crate) fn presented_key_hash(request: &HttpRequest) -> Result<Option<String>> {
+    match presented_key(request) {
+        Some(key) if api_key::is_well_formed(key) => Ok(Some(api_key::hash(key))),
+        Some(_) => Err(Error::InvalidApiKey),
+        None => Ok(None),
     }
 }
 
