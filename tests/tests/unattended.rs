@@ -25,6 +25,20 @@ fn small_catalog() -> FakeTmdbConfig {
 /// The leases of every `processing` queue row and every work being ingested run out, as they do
 /// once their runner has died.
 async fn runner_dies(app: &TestApp) {
+    // A dropped future's last statement may still be running on the server (a kill does not
+    // cancel it either): the runner is dead once nothing of it is left running.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app
+        .count(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'",
+        )
+        .await
+        > 0
+    {
+        assert!(std::time::Instant::now() < deadline, "the dead runner's statements never ended");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     app.db
         .batch_execute(
             "UPDATE refresh_queue SET lease_until = now() - interval '1 second' WHERE status = 'processing';
