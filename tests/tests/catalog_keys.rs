@@ -214,8 +214,11 @@ async fn catalog_public_opens_reads_without_a_key_and_a_key_is_still_checked() {
     assert_eq!(open.status, 200, "{}", open.text);
     assert!(header(&open, "ratelimit-limit").is_none());
     assert!(header(&open, "cache-control").is_some_and(|c| c.starts_with("public")));
-    let bad = get(&app, "/api/works/550", "mq_live_0000000000000000000000000000000").await;
-    assert_eq!(bad.status, 401, "a key given is a key checked");
+    let malformed = get(&app, "/api/works/550", "mq_live_0000000000000000000000000000000").await;
+    assert_eq!(malformed.status, 401, "a key given is a key checked");
+    // Well formed, so only the database can tell it is nobody's.
+    let unknown = get(&app, "/api/works/550", "mq_live_00000000000000000000000000000000").await;
+    assert_eq!((unknown.status, error_code(&unknown)), (401, "invalid_api_key"), "{}", unknown.text);
     let key = new_key(&app, "cus_pub").await;
     let keyed = get(&app, "/api/works/550", &key).await;
     assert_eq!((keyed.status, header_i64(&keyed, "ratelimit-remaining")), (200, 999));

@@ -275,19 +275,7 @@ pub async fn dashboard(url: &str, size: Size, samples: usize, explain: bool) -> 
     let run_id: i64 = conn.query("SELECT max(id) AS id FROM scheduled_ingestion_log", &[]).await?[0]
         .get::<Option<i64>>("id")?
         .unwrap_or(1);
-    let mut paths: Vec<String> = [
-        "/dashboard",
-        "/dashboard/catalog",
-        "/dashboard/freshness",
-        "/dashboard/runs",
-        "/dashboard/queue",
-        "/dashboard/tmdb",
-        "/dashboard/changes",
-        "/dashboard/billing",
-    ]
-    .iter()
-    .map(|p| p.to_string())
-    .collect();
+    let mut paths: Vec<String> = marquee::dashboard::page_paths().map(str::to_owned).collect();
     paths.push(format!("/dashboard/runs/{run_id}"));
     let mut pages = Vec::new();
     for path in paths.iter().map(String::as_str).chain(["/api/admin/stats", "/metrics"]) {

@@ -269,6 +269,11 @@ fn refuse_other_sites(request: &HttpRequest) -> Result<()> {
 }
 
 /// Where to go after signing in: a dashboard page, never another site.
+/// The path of every page of the navigation, in its order (for benchmarks and browser tests).
+pub fn page_paths() -> impl Iterator<Item = &'static str> {
+    pages::Section::NAV.iter().map(|s| s.href())
+}
+
 /// What the queue's retry form asks for: every failed row (`all=1`, `None`) or one movie's.
 pub(crate) fn retry_target(all: Option<&str>, tmdb_id: Option<&str>) -> Result<Option<Vec<i64>>> {
     match (all, tmdb_id) {

@@ -94,7 +94,7 @@ pub enum Section {
 }
 
 impl Section {
-    const NAV: [Section; 8] = [
+    pub const NAV: [Section; 8] = [
         Section::Overview,
         Section::Catalog,
         Section::Freshness,
