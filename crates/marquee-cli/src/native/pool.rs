@@ -19,11 +19,15 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Timeouts};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, Timeouts};
 use marquee::ports::{Connection, Database, DbError, Row, TransactionEffect, Value, transaction_effect};
 
 use super::db::{NativeConnection, NativeDb, execute_on, query_on};
 use super::pg_tls::PgTarget;
+
+/// How long a request waits for a pooled session before it opens one of its own: many times
+/// what a read holds one for (about a millisecond), little next to a request's budget.
+pub const POOL_WAIT: Duration = Duration::from_millis(100);
 
 /// A handle on the pool; cheap to clone.
 #[derive(Clone)]
@@ -44,7 +48,11 @@ impl NativePool {
                 target.tls.clone(),
                 ManagerConfig { recycling_method: RecyclingMethod::Fast },
             );
-            let pool = Pool::builder(manager).max_size(max_sessions.max(1)).build().map_err(|e| e.to_string())?;
+            let pool = Pool::builder(manager)
+                .max_size(max_sessions.max(1))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| e.to_string())?;
             Ok((pool, target))
         });
         NativePool { pool, overflow: NativeDb::new(url) }
@@ -64,9 +72,9 @@ impl Database for NativePool {
 
     async fn connect(&self) -> Result<PooledSession, DbError> {
         let (pool, target) = self.pool.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
-        // A zero wait: a free slot now, or none (see the module's comment).
-        let now_or_never = Timeouts { wait: Some(Duration::ZERO), create: None, recycle: None };
-        let session = match pool.timeout_get(&now_or_never).await {
+        // A bounded wait (see the module's comment).
+        let bounded = Timeouts { wait: Some(POOL_WAIT), create: None, recycle: None };
+        let session = match pool.timeout_get(&bounded).await {
             Ok(object) => Session::Pooled(object),
             Err(PoolError::Timeout(_)) => Session::Own(self.overflow.connect().await?),
             Err(PoolError::Backend(e)) => return Err(DbError::Connect(target.connect_error(&e))),
