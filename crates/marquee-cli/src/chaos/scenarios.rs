@@ -804,7 +804,8 @@ impl<'a> Stage<'a> {
             })
             .collect::<Vec<_>>()
             .join("&");
-        let key = vec![("x-api-key", (0..rng.usize(0..48)).map(|_| rng.alphanumeric()).collect::<String>())];
+        let token: String = (0..rng.usize(0..48)).map(|_| rng.alphanumeric()).collect();
+        let key = vec![("x-api-key", token.clone())];
         match rng.u8(0..11) {
             0 => post("/functions/v1/ingest-movie", body, admin, vec![]),
             1 => post("/functions/v1/batch-ingest", body, admin, vec![]),
@@ -823,7 +824,8 @@ impl<'a> Stage<'a> {
             8 => post("/api/admin/keys", body, admin, vec![]),
             // Without a session: the sign-in form, whatever the body.
             9 => post("/dashboard/queue/retry", body, false, vec![]),
-            10 => get("/metrics".to_owned(), key),
+            // A scraper's token that is not the metrics token.
+            10 => get("/metrics".to_owned(), vec![("authorization", format!("Bearer {token}"))]),
             _ => {
                 let segment: String = match rng.u8(0..3) {
                     0 => rng.i64(..).to_string(),

@@ -26,6 +26,11 @@ impl NativeDb {
     pub fn new(url: impl AsRef<str>) -> Self {
         Self { target: PgTarget::parse(url.as_ref()).map_err(|e| e.to_string()) }
     }
+
+    /// The parsed URL, or why it is not one.
+    pub(super) fn target(&self) -> Result<&PgTarget, &str> {
+        self.target.as_ref().map_err(String::as_str)
+    }
 }
 
 pub struct NativeConnection {
@@ -42,7 +47,7 @@ impl Database for NativeDb {
     type Conn = NativeConnection;
 
     async fn connect(&self) -> Result<NativeConnection, DbError> {
-        let target = self.target.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
+        let target = self.target().map_err(|e| DbError::Connect(e.to_owned()))?;
         let (client, connection) =
             target.config.connect(target.tls.clone()).await.map_err(|e| DbError::Connect(target.connect_error(&e)))?;
         tokio::spawn(async move {

@@ -23,7 +23,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, Recycli
 use marquee::ports::{Connection, Database, DbError, Row, TransactionEffect, Value, transaction_effect};
 
 use super::db::{NativeConnection, NativeDb, execute_on, query_on};
-use super::pg_tls::PgTarget;
 
 /// How long a request waits for a pooled session before it opens one of its own: many times
 /// what a read holds one for (about a millisecond), little next to a request's budget.
@@ -34,33 +33,34 @@ pub const POOL_WAIT: Duration = Duration::from_millis(100);
 pub struct NativePool {
     /// The pool, or why the URL cannot make one (reported by every `connect`, as an unreachable
     /// server would be: the server still starts, and says so on each request).
-    pool: Result<(Pool, PgTarget), String>,
-    /// Sessions of their own for requests that find every pooled one in use.
+    pool: Result<Pool, String>,
+    /// Sessions of their own for requests that find every pooled one in use; its parsed URL is
+    /// the pool's too.
     overflow: NativeDb,
 }
 
 impl NativePool {
     /// A pool of at most `max_sessions` sessions to the database at `url`; none is opened yet.
     pub fn new(url: &str, max_sessions: usize) -> NativePool {
-        let pool = PgTarget::parse(url).map_err(|e| e.to_string()).and_then(|target| {
+        let overflow = NativeDb::new(url);
+        let pool = overflow.target().map_err(str::to_owned).and_then(|target| {
             let manager = Manager::from_config(
                 target.config.clone(),
                 target.tls.clone(),
                 ManagerConfig { recycling_method: RecyclingMethod::Fast },
             );
-            let pool = Pool::builder(manager)
+            Pool::builder(manager)
                 .max_size(max_sessions.max(1))
                 .runtime(Runtime::Tokio1)
                 .build()
-                .map_err(|e| e.to_string())?;
-            Ok((pool, target))
+                .map_err(|e| e.to_string())
         });
-        NativePool { pool, overflow: NativeDb::new(url) }
+        NativePool { pool, overflow }
     }
 
     /// Sessions open now (idle and in use), and the most the pool may open.
     pub fn sessions(&self) -> (usize, usize) {
-        self.pool.as_ref().map_or((0, 0), |(p, _)| {
+        self.pool.as_ref().map_or((0, 0), |p| {
             let status = p.status();
             (status.size, status.max_size)
         })
@@ -71,13 +71,17 @@ impl Database for NativePool {
     type Conn = PooledSession;
 
     async fn connect(&self) -> Result<PooledSession, DbError> {
-        let (pool, target) = self.pool.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
+        let pool = self.pool.as_ref().map_err(|e| DbError::Connect(e.clone()))?;
         // A bounded wait (see the module's comment).
         let bounded = Timeouts { wait: Some(POOL_WAIT), create: None, recycle: None };
         let session = match pool.timeout_get(&bounded).await {
             Ok(object) => Session::Pooled(object),
             Err(PoolError::Timeout(_)) => Session::Own(self.overflow.connect().await?),
-            Err(PoolError::Backend(e)) => return Err(DbError::Connect(target.connect_error(&e))),
+            Err(PoolError::Backend(e)) => {
+                // The pool exists, so the URL parsed.
+                let target = self.overflow.target().map_err(|e| DbError::Connect(e.to_owned()))?;
+                return Err(DbError::Connect(target.connect_error(&e)));
+            }
             Err(other) => return Err(DbError::Connect(format!("no database session available: {other}"))),
         };
         Ok(PooledSession { session: Some(session), in_transaction: Cell::new(false), in_flight: Cell::new(false) })

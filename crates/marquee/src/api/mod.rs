@@ -209,7 +209,8 @@ where
     serve_in(settings, open_db, http, clock, scope, request).await
 }
 
-/// [`serve`] for a component that serves every route of its own (a [`MOUNTS`] entry).
+/// [`serve`] for a component with several routes (a [`MOUNTS`] entry, or the dashboard's pages,
+/// JSON and metrics): it answers every route of its own and no other.
 pub async fn serve_component<S, D, H, C>(
     settings: &S,
     open_db: impl FnOnce(&str) -> D,

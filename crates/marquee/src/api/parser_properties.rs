@@ -70,13 +70,11 @@ const PARSERS: &[(&str, Parser)] = &[
     }),
     ("API key, X-API-Key", |b| key_header("x-api-key", b)),
     ("dashboard form: queue retry", |b| {
-        let form: Vec<(String, String)> = form_urlencoded::parse(b).into_owned().collect();
-        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        crate::dashboard::retry_target(field("all"), field("tmdb_id")).map(drop)
+        let form = crate::dashboard::Form::parse(b);
+        crate::dashboard::retry_target(form.field("all"), form.field("tmdb_id")).map(drop)
     }),
     ("dashboard form: sign-in's next page", |b| {
-        let form: Vec<(String, String)> = form_urlencoded::parse(b).into_owned().collect();
-        let next = crate::dashboard::safe_next(form.iter().find(|(k, _)| k == "next").map(|(_, v)| v.as_str()));
+        let next = crate::dashboard::safe_next(crate::dashboard::Form::parse(b).field("next"));
         // Never a redirect off the dashboard (another site, `//host`, a scheme).
         assert!(next == "/dashboard" || (next.starts_with("/dashboard/") && !next.contains("//")), "{next}");
         Ok(())

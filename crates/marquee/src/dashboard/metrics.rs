@@ -147,7 +147,10 @@ pub fn render(o: &Overview) -> String {
         o.changes.last_24h as f64,
     );
 
-    m.family("marquee_customers", "Customers (not deleted) by the tier they are entitled to.");
+    m.family(
+        "marquee_customers",
+        "Customers by the tier they are entitled to (Stripe's, and API key holders Stripe does not know).",
+    );
     for c in &o.billing.customers_by_tier {
         m.sample("marquee_customers", &[("tier", &c.name)], c.count as f64);
     }

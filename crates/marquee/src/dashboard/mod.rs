@@ -164,16 +164,15 @@ async fn post<D: Database, H: HttpClient, C: Clock>(
 ) -> Result<HttpResponse> {
     refuse_other_sites(request)?;
     let keys = keys(app)?;
-    let form: Vec<(String, String)> = form_urlencoded::parse(request.body()).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let form = Form::parse(request.body());
     let path = tail.trim_end_matches('/');
     if path == "/sign-in" {
-        return sign_in(app, &keys, field("token").unwrap_or(""), &safe_next(field("next")), request).await;
+        return sign_in(app, &keys, form.field("token").unwrap_or(""), &safe_next(form.field("next")), request).await;
     }
     let Some(user) = signed_in(app, &keys, request).await? else {
         return Ok(redirect("/dashboard/sign-in"));
     };
-    if !keys.csrf_matches(&user.session, field("csrf").unwrap_or("")) {
+    if !keys.csrf_matches(&user.session, form.field("csrf").unwrap_or("")) {
         crate::log::event(
             "warn",
             app.function,
@@ -193,7 +192,7 @@ async fn post<D: Database, H: HttpClient, C: Clock>(
             Ok(response)
         }
         "/queue/retry" => {
-            let only = retry_target(field("all"), field("tmdb_id"))?;
+            let only = retry_target(form.field("all"), form.field("tmdb_id"))?;
             let retried = queue::retry_failed(&app.db.connect().await?, only.as_deref()).await?;
             crate::log::event(
                 "info",
@@ -268,10 +267,22 @@ fn refuse_other_sites(request: &HttpRequest) -> Result<()> {
     Ok(())
 }
 
-/// Where to go after signing in: a dashboard page, never another site.
 /// The path of every page of the navigation, in its order (for benchmarks and browser tests).
 pub fn page_paths() -> impl Iterator<Item = &'static str> {
     pages::Section::NAV.iter().map(|s| s.href())
+}
+
+/// A form's fields (`application/x-www-form-urlencoded`): the first value given for a name.
+pub(crate) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub(crate) fn parse(body: &[u8]) -> Form {
+        Form(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }
 
 /// What the queue's retry form asks for: every failed row (`all=1`, `None`) or one movie's.
