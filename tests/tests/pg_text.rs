@@ -744,6 +744,7 @@ async fn rows_and_digests_agree_with_postgresql() {
 async fn assert_records_agree(db: &tokio_postgres::Client, tables: &[RecordTable]) -> usize {
     let mut wrong = Vec::new();
     let mut compared = 0;
+    let mut single_rows = 0;
     for (n, (types, groups)) in tables.iter().enumerate() {
         let definition =
             types.iter().enumerate().map(|(i, ty)| format!("c{i} {}", ty.sql_name())).collect::<Vec<_>>().join(", ");
@@ -813,8 +814,30 @@ async fn assert_records_agree(db: &tokio_postgres::Client, tables: &[RecordTable
         if digests != rust_digests {
             wrong.push(format!("{types:?}: digests differ\n  rust:       {rust_digests:?}\n  postgresql: {digests:?}"));
         }
+        // A work of one row, as a table of one row per movie digests it: its row's hash alone.
+        let single: BTreeMap<i64, String> = db
+            .query(
+                &format!(
+                    "SELECT work_id, {} FROM {table} t
+                     WHERE work_id IN (SELECT work_id FROM {table} GROUP BY work_id HAVING count(*) = 1)",
+                    pg_text::digest_one_sql(&row_text)
+                ),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        single_rows += single.len();
+        for (work_id, digest) in &single {
+            if rust_digests.get(work_id) != Some(digest) {
+                wrong.push(format!("{types:?}: the one row of work {work_id} digests otherwise"));
+            }
+        }
     }
     assert!(wrong.is_empty(), "{} records or digests differ:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(single_rows > 0, "no work of a single row was compared");
     compared
 }
 
@@ -836,9 +859,11 @@ async fn records_and_their_digests_agree_with_postgresql() {
 async fn record_regressions() {
     use ColumnType::*;
     let db = session().await;
+    // One work with every row, and every row again as a work of its own.
     let table = |types: Vec<ColumnType>, rows: Json| -> RecordTable {
-        let rows = rows.as_array().unwrap().iter().map(|row| row.as_array().unwrap().clone()).collect();
-        (types, vec![(rows, false)])
+        let rows: Vec<_> = rows.as_array().unwrap().iter().map(|row| row.as_array().unwrap().clone()).collect();
+        let alone = rows.iter().map(|row| (vec![row.clone()], false));
+        (types, std::iter::once((rows.clone(), false)).chain(alone).collect())
     };
     let tables = vec![
         // Fields record_out quotes (empty, ASCII spaces, `"`, `\`, parentheses, a comma) and does

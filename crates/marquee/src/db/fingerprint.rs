@@ -24,6 +24,10 @@ pub struct Table {
     pub columns: &'static [(&'static str, ColumnType)],
     /// SQL on `t` (e.g. a method version); `true` for all of the movie's rows.
     filter: &'static str,
+    /// The document gives the movie at most one row here: its digest is its row's hash, which
+    /// PostgreSQL computes without aggregating (`pg_text::digest_one_sql`). Any other row the
+    /// table holds for the movie then differs from it on its own.
+    pub one_row: bool,
     rows: fn(&Json) -> Vec<Json>,
 }
 
@@ -76,6 +80,7 @@ pub const TABLES: &[Table] = &[
             ("schema_version", Int4),
         ],
         filter: "true",
+        one_row: true,
         rows: |doc| vec![doc["work"].clone()],
     },
     Table {
@@ -112,6 +117,7 @@ pub const TABLES: &[Table] = &[
             ("schema_version", Int4),
         ],
         filter: "true",
+        one_row: true,
         rows: |doc| {
             let mut meta = doc["meta"].clone();
             meta["schema_version"] = doc["work"]["schema_version"].clone();
@@ -130,24 +136,28 @@ pub const TABLES: &[Table] = &[
             ("ord", Int4),
         ],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "credits"]),
     },
     Table {
         name: "work_genres",
         columns: &[("genre_id", Int4)],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "genres"]),
     },
     Table {
         name: "work_keywords",
         columns: &[("keyword_id", Int8)],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "keywords"]),
     },
     Table {
         name: "work_companies",
         columns: &[("company_id", Int8), ("ord", Int4)],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "companies"]),
     },
     Table {
@@ -160,6 +170,7 @@ pub const TABLES: &[Table] = &[
             ("note", Text),
         ],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "release_dates"]),
     },
     Table {
@@ -176,6 +187,7 @@ pub const TABLES: &[Table] = &[
             ("country", Text),
         ],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "videos"]),
     },
     Table {
@@ -191,6 +203,7 @@ pub const TABLES: &[Table] = &[
             ("vote_count", Int4),
         ],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "images"]),
     },
     Table {
@@ -203,12 +216,14 @@ pub const TABLES: &[Table] = &[
             ("link", Text),
         ],
         filter: "true",
+        one_row: false,
         rows: |d| list(d, &["facts", "provider_offers"]),
     },
     Table {
         name: "similar_movies",
         columns: &[("similar_tmdb_id", Int8), ("rank_order", Int4)],
         filter: "t.source = 'tmdb'",
+        one_row: false,
         rows: |d| list(d, &["facts", "similar"]),
     },
     Table {
@@ -221,6 +236,7 @@ pub const TABLES: &[Table] = &[
             ("votes_count", Int4),
         ],
         filter: "true",
+        one_row: true,
         rows: |d| vec![d["rating"].clone()],
     },
     Table {
@@ -235,12 +251,14 @@ pub const TABLES: &[Table] = &[
         ],
         // The score of the current method: the write keeps no other.
         filter: "t.method_version = '{method_version}'",
+        one_row: true,
         rows: |d| vec![d["score"].clone()],
     },
     Table {
         name: "work_cards_cache",
         columns: &[("payload", Jsonb), ("payload_short", Jsonb), ("etag", Text)],
         filter: "true",
+        one_row: true,
         rows: |d| vec![d["card"].clone()],
     },
 ];

@@ -258,6 +258,14 @@ pub fn digest_sql(row_expr: &str) -> String {
     )
 }
 
+/// [`digest`] of a single row in SQL, without aggregating: for a table that holds at most one
+/// row per movie, `row_expr` is that row's text. The digest of one row is the hash of its text
+/// (nothing to sort or join), so the same fingerprint is met at a fraction of the cost: no sort
+/// of wide rows, no aggregate state. A missing row is the caller's to map to the empty digest.
+pub fn digest_one_sql(row_expr: &str) -> String {
+    format!("encode(sha256(convert_to({row_expr}, 'UTF8')), 'hex')")
+}
+
 // ---- the value a column holds, and its two texts ----
 
 /// A value as a column holds it once the type's input function has read it: one reading of the
@@ -1604,6 +1612,7 @@ mod tests {
         assert_eq!(digest(rows), expected);
         assert_eq!(digest(Vec::new()), hex::encode(Sha256::digest(b"")));
         assert!(digest_sql("r").contains("string_agg(r, E'\\n' ORDER BY (r) COLLATE \"C\")"));
+        assert_eq!(digest(["a\u{e9}".to_owned()]), hex::encode(Sha256::digest("a\u{e9}".as_bytes())));
     }
 
     fn out(value: Json, ty: ColumnType) -> Result<Option<String>, NotStored> {

@@ -98,11 +98,15 @@ pub async fn audit<D: Database, H: HttpClient, C: Clock>(
 }
 
 async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, deep: bool) -> Result<AuditReport> {
-    let projected = projection::check(app, deep).await?;
     let conn = app.db.connect().await?;
     for setting in projection::SESSION {
         conn.execute(setting, &[]).await?;
     }
+    // The full recompute of the aggregates is one long statement: it runs on its own session
+    // while the projection's ranges run on theirs (both only read).
+    let (projected, drift) = futures::try_join!(projection::check(app, deep), async {
+        aggregates::drift(&conn).await.map_err(crate::error::Error::from)
+    })?;
     let mut checks = Vec::new();
     checks.push(Check::new("projection", projected.checked, projected.findings()));
     let to_refetch = projected.to_refetch();
@@ -113,7 +117,6 @@ async fn run_checks<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, de
     to_reproject.dedup();
     let (n, found) = checks::works(&conn, &staleness::tier_mismatch_sql(), &unjustified_score()).await?;
     checks.push(Check::new("works", n, found));
-    let drift = aggregates::drift(&conn).await?;
     let examples = drift.iter().take(checks::EXAMPLES as usize).map(|d| format!("{}:{}", d.kind, d.key_id)).collect();
     let n = aggregates::count(&conn).await?;
     let drifted =
