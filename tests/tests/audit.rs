@@ -64,6 +64,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
              UPDATE catalog_aggregates SET works = works + 5 WHERE kind = 'genre'
                 AND key_id = (SELECT min(key_id) FROM catalog_aggregates WHERE kind = 'genre');
              INSERT INTO people (person_id, name) VALUES (987654321, 'Nobody Uses Me');
+             DELETE FROM search_postings WHERE ctid = (SELECT ctid FROM search_postings WHERE work_id = {w12} LIMIT 1);
              INSERT INTO refresh_queue (tmdb_id, reason, status, locked_by, lease_until, attempts, max_attempts)
                 VALUES (424242, 'batch', 'processing', 'a-dead-runner', now() - interval '2 hours', 1, 5);
              UPDATE works SET ingestion_status = 'ingesting', lease_owner = 'a-dead-invocation',
@@ -75,6 +76,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
             w7 = work(7),
             w8 = work(8),
             w10 = work(10),
+            w12 = work(12),
         ))
         .await
         .unwrap();
@@ -93,6 +95,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
         "lease expired long ago still held",
         "work stuck in ingesting",
         "run running long past its deadline",
+        "search postings differ from the title words",
     ] {
         assert!(found_kinds.iter().any(|(k, n)| k == expected && *n >= 1), "{expected} not found in {found_kinds:?}");
     }
@@ -110,6 +113,7 @@ async fn every_kind_of_damage_is_found_and_fix_repairs_what_it_says() {
         "next_refresh_at set from the tier",
         "shared rows no work uses deleted",
         "aggregates recomputed from the facts",
+        "works' search postings written again from their sort keys",
     ] {
         assert!(repairs.contains(&expected), "{expected} not in {repairs:?}");
     }

@@ -73,6 +73,55 @@ async fn search_finds_misspelt_accented_and_original_titles_ranked() {
     assert!(ids(&limited.body["results"]).len() <= 2);
 }
 
+/// Every work's postings are the words of its sort keys, at its popularity: none missing,
+/// none left over.
+async fn assert_postings_follow_the_sort_keys(app: &TestApp) {
+    let differ = app
+        .count(
+            "SELECT count(*) FROM (
+                (SELECT word, popularity, work_id FROM search_postings
+                 EXCEPT SELECT w, k.popularity, k.work_id FROM work_sort_keys k, unnest(tsvector_to_array(k.search_vector)) w)
+                UNION ALL
+                (SELECT w, k.popularity, k.work_id FROM work_sort_keys k, unnest(tsvector_to_array(k.search_vector)) w
+                 EXCEPT SELECT word, popularity, work_id FROM search_postings)) d",
+        )
+        .await;
+    assert_eq!(differ, 0, "postings that differ from the sort keys");
+}
+
+#[tokio::test]
+async fn search_follows_refreshes_and_finds_short_prefixes_of_many_words() {
+    let app = keyed_app().await;
+    let key = new_key(&app, "cus_search_writes").await;
+    titled_catalog(&app).await;
+    assert_postings_follow_the_sort_keys(&app).await;
+
+    // A new title is found by its words, and no longer by the old ones; a new popularity is kept.
+    refresh_with(&app, 901, json!({"title": "Il Padrino", "original_title": "Il Padrino", "popularity": 90.5})).await;
+    assert_postings_follow_the_sort_keys(&app).await;
+    assert_eq!(search(&app, &key, "padrino").await, [901]);
+    assert!(!search(&app, &key, "godfather").await.contains(&901));
+    assert_eq!(app.count("SELECT count(*) FROM search_postings WHERE popularity = 90.5").await, 2, "il, padrino");
+
+    // A one-letter-like prefix that stands for more words than the postings walk takes (here
+    // 26) is searched through the popularity index instead, with the same answer.
+    let ids: Vec<i64> = (0..26).map(|i| 950 + i).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let word = format!("zq{}", char::from(b'a' + i as u8));
+        let patch = json!({"title": word, "original_title": word, "popularity": 100.0 + i as f64});
+        app.fake.faults().patch_movie(*id as u64, patch);
+    }
+    ingest(&app, ids.clone()).await;
+    let found = search(&app, &key, "zq").await;
+    assert_eq!(found.len(), 20, "{found:?}");
+    assert!(found.iter().all(|id| ids.contains(id)), "{found:?}");
+    assert_eq!(search(&app, &key, "zqc").await, [952]);
+    // Deleting works removes their postings.
+    app.db.execute("DELETE FROM works WHERE tmdb_id BETWEEN 950 AND 975", &[]).await.unwrap();
+    assert_postings_follow_the_sort_keys(&app).await;
+    assert!(search(&app, &key, "zq").await.is_empty());
+}
+
 #[tokio::test]
 async fn every_get_has_an_etag_304_on_if_none_match_and_a_cache_control() {
     let app = keyed_app().await;

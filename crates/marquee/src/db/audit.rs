@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::aggregates::SHARED;
 use super::predicates::{INGEST_INTERRUPTED, QUEUE_LIVE};
 use super::run_log;
-use crate::ports::{Connection, DbError};
+use crate::ports::{Connection, DbError, Value, transaction};
 
 /// How many example ids a finding lists.
 pub const EXAMPLES: i64 = 5;
@@ -169,6 +169,39 @@ pub async fn close_abandoned_runs(conn: &impl Connection) -> Result<i64, DbError
     Ok(conn.query(&SQL, &[]).await?.len() as i64)
 }
 
+pub const SEARCH_POSTINGS_DIFFER: &str = "search postings differ from the title words";
+
+/// The works whose search postings (migration 21) are not their sort keys' words at their
+/// popularity: a posting missing, left over or stale.
+const POSTINGS_DIFFER: &str = "SELECT DISTINCT x.work_id FROM (
+        (SELECT p.work_id, p.word, p.popularity, p.search_vector FROM search_postings p
+         EXCEPT SELECT k.work_id, v.word, k.popularity, k.search_vector
+                  FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word))
+        UNION ALL
+        (SELECT k.work_id, v.word, k.popularity, k.search_vector
+           FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)
+         EXCEPT SELECT p.work_id, p.word, p.popularity, p.search_vector FROM search_postings p)) x";
+
+/// Writes the search postings of the works whose postings differ again from their sort keys.
+pub async fn rebuild_search_postings(conn: &impl Connection) -> Result<i64, DbError> {
+    transaction(conn, async |c| {
+        let works: Vec<i64> =
+            c.query(POSTINGS_DIFFER, &[]).await?.iter().map(|r| r.get("work_id")).collect::<Result<_, _>>()?;
+        let ids = Value::ArrayInt64(works.iter().map(|w| Some(*w)).collect());
+        c.execute("DELETE FROM search_postings WHERE work_id = ANY ($1)", std::slice::from_ref(&ids)).await?;
+        c.execute(
+            "INSERT INTO search_postings (word, popularity, work_id, search_vector)
+             SELECT DISTINCT v.word, k.popularity, k.work_id, k.search_vector
+               FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)
+              WHERE k.work_id = ANY ($1)",
+            &[ids],
+        )
+        .await?;
+        Ok(works.len() as i64)
+    })
+    .await
+}
+
 /// Works: none stuck in `ingesting` after its lease ran out, and (given as SQL conditions on
 /// `works w` joined to `works_meta m`, `aggregates a`) the per-work rules the domain owns.
 pub async fn works(
@@ -193,6 +226,12 @@ pub async fn works(
             kind: "score interval narrower than its votes justify".into(),
             from: "works w JOIN aggregates a ON a.work_id = w.work_id".into(),
             condition: format!("w.ingestion_status = 'complete' AND ({unjustified_score})"),
+            id: "w.tmdb_id".into(),
+        },
+        Rule {
+            kind: SEARCH_POSTINGS_DIFFER.into(),
+            from: format!("works w JOIN ({POSTINGS_DIFFER}) d ON d.work_id = w.work_id"),
+            condition: "true".into(),
             id: "w.tmdb_id".into(),
         },
     ];

@@ -57,7 +57,8 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "aggregates",
         sql: include_str!("../../../../migrations/0011_aggregates.sql"),
     },
-    // 12 was kept for the dashboard, which took 20; 15–19 are free.
+    // 12 was kept for the dashboard, which took 20; 12 and 15–19 are free (versions are applied
+    // in order, so a new migration takes the next number after the highest).
     Migration { version: 13, description: "api_keys", sql: include_str!("../../../../migrations/0013_api_keys.sql") },
     Migration {
         version: 14,
@@ -65,6 +66,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../../migrations/0014_catalog_browse.sql"),
     },
     Migration { version: 20, description: "dashboard", sql: include_str!("../../../../migrations/0020_dashboard.sql") },
+    Migration {
+        version: 21,
+        description: "search_postings",
+        sql: include_str!("../../../../migrations/0021_search_postings.sql"),
+    },
 ];
 
 /// Arbitrary but fixed: serialises concurrent `marquee migrate` runs.

@@ -62,9 +62,9 @@ pub const KNOWN: &str = "(w.ingestion_status <> 'pending')";
 /// What customers may read, and what the aggregates count: works with data that the catalog
 /// does not refuse — complete ones, and complete ones being refreshed right now (their lease
 /// says `ingesting`, their data is still there); never gone, refused or half-ingested works.
-/// Only a write sets `last_refreshed_at`, so it tells a refresh from a first ingest.
-pub const SERVABLE: &str =
-    "(w.ingestion_status = 'complete' OR (w.ingestion_status = 'ingesting' AND w.last_refreshed_at IS NOT NULL))";
+/// The rule is the SQL function `marquee_servable` (migration 21), which search calls too;
+/// PostgreSQL inlines it, so a statement is planned as if it were written out.
+pub const SERVABLE: &str = "marquee_servable(w.ingestion_status, w.last_refreshed_at)";
 
 /// Another invocation is ingesting the work right now.
 pub const LEASE_LIVE: &str = "(w.lease_until IS NOT NULL AND w.lease_until > now())";

@@ -134,12 +134,11 @@ impl Read {
         })
     }
 
-    /// A search, and a browse filtered by a relation, are planned for their values (how common
-    /// the query's words are, how many works a person, company, keyword or genre has, decide
-    /// the plan); everything else keeps one plan.
+    /// A browse filtered by a relation is planned for its values (how many works a person,
+    /// company, keyword or genre has decides the plan); everything else keeps one plan (a
+    /// search's statement is a call of `marquee_search`, which decides for itself).
     fn planning(&self) -> api_access::Planning {
         match self {
-            Read::Search(..) => api_access::Planning::EachTime,
             Read::Browse(b, _)
                 if b.filters.genre.is_some()
                     || b.filters.person.is_some()

@@ -179,6 +179,12 @@ async fn repair<D: Database, H: HttpClient, C: Clock>(app: &App<D, H, C>, found:
             count: queued as i64,
         });
     }
+    if has(checks::SEARCH_POSTINGS_DIFFER) {
+        fixed.push(Fixed {
+            what: "works' search postings written again from their sort keys",
+            count: checks::rebuild_search_postings(&conn).await?,
+        });
+    }
     if has("next_refresh_at disagrees with its tier") {
         let count = checks::fix_tiers(&conn, &staleness::tier_mismatch_sql(), &staleness::interval_sql()).await?;
         fixed.push(Fixed { what: "next_refresh_at set from the tier", count });
