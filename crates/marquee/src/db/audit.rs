@@ -33,24 +33,30 @@ struct Rule {
     id: String,
 }
 
-/// One statement counting every rule's findings, with examples.
+/// One statement counting every rule's findings, with examples. Each rule's findings are found
+/// once (a materialised CTE) and then counted and sampled.
 fn rules_sql(rules: &[Rule]) -> String {
-    rules
+    let found = rules
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
+            format!("f{i} AS MATERIALIZED (SELECT ({})::text AS id FROM {} WHERE {})", r.id, r.from, r.condition)
+        })
+        .collect::<Vec<_>>()
+        .join(",\n ");
+    let counted = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
             format!(
-                "SELECT '{kind}'::text AS kind, count(*) AS n,
-                        (SELECT array_agg(e.id) FROM (SELECT ({id})::text AS id FROM {from} WHERE {cond}
-                                                      ORDER BY 1 LIMIT {EXAMPLES}) e) AS examples
-                 FROM {from} WHERE {cond}",
+                "SELECT '{kind}'::text AS kind, (SELECT count(*) FROM f{i}) AS n,
+                        (SELECT array_agg(e.id) FROM (SELECT id FROM f{i} ORDER BY 1 LIMIT {EXAMPLES}) e) AS examples",
                 kind = r.kind,
-                id = r.id,
-                from = r.from,
-                cond = r.condition
             )
         })
         .collect::<Vec<_>>()
-        .join("\nUNION ALL ")
+        .join("\nUNION ALL ");
+    format!("WITH {found}\n{counted}")
 }
 
 async fn findings(conn: &impl Connection, sql: &str) -> Result<Vec<Finding>, DbError> {
@@ -173,14 +179,12 @@ pub const SEARCH_POSTINGS_DIFFER: &str = "search postings differ from the title 
 
 /// The works whose search postings (migration 21) are not their sort keys' words at their
 /// popularity: a posting missing, left over or stale.
-const POSTINGS_DIFFER: &str = "SELECT DISTINCT x.work_id FROM (
-        (SELECT p.work_id, p.word, p.popularity, p.search_vector FROM search_postings p
-         EXCEPT SELECT k.work_id, v.word, k.popularity, k.search_vector
-                  FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word))
-        UNION ALL
-        (SELECT k.work_id, v.word, k.popularity, k.search_vector
-           FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)
-         EXCEPT SELECT p.work_id, p.word, p.popularity, p.search_vector FROM search_postings p)) x";
+const POSTINGS_DIFFER: &str = "SELECT DISTINCT coalesce(p.work_id, e.work_id) AS work_id
+       FROM search_postings p
+       FULL JOIN (SELECT k.work_id, v.word, k.popularity, k.search_vector
+                    FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)) e
+         ON e.work_id = p.work_id AND e.word = p.word
+      WHERE p.work_id IS NULL OR e.work_id IS NULL OR p.popularity <> e.popularity OR p.search_vector <> e.search_vector";
 
 /// Writes the search postings of the works whose postings differ again from their sort keys.
 pub async fn rebuild_search_postings(conn: &impl Connection) -> Result<i64, DbError> {
