@@ -114,42 +114,41 @@ DECLARE
     candidates CONSTANT INT := 50;
     widest CONSTANT INT := 20;
     found BIGINT[] := '{}';
-    words TEXT[];
-    prefixes BOOLEAN[];
-    positions INT[];
     wanted TSQUERY;     -- what a candidate must have: every word (or any, in the last pass)
-    walked INT;
+    every_word_known BOOLEAN;
     expansions TEXT[];
     pass TEXT;
 BEGIN
     FOREACH pass IN ARRAY ARRAY['as typed', 'corrected', 'any word'] LOOP
-        SELECT array_agg(a.word ORDER BY a.n, a.word), array_agg(a.prefix ORDER BY a.n, a.word),
-               array_agg(a.n ORDER BY a.n, a.word)
-          INTO words, prefixes, positions
-          FROM marquee_search_alternatives(q, pass <> 'as typed') a;
-        EXIT WHEN words IS NULL;
+        -- Per word of the query, what it may stand for and which words of the titles those are;
+        -- what a candidate must have; and the words whose postings are walked (those of the
+        -- longest word, or of every word in the last pass).
+        WITH a AS (
+            SELECT a.n, a.word, a.prefix,
+                   ARRAY(SELECT s.word FROM search_words s
+                          WHERE s.word >= a.word COLLATE "C"
+                            AND s.word <= (a.word || CASE WHEN a.prefix THEN chr(1114111) ELSE '' END) COLLATE "C"
+                          LIMIT widest + 1) AS titles_words
+              FROM marquee_search_alternatives(q, pass <> 'as typed') a
+        ),
+        t AS (
+            SELECT a.n, max(length(a.word)) AS longest, sum(cardinality(a.titles_words)) > 0 AS known,
+                   '(' || string_agg(quote_literal(a.word) || CASE WHEN a.prefix THEN ':*' ELSE '' END, ' | ') || ')'
+                       AS alternatives
+              FROM a GROUP BY a.n
+        )
         SELECT to_tsquery('simple', string_agg(t.alternatives, CASE WHEN pass = 'any word' THEN ' | ' ELSE ' & ' END
-                                               ORDER BY t.n))
-          INTO wanted
-          FROM (SELECT x.n, '(' || string_agg(quote_literal(x.word) || CASE WHEN x.prefix THEN ':*' ELSE '' END, ' | ')
-                            || ')' AS alternatives
-                  FROM unnest(words, prefixes, positions) AS x (word, prefix, n) GROUP BY x.n) t;
+                                               ORDER BY t.n)),
+               bool_and(t.known),
+               ARRAY(SELECT DISTINCT w.word FROM a CROSS JOIN unnest(a.titles_words) AS w (word)
+                      WHERE pass = 'any word'
+                         OR a.n = (SELECT l.n FROM t l ORDER BY l.longest DESC, l.n DESC LIMIT 1)
+                      LIMIT widest + 1)
+          INTO wanted, every_word_known, expansions
+          FROM t;
+        EXIT WHEN wanted IS NULL;  -- no words
         -- A word that stands for no word of any title: no work has every word.
-        CONTINUE WHEN pass <> 'any word' AND EXISTS (
-            SELECT 1 FROM unnest(words, prefixes, positions) AS x (word, prefix, n)
-             GROUP BY x.n
-            HAVING NOT bool_or(EXISTS (
-                       SELECT 1 FROM search_words s
-                        WHERE s.word >= x.word COLLATE "C"
-                          AND s.word <= (x.word || CASE WHEN x.prefix THEN chr(1114111) ELSE '' END) COLLATE "C")));
-        SELECT x.n INTO walked FROM unnest(words, prefixes, positions) AS x (word, prefix, n)
-         ORDER BY length(x.word) DESC, x.n DESC LIMIT 1;
-        expansions := ARRAY(
-            SELECT DISTINCT s.word FROM unnest(words, prefixes, positions) AS x (word, prefix, n)
-              JOIN search_words s ON s.word >= x.word COLLATE "C"
-                                 AND s.word <= (x.word || CASE WHEN x.prefix THEN chr(1114111) ELSE '' END) COLLATE "C"
-             WHERE x.n = walked OR pass = 'any word'
-             LIMIT widest + 1);
+        CONTINUE WHEN pass <> 'any word' AND NOT every_word_known;
         IF cardinality(expansions) > widest THEN
             found := ARRAY(
                 SELECT k.work_id FROM work_sort_keys k
