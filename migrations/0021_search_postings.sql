@@ -94,7 +94,7 @@ $$;
 --    the postings of one word, the longest (the most telling, and a short last word may stand
 --    for many words as a prefix), merged over the vocabulary words it stands for; a word that
 --    stands for more than 20 (a one-letter prefix) is common enough that walking the popularity
---    index itself finds the 50 sooner.
+--    index itself finds the 50 sooner. A work whose title is the query is a candidate too.
 -- 2. Typos: when no work has every word as typed, again with every word corrected; when no
 --    work has every corrected word either, works with any of them ("godfather 1972" still
 --    finds The Godfather), walking the postings of all their words.
@@ -169,6 +169,13 @@ BEGIN
         END IF;
         EXIT WHEN cardinality(found) > 0;
     END LOOP;
+    -- A work titled exactly as the query is a candidate however unpopular ("Love" among a
+    -- thousand more popular titles with the word).
+    found := found || ARRAY(
+        SELECT k.work_id FROM work_sort_keys k
+          JOIN works w ON w.work_id = k.work_id AND marquee_servable(w.ingestion_status, w.last_refreshed_at)
+         WHERE k.title_key = key COLLATE "C" AND k.work_id <> ALL (found)
+         ORDER BY k.work_id LIMIT candidates);
     RETURN (
         SELECT coalesce(jsonb_agg(c.payload_short ORDER BY r.rank DESC, r.work_id), '[]'::jsonb)
           FROM (SELECT k.work_id,

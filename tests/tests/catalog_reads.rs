@@ -116,6 +116,17 @@ async fn search_follows_refreshes_and_finds_short_prefixes_of_many_words() {
     assert_eq!(found.len(), 20, "{found:?}");
     assert!(found.iter().all(|id| ids.contains(id)), "{found:?}");
     assert_eq!(search(&app, &key, "zqc").await, [952]);
+    // A work titled exactly as the query is found among more popular works with the word than
+    // the candidates hold.
+    let many: Vec<i64> = (1000..1060).collect();
+    for id in &many {
+        let title = format!("Love Story {id}");
+        app.fake.faults().patch_movie(*id as u64, json!({"title": title, "original_title": title, "popularity": 500.0}));
+    }
+    app.fake.faults().patch_movie(1060, json!({"title": "Love", "original_title": "Love", "popularity": 0.5}));
+    ingest(&app, (1000..=1060).collect::<Vec<_>>()).await;
+    assert_eq!(search(&app, &key, "love").await[0], 1060);
+
     // Deleting works removes their postings.
     app.db.execute("DELETE FROM works WHERE tmdb_id BETWEEN 950 AND 975", &[]).await.unwrap();
     assert_postings_follow_the_sort_keys(&app).await;
