@@ -121,7 +121,9 @@ async fn search_follows_refreshes_and_finds_short_prefixes_of_many_words() {
     let many: Vec<i64> = (1000..1060).collect();
     for id in &many {
         let title = format!("Love Story {id}");
-        app.fake.faults().patch_movie(*id as u64, json!({"title": title, "original_title": title, "popularity": 500.0}));
+        app.fake
+            .faults()
+            .patch_movie(*id as u64, json!({"title": title, "original_title": title, "popularity": 500.0}));
     }
     app.fake.faults().patch_movie(1060, json!({"title": "Love", "original_title": "Love", "popularity": 0.5}));
     ingest(&app, (1000..=1060).collect::<Vec<_>>()).await;

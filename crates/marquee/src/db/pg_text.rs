@@ -249,7 +249,8 @@ pub fn digest(rows: impl IntoIterator<Item = String>) -> String {
 
 /// [`digest`] in SQL: an aggregate expression over the rows of a group, where `row_expr` is a
 /// text expression (e.g. `ROW(t.a, t.b)::text` or `(to_jsonb(t) - 'work_id')::text`).
-/// PostgreSQL evaluates `row_expr` twice per row (value and sort key); pass a subquery's column
+/// PostgreSQL evaluates `row_expr` twice per row (value and sort key); pass the column of a
+/// subquery the planner keeps whole (`OFFSET 0`, or it is flattened and the expression is back)
 /// to compute it once. The empty group gives the hash of the empty text, not NULL.
 pub fn digest_sql(row_expr: &str) -> String {
     format!(
