@@ -6,7 +6,7 @@
 -- meant reading past every work without them (tens of thousands for two such words). Here each
 -- word keeps its works in popularity order (`search_postings`, kept by a trigger on
 -- `work_sort_keys`, in the movie write's transaction), each with the title's words: a search
--- walks one of its words' postings, most popular first, and stops at the 50th work that has the
+-- walks one of its words' postings, most popular first, and stops at the 40th work that has the
 -- other words too. A work without them costs one index entry; a work with them, one more lookup.
 -- The search is one PL/pgSQL function (`marquee_search`), so its statements keep their plans for
 -- the session: the route plans nothing per request.
@@ -89,20 +89,22 @@ $$;
 
 -- A search: the `lim` best short cards (a JSON array) for the query `q`.
 --
--- 1. Candidates: the 50 most popular servable works whose titles (or original titles) have
---    every word of the query (each word or one of its alternatives). They are found by walking
---    the postings of one word, the longest (the most telling, and a short last word may stand
---    for many words as a prefix), merged over the vocabulary words it stands for; a word that
---    stands for more than 20 (a one-letter prefix) is common enough that walking the popularity
---    index itself finds the 50 sooner. A work whose title is the query is a candidate too.
+-- 1. Candidates: the 40 (or `lim`, if more) most popular servable works whose titles (or
+--    original titles) have every word of the query (each word or one of its alternatives),
+--    found by walking the postings of one word, the longest (the most telling, and a short
+--    last word may stand for many words as a prefix), merged over the vocabulary words it
+--    stands for; a word that stands for more than 20 (a one-letter prefix) is common enough
+--    that walking the popularity index itself finds them sooner. A work whose title is the query is a candidate too.
 -- 2. Typos: when no work has every word as typed, again with every word corrected; when no
 --    work has every corrected word either, works with any of them ("godfather 1972" still
 --    finds The Godfather), walking the postings of all their words.
 -- 3. Rank, in decreasing weight: every query word present as typed (1.0); the best word
 --    similarity of the query to the title, or to the original title (0.9 of it, so a title
---    match ranks above an original-title match); half the similarity of the whole title to the
---    query ("The Godfather" before "The Godfather Part II" for "godfather"); popularity, at most
---    0.1 (log scale), to order near-ties as people expect.
+--    match ranks above an original-title match); half the share of the title the query's
+--    length covers ("The Godfather" before "The Godfather Part II" for "godfather", "Crooked
+--    Storm" before "Crooked Storm 5"; the trigram similarity of the whole title, used before,
+--    cost a third of a search); popularity, at most 0.1 (log scale), to order near-ties as
+--    people expect.
 CREATE FUNCTION marquee_search(q TEXT, lim BIGINT) RETURNS JSONB
 LANGUAGE plpgsql STABLE
 -- Plans that do not depend on the query's words: made once per session, never per search.
@@ -111,7 +113,7 @@ AS $$
 DECLARE
     key CONSTANT TEXT := marquee_search_key(q);
     typed CONSTANT TSQUERY := plainto_tsquery('simple', marquee_search_key(q));
-    candidates CONSTANT INT := 50;
+    candidates CONSTANT INT := greatest(lim, 40);
     widest CONSTANT INT := 20;
     found BIGINT[] := '{}';
     wanted TSQUERY;     -- what a candidate must have: every word (or any, in the last pass)
@@ -181,7 +183,8 @@ BEGIN
           FROM (SELECT k.work_id,
                        (CASE WHEN k.search_vector @@ typed THEN 1.0 ELSE 0.0 END)
                        + greatest(word_similarity(key, k.title_key), 0.9 * coalesce(word_similarity(key, k.original_key), 0))
-                       + 0.5 * similarity(key, k.title_key)
+                       + 0.5 * least(length(key), length(k.title_key))::float8
+                             / greatest(length(key), length(k.title_key), 1)
                        + 0.1 * least(ln(1 + greatest(k.popularity, 0)) / ln(1001), 1) AS rank
                   FROM work_sort_keys k WHERE k.work_id = ANY (found)
                  ORDER BY rank DESC, k.work_id LIMIT lim) r

@@ -105,16 +105,16 @@ async fn search_follows_refreshes_and_finds_short_prefixes_of_many_words() {
 
     // A one-letter-like prefix that stands for more words than the postings walk takes (here
     // 26) is searched through the popularity index instead, with the same answer.
-    let ids: Vec<i64> = (0..26).map(|i| 950 + i).collect();
-    for (i, id) in ids.iter().enumerate() {
+    let zq: Vec<i64> = (0..26).map(|i| 950 + i).collect();
+    for (i, id) in zq.iter().enumerate() {
         let word = format!("zq{}", char::from(b'a' + i as u8));
         let patch = json!({"title": word, "original_title": word, "popularity": 100.0 + i as f64});
         app.fake.faults().patch_movie(*id as u64, patch);
     }
-    ingest(&app, ids.clone()).await;
+    ingest(&app, zq.clone()).await;
     let found = search(&app, &key, "zq").await;
     assert_eq!(found.len(), 20, "{found:?}");
-    assert!(found.iter().all(|id| ids.contains(id)), "{found:?}");
+    assert!(found.iter().all(|id| zq.contains(id)), "{found:?}");
     assert_eq!(search(&app, &key, "zqc").await, [952]);
     // A work titled exactly as the query is found among more popular works with the word than
     // the candidates hold.
@@ -128,6 +128,9 @@ async fn search_follows_refreshes_and_finds_short_prefixes_of_many_words() {
     app.fake.faults().patch_movie(1060, json!({"title": "Love", "original_title": "Love", "popularity": 0.5}));
     ingest(&app, (1000..=1060).collect::<Vec<_>>()).await;
     assert_eq!(search(&app, &key, "love").await[0], 1060);
+    // A limit above the usual candidates takes more of them.
+    let all = get(&app, "/api/search?q=love&limit=100", &key).await;
+    assert_eq!(ids(&all.body["results"]).len(), 61, "{}", all.text);
 
     // Deleting works removes their postings.
     app.db.execute("DELETE FROM works WHERE tmdb_id BETWEEN 950 AND 975", &[]).await.unwrap();
