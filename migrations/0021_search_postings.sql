@@ -34,9 +34,24 @@ CREATE TABLE search_postings (
 -- A write replaces its work's postings.
 CREATE INDEX idx_search_postings_work ON search_postings (work_id);
 
-INSERT INTO search_postings (word, popularity, work_id, search_vector)
+-- The postings a work's sort keys give: the one definition, for the trigger, the backfill and
+-- the audit (`db::audit`).
+CREATE VIEW search_postings_expected AS
 SELECT DISTINCT w.word, k.popularity, k.work_id, k.search_vector
   FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS w (word);
+
+INSERT INTO search_postings (word, popularity, work_id, search_vector)
+SELECT e.word, e.popularity, e.work_id, e.search_vector FROM search_postings_expected e;
+
+-- A work's postings written again from its sort keys (removed, when it has none).
+CREATE FUNCTION marquee_write_search_postings(p_work_id BIGINT) RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM search_postings p WHERE p.work_id = p_work_id;
+    INSERT INTO search_postings (word, popularity, work_id, search_vector)
+    SELECT e.word, e.popularity, e.work_id, e.search_vector FROM search_postings_expected e WHERE e.work_id = p_work_id;
+END
+$$;
 
 -- A work's postings follow its sort keys: written when its words or its popularity change,
 -- removed with it.
@@ -46,14 +61,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.popularity = NEW.popularity AND OLD.search_vector = NEW.search_vector THEN
         RETURN NULL;
     END IF;
-    IF TG_OP <> 'INSERT' THEN
-        DELETE FROM search_postings p WHERE p.work_id = OLD.work_id;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        INSERT INTO search_postings (word, popularity, work_id, search_vector)
-        SELECT DISTINCT w.word, NEW.popularity, NEW.work_id, NEW.search_vector
-          FROM unnest(tsvector_to_array(NEW.search_vector)) AS w (word);
-    END IF;
+    PERFORM marquee_write_search_postings(CASE WHEN TG_OP = 'DELETE' THEN OLD.work_id ELSE NEW.work_id END);
     RETURN NULL;
 END
 $$;

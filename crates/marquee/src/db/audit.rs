@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::aggregates::SHARED;
 use super::predicates::{INGEST_INTERRUPTED, QUEUE_LIVE};
 use super::run_log;
-use crate::ports::{Connection, DbError, Value, transaction};
+use crate::ports::{Connection, DbError};
 
 /// How many example ids a finding lists.
 pub const EXAMPLES: i64 = 5;
@@ -177,33 +177,21 @@ pub async fn close_abandoned_runs(conn: &impl Connection) -> Result<i64, DbError
 
 pub const SEARCH_POSTINGS_DIFFER: &str = "search postings differ from the title words";
 
-/// The works whose search postings (migration 21) are not their sort keys' words at their
-/// popularity: a posting missing, left over or stale.
+/// The works whose search postings (migration 21) are not what their sort keys give
+/// (`search_postings_expected`): a posting missing, left over or stale.
 const POSTINGS_DIFFER: &str = "SELECT DISTINCT coalesce(p.work_id, e.work_id) AS work_id
-       FROM search_postings p
-       FULL JOIN (SELECT k.work_id, v.word, k.popularity, k.search_vector
-                    FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)) e
-         ON e.work_id = p.work_id AND e.word = p.word
+       FROM search_postings p FULL JOIN search_postings_expected e ON e.work_id = p.work_id AND e.word = p.word
       WHERE p.work_id IS NULL OR e.work_id IS NULL OR p.popularity <> e.popularity OR p.search_vector <> e.search_vector";
 
 /// Writes the search postings of the works whose postings differ again from their sort keys.
 pub async fn rebuild_search_postings(conn: &impl Connection) -> Result<i64, DbError> {
-    transaction(conn, async |c| {
-        let works: Vec<i64> =
-            c.query(POSTINGS_DIFFER, &[]).await?.iter().map(|r| r.get("work_id")).collect::<Result<_, _>>()?;
-        let ids = Value::ArrayInt64(works.iter().map(|w| Some(*w)).collect());
-        c.execute("DELETE FROM search_postings WHERE work_id = ANY ($1)", std::slice::from_ref(&ids)).await?;
-        c.execute(
-            "INSERT INTO search_postings (word, popularity, work_id, search_vector)
-             SELECT DISTINCT v.word, k.popularity, k.work_id, k.search_vector
-               FROM work_sort_keys k CROSS JOIN unnest(tsvector_to_array(k.search_vector)) AS v (word)
-              WHERE k.work_id = ANY ($1)",
-            &[ids],
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH differ AS MATERIALIZED ({POSTINGS_DIFFER})
+             SELECT count(*) AS n FROM differ d CROSS JOIN LATERAL marquee_write_search_postings(d.work_id)"
         )
-        .await?;
-        Ok(works.len() as i64)
-    })
-    .await
+    });
+    count(conn, &SQL).await
 }
 
 /// Works: none stuck in `ingesting` after its lease ran out, and (given as SQL conditions on
