@@ -111,8 +111,8 @@ $$;
 --    match ranks above an original-title match); half the share of the title the query's
 --    length covers ("The Godfather" before "The Godfather Part II" for "godfather", "Crooked
 --    Storm" before "Crooked Storm 5"; the trigram similarity of the whole title, used before,
---    cost a third of a search); popularity, at most 0.1 (log scale), to order near-ties as
---    people expect.
+--    cost about an eighth of a search); popularity, at most 0.1 (log scale), to order
+--    near-ties as people expect.
 CREATE FUNCTION marquee_search(q TEXT, lim BIGINT) RETURNS JSONB
 LANGUAGE plpgsql STABLE
 -- Plans that do not depend on the query's words: made once per session, never per search.
