@@ -73,16 +73,16 @@ CREATE TRIGGER work_sort_keys_keep_search_postings
 -- Search no longer reads the words through this index; the writes no longer keep it.
 DROP INDEX idx_work_sort_keys_words;
 
--- The words a query may stand for, per word of it (`n`, in order): the word itself, the last
--- one also as a prefix ("the godf" finds "The Godfather"); when `corrected`, a word no title
+-- The words a query may stand for, per word of it (`n`, in order; `key` is the query as
+-- `marquee_search_key` makes it): the word itself, the last one also as a prefix ("the godf" finds "The Godfather"); when `corrected`, a word no title
 -- uses also stands for the three closest words titles do use (trigram similarity at pg_trgm's
 -- default threshold: "godfathr" → "godfather"), the last again as prefixes.
-CREATE FUNCTION marquee_search_alternatives(q TEXT, corrected BOOLEAN)
+CREATE FUNCTION marquee_search_alternatives(key TEXT, corrected BOOLEAN)
 RETURNS TABLE (n INT, word TEXT, prefix BOOLEAN)
 LANGUAGE sql STABLE AS $$
     WITH words AS (
         SELECT w.word, w.n::int AS n, w.n = max(w.n) OVER () AS last
-          FROM regexp_split_to_table(marquee_search_key(q), '[^[:alnum:]]+') WITH ORDINALITY AS w (word, n)
+          FROM regexp_split_to_table(key, '[^[:alnum:]]+') WITH ORDINALITY AS w (word, n)
          WHERE w.word <> ''
     )
     SELECT w.n, a.word, w.last
@@ -102,7 +102,8 @@ $$;
 --    found by walking the postings of one word, the longest (the most telling, and a short
 --    last word may stand for many words as a prefix), merged over the vocabulary words it
 --    stands for; a word that stands for more than 20 (a one-letter prefix) is common enough
---    that walking the popularity index itself finds them sooner. A work whose title is the query is a candidate too.
+--    that walking the popularity index itself finds them sooner. A work whose title is the
+--    query is a candidate too.
 -- 2. Typos: when no work has every word as typed, again with every word corrected; when no
 --    work has every corrected word either, works with any of them ("godfather 1972" still
 --    finds The Godfather), walking the postings of all their words.
@@ -120,7 +121,7 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     key CONSTANT TEXT := marquee_search_key(q);
-    typed CONSTANT TSQUERY := plainto_tsquery('simple', marquee_search_key(q));
+    typed CONSTANT TSQUERY := plainto_tsquery('simple', key);
     candidates CONSTANT INT := greatest(lim, 40);
     widest CONSTANT INT := 20;
     found BIGINT[] := '{}';
@@ -139,7 +140,7 @@ BEGIN
                           WHERE s.word >= a.word COLLATE "C"
                             AND s.word <= (a.word || CASE WHEN a.prefix THEN chr(1114111) ELSE '' END) COLLATE "C"
                           LIMIT widest + 1) AS titles_words
-              FROM marquee_search_alternatives(q, pass <> 'as typed') a
+              FROM marquee_search_alternatives(key, pass <> 'as typed') a
         ),
         t AS (
             SELECT a.n, max(length(a.word)) AS longest, sum(cardinality(a.titles_words)) > 0 AS known,

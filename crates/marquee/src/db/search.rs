@@ -1,15 +1,9 @@
 //! Title search: accent- and case-insensitive, tolerant of typos, over titles and original
 //! titles, ranked; its cost bounded however common the query's words are.
 //!
-//! The search is the SQL function `marquee_search` (migration 21), which holds every rule:
-//! titles and the query compared as `marquee_search_key` makes them (accents removed, lower
-//! case), word by word, the last word also as a prefix; candidates are the 40 most popular
-//! servable works with every word, found by walking one word's postings (`search_postings`,
-//! each word's works in popularity order) until 40 have the other words too; a misspelt word is
-//! corrected against the titles' vocabulary (trigram similarity) only when nothing matches as
-//! typed; and the candidates are ranked by exact words, word similarity, the share of the title
-//! the query covers, and popularity. Its statements keep their plans for the session, so a
-//! search plans nothing.
+//! The search is the SQL function `marquee_search` (migration 21), which holds every rule
+//! (how titles and queries compare, which works are candidates, how typos are corrected, how
+//! results rank) and keeps its statements' plans for the session: a search plans nothing.
 
 use super::api_access::Params;
 
