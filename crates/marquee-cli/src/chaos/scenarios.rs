@@ -12,7 +12,7 @@ use fake_tmdb::{FakeTmdb, FakeTmdbConfig};
 use marquee::chaos::{self, Expectation, Verdict};
 use marquee::db::chaos as chaos_sql;
 use marquee::db::queue;
-use marquee::ports::Database;
+use marquee::ports::{Connection, Database};
 use serde_json::{Value as Json, json};
 
 use super::child::{Launcher, Serve, Transcript};
@@ -550,8 +550,10 @@ impl<'a> Stage<'a> {
         self.cluster.statement_timeout(&self.database, Some(50)).await?;
         let serve = self.launcher.serve().await?;
         let blocker = self.cluster.admin(&self.database).await?;
+        // The blocker is a session of the same database, so it got the 50 ms limit too: its
+        // own LOCK, waiting behind a movie's write, must not be cancelled (CI saw it).
+        blocker.execute("SET statement_timeout = 0", &[]).await?;
         let hold = async {
-            use marquee::ports::Connection;
             let until = Instant::now() + window;
             while Instant::now() < until {
                 blocker.execute("BEGIN", &[]).await?;
