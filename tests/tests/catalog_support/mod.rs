@@ -82,11 +82,17 @@ pub fn header_i64(r: &Response, name: &str) -> i64 {
 
 /// Sets a tier's monthly limit of `api_requests` (tests use small ones).
 pub async fn set_limit(app: &TestApp, tier: &str, limit: i64) {
-    app.db
+    set_quota_limit(app, tier, "api_requests", limit).await;
+}
+
+pub async fn set_quota_limit(app: &TestApp, tier: &str, quota: &str, limit: i64) {
+    let changed = app
+        .db
         .execute(
-            "UPDATE subscription_tier_quota SET monthly_limit = $2 WHERE tier = $1 AND quota = 'api_requests'",
-            &[&tier, &limit],
+            "UPDATE subscription_tier_quota SET monthly_limit = $3 WHERE tier = $1 AND quota = $2",
+            &[&tier, &quota, &limit],
         )
         .await
         .unwrap();
+    assert_eq!(changed, 1, "{tier} has a {quota} quota");
 }

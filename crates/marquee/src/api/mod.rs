@@ -35,6 +35,8 @@ pub enum RouteId {
     StripeWebhook,
     // The catalog API (issue 16): served by `catalog-api` (`api::catalog`).
     WorkSimilar,
+    /// A movie the catalog lacks, ingested on a customer's request (charged to `ingests`).
+    WorkIngest,
     Browse,
     Search,
     Person,
@@ -104,6 +106,12 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/api/works/:tmdb_id/similar",
         id: RouteId::WorkSimilar,
+    },
+    Route {
+        component: "catalog-api",
+        method: Method::POST,
+        path: "/api/works/:tmdb_id/ingest",
+        id: RouteId::WorkIngest,
     },
     Route { component: "catalog-api", method: Method::GET, path: "/api/search", id: RouteId::Search },
     Route { component: "catalog-api", method: Method::GET, path: "/api/people/:person_id", id: RouteId::Person },
@@ -269,7 +277,7 @@ where
     };
     // The catalog API reads only the settings each of its routes needs (`api::catalog`).
     if route.component == "catalog-api" {
-        return catalog::serve(settings, open_db, &clock, route, &params, request).await;
+        return catalog::serve(settings, open_db, http, &clock, route, &params, request).await;
     }
     let function = route.component;
     let config = match Config::load(settings).await {
@@ -364,6 +372,9 @@ mod tests {
         assert_eq!(route(&Method::GET, "/api/works").unwrap().0.id, RouteId::Browse);
         assert_eq!(route(&Method::DELETE, "/api/admin/keys/7").unwrap().0.id, RouteId::RevokeKey);
         assert!(matches!(route(&Method::POST, "/api/works"), Err(Error::MethodNotAllowed)));
+        let (r, params) = route(&Method::POST, "/api/works/550/ingest").unwrap();
+        assert_eq!((r.id, params), (RouteId::WorkIngest, vec![("tmdb_id", "550".to_owned())]));
+        assert!(matches!(route(&Method::GET, "/api/works/550/ingest"), Err(Error::MethodNotAllowed)));
     }
 
     #[test]

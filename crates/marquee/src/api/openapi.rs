@@ -96,6 +96,10 @@ fn operation(route: &Route) -> Json {
     let (summary, ok): (&str, Json) = match route.id {
         RouteId::WorkCard => ("A movie's card", schema_ref("Card")),
         RouteId::WorkSimilar => ("Movies similar to one, that the catalog has", schema_ref("Similar")),
+        RouteId::WorkIngest => (
+            "Fetch a movie the catalog lacks from TMDB now (charged to the `ingests` quota; a movie already served is answered as it is, 200, without that charge)",
+            schema_ref("Ingested"),
+        ),
         RouteId::Browse => ("Browse the catalog: filters, sorts, keyset pages", schema_ref("Page")),
         RouteId::Search => {
             ("Search titles (ranked; accents, case and typos do not matter)", schema_ref("SearchResults"))
@@ -125,8 +129,10 @@ fn operation(route: &Route) -> Json {
     let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": schema_ref("Error")}}});
     let mut responses = Map::new();
     // The health check is never cached (`no-store`) and takes any query; every other route
-    // answers with an ETag, and refuses parameters it does not know.
+    // answers with an ETag, and refuses parameters it does not know; a `GET` answers 304 to
+    // `If-None-Match`.
     let health = route.id == RouteId::Health;
+    let conditional = !health && route.method == Method::GET;
     let mut ok_headers = json!({"Cache-Control": {"schema": {"type": "string"}}});
     if !health {
         ok_headers["ETag"] = json!({"schema": {"type": "string"}});
@@ -138,24 +144,40 @@ fn operation(route: &Route) -> Json {
         "200".into(),
         json!({"description": "OK", "headers": ok_headers, "content": {"application/json": {"schema": ok}}}),
     );
-    if !health {
+    if conditional {
         responses.insert("304".into(), json!({"description": "Not modified (`If-None-Match` named the current ETag)"}));
+    }
+    if !health {
         responses
             .insert("400".into(), error("Invalid or unknown parameters (also a tampered, foreign or expired cursor)"));
+    }
+    if route.id == RouteId::WorkIngest {
+        let created = json!({"ETag": {"schema": {"type": "string"}}, "Location": {"schema": {"type": "string"}}});
+        let mut created = created.as_object().unwrap().clone();
+        created.extend(rate_headers.as_object().unwrap().clone());
+        responses.insert(
+            "201".into(),
+            json!({"description": "Fetched from TMDB and ingested now", "headers": created, "content": {"application/json": {"schema": ok}}}),
+        );
+        responses.insert("409".into(), error("Another request is ingesting this movie right now (`Retry-After`)"));
+        responses.insert("422".into(), error("The catalog's policy refuses this movie (adult, untitled)"));
+        responses.insert("502".into(), error("TMDB answered with something unusable"));
     }
     if keyed(route.id) {
         responses.insert("401".into(), error("Missing, unknown or revoked API key"));
         responses.insert(
             "429".into(),
-            json!({"description": "The monthly quota is used up; nothing was counted",
+            json!({"description": "The monthly quota is used up (`api_requests`, or `ingests` for an on-demand ingest); nothing was counted",
                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the quota's period ends"}},
                    "content": {"application/json": {"schema": schema_ref("Error")}}}),
         );
     }
-    if route.path.contains(':') {
+    if route.id == RouteId::WorkIngest {
+        responses.insert("404".into(), error("TMDB does not have this movie (code `gone`)"));
+    } else if route.path.contains(':') {
         responses.insert("404".into(), error("Not in the catalog (or no longer: code `gone`)"));
     }
-    responses.insert("503".into(), error("The request ran out of its time budget"));
+    responses.insert("503".into(), error("The request ran out of its time budget (or TMDB is unavailable)"));
     let security = if keyed(route.id) { json!([{"bearerKey": []}, {"headerKey": []}]) } else { json!([]) };
     let operation_id = format!("{:?}", route.id);
     let operation_id = operation_id[..1].to_lowercase() + &operation_id[1..];
@@ -178,7 +200,7 @@ fn build() -> Json {
         "info": {
             "title": "Marquee catalog API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The movie catalog kept in sync with TMDB. Every request but `/api/openapi.json` and `/api/health` takes an API key (`Authorization: Bearer mq_live_…` or `X-API-Key`) and is charged to the key's customer's monthly `api_requests` quota (the usage route is free). This product uses the TMDB API but is not endorsed or certified by TMDB."
+            "description": "The movie catalog kept in sync with TMDB. Every request but `/api/openapi.json` and `/api/health` takes an API key (`Authorization: Bearer mq_live_…` or `X-API-Key`) and is charged to the key's customer's monthly `api_requests` quota (the usage route is free); fetching a movie the catalog lacks is also charged to its `ingests` quota. This product uses the TMDB API but is not endorsed or certified by TMDB."
         },
         "paths": paths,
         "components": {
@@ -198,6 +220,11 @@ fn build() -> Json {
                 "Card": {"type": "object", "description": "The full card: identity, dates, runtime, certification, genres, overview, images, score with its interval, directors, cast, trailers, keywords, US streaming, similar ids, attribution.",
                          "properties": {"tmdb_id": {"type": "integer"}, "title": {"type": "string"}, "original_title": {"type": ["string", "null"]}}},
                 "Similar": {"type": "object", "properties": {"tmdb_id": {"type": "integer"}, "results": list(schema_ref("ShortCard"))}},
+                "Ingested": {"type": "object", "required": ["status", "tmdb_id", "card"], "properties": {
+                             "status": {"type": "string", "enum": ["ingested", "cached"]}, "tmdb_id": {"type": "integer"},
+                             "card": schema_ref("Card"),
+                             "ingests": {"type": "object", "description": "The `ingests` quota after this one (only when ingested now)",
+                                         "properties": {"limit": {"type": "integer"}, "used": {"type": "integer"}, "remaining": {"type": "integer"}}}}},
                 "Page": {"type": "object", "properties": {"results": list(schema_ref("ShortCard")),
                          "next_cursor": {"type": ["string", "null"]}, "sort": {"type": "string"}, "order": {"type": "string"}, "limit": {"type": "integer"}}},
                 "SearchResults": {"type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}, "results": list(schema_ref("ShortCard"))}},
@@ -273,9 +300,9 @@ mod tests {
             assert_eq!(declared("path"), in_path, "{}", route.path);
             assert_eq!(declared("query"), query_parameters(route.id), "{}", route.path);
             assert!(op["responses"]["200"].is_object(), "{}", route.path);
-            let conditional = route.id != RouteId::Health;
+            let conditional = route.id != RouteId::Health && route.method == Method::GET;
             assert_eq!(op["responses"]["304"].is_object(), conditional, "{}", route.path);
-            assert_eq!(op["responses"]["400"].is_object(), conditional, "{}", route.path);
+            assert_eq!(op["responses"]["400"].is_object(), route.id != RouteId::Health, "{}", route.path);
             assert!(documented(route.path).contains(&route.method));
         }
         let documented: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();

@@ -1,4 +1,5 @@
-//! Monthly quotas per customer: `check_quota` (read) and `increment_quota` (atomic).
+//! Monthly quotas per customer: `check_quota` (read), `increment_quota` (atomic) and
+//! `refund_quota` (for work charged up front and then not done).
 //!
 //! The limit comes from the customer's tier (`subscription_tier_quota`); the period is the
 //! billing period of the subscription that grants the tier when the clock is inside it,
@@ -88,4 +89,19 @@ pub async fn increment_quota(
         Some(used) => Ok(Increment::Granted(QuotaStatus::of(customer_id, quota, charge.entitlement, used)?)),
         None => Ok(Increment::Exceeded(QuotaStatus::of(customer_id, quota, charge.entitlement, charge.used_before)?)),
     }
+}
+
+/// Gives back `amount` (> 0) counted against the quota at `now` (the same period): for work that
+/// was charged up front and then not done. Never takes usage below zero.
+pub async fn refund_quota(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+    amount: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, BillingError> {
+    if amount <= 0 {
+        return Err(BillingError::InvalidAmount(amount));
+    }
+    Ok(sql::refund(conn, customer_id, quota, amount, now.naive_utc()).await?)
 }

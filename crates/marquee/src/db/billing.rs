@@ -303,6 +303,27 @@ pub async fn charge(
     rows.first().map(Charge::from_row).transpose().map(Option::flatten)
 }
 
+/// Gives back `amount` of a charge made at `at` (the same period): an on-demand ingest that
+/// fetched nothing is not counted. Never below zero; `false` when there was nothing to give
+/// back. One round trip.
+pub async fn refund(
+    conn: &impl Connection,
+    customer_id: &str,
+    quota: &str,
+    amount: i64,
+    at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let changed = conn
+        .execute(
+            "UPDATE quota_usage u SET used = u.used - $4, updated_at = now()
+               FROM marquee_entitlement($1, $2, $3::timestamp AT TIME ZONE 'UTC') e
+              WHERE u.customer_id = $1 AND u.quota = $2 AND u.period_start = e.period_start AND u.used >= $4",
+            &[customer_id.into(), quota.into(), at.into(), amount.into()],
+        )
+        .await?;
+    Ok(changed > 0)
+}
+
 /// A charge's outcome (see [`charge_columns`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Charge {

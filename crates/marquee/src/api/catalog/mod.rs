@@ -15,6 +15,7 @@
 
 pub(crate) mod admin;
 pub mod cursor;
+pub mod ingest;
 pub mod query;
 
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ use crate::domain::api_key;
 use crate::domain::card::{etag_of_bytes, if_none_match};
 use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
-use crate::ports::{Clock, Connection, Database, HttpRequest, HttpResponse, Row, Settings};
+use crate::ports::{Clock, Connection, Database, HttpClient, HttpRequest, HttpResponse, Row, Settings};
 use cursor::CursorKey;
 
 /// How long clients may keep an answer: cards, similar movies and people change with a refresh
@@ -43,9 +44,10 @@ const ITEM_MAX_AGE: u32 = 300;
 const LIST_MAX_AGE: u32 = 60;
 
 /// Serves one request for a route of the catalog API.
-pub async fn serve<S: Settings, D: Database, C: Clock>(
+pub async fn serve<S: Settings, D: Database, H: HttpClient, C: Clock>(
     settings: &S,
     open_db: impl FnOnce(&str) -> D,
+    http: H,
     clock: &C,
     route: &Route,
     params: &Params,
@@ -56,6 +58,7 @@ pub async fn serve<S: Settings, D: Database, C: Clock>(
         RouteId::OpenApi => (super::openapi::respond(&request), None),
         id if admin::serves(id) => (admin::handle(settings, open_db, clock, id, params, &request).await, None),
         RouteId::Health => (health(settings, open_db, clock).await, None),
+        RouteId::WorkIngest => ingest::serve(settings, open_db, http, clock, params, &request).await,
         id => customer(settings, open_db, clock, id, params, &request).await,
     };
     let mut response = answer.unwrap_or_else(|e| error_response(function, &e));
@@ -272,7 +275,11 @@ async fn customer<S: Settings, D: Database, C: Clock>(
     let quota = match &outcome.admission {
         Admission::UnknownKey => return (Err(Error::InvalidApiKey), None),
         Admission::OverQuota(q) => {
-            let error = Error::QuotaExceeded { limit: q.limit, retry_after_secs: seconds_until(q, clock.now()) };
+            let error = Error::QuotaExceeded {
+                what: "API requests",
+                limit: q.limit,
+                retry_after_secs: seconds_until(q, clock.now()),
+            };
             return (Err(error), Some(q.clone()));
         }
         Admission::Admitted(q) => Some(q.clone()),
