@@ -119,7 +119,11 @@ async fn concurrent_ingests_never_pass_the_ingests_quota_and_a_public_catalog_st
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 5, "{statuses:?}");
     for refused in answers.iter().filter(|r| r.status == 429) {
         assert_eq!(error_code(refused), "quota_exceeded");
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains("3 on-demand ingests"), "{}", refused.text);
+        assert!(
+            refused.body["error"]["message"].as_str().unwrap().contains("quota `ingests` of 3"),
+            "{}",
+            refused.text
+        );
         let retry = header_i64(refused, "retry-after");
         assert!(retry > 0 && retry <= 31 * 86_400, "until the period ends: {retry}");
     }

@@ -33,10 +33,10 @@ pub enum Error {
     /// Unknown, revoked or malformed: the answer does not say which.
     #[error("invalid or revoked API key")]
     InvalidApiKey,
-    /// The key's customer used up this period's requests (or on-demand ingests: `what` says
-    /// which); nothing was counted.
-    #[error("the monthly quota of {limit} {what} is used up; it starts again in {retry_after_secs} s")]
-    QuotaExceeded { what: &'static str, limit: i64, retry_after_secs: i64 },
+    /// The key's customer used up this period's `quota` (`api_requests`, or `ingests` for an
+    /// on-demand ingest); nothing was counted.
+    #[error("the monthly quota `{quota}` of {limit} is used up; it starts again in {retry_after_secs} s")]
+    QuotaExceeded { quota: &'static str, limit: i64, retry_after_secs: i64 },
     /// A browse cursor that was not made by this catalog for this query, or is too old.
     #[error("invalid cursor: {0}")]
     InvalidCursor(&'static str),

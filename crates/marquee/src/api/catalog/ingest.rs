@@ -14,7 +14,7 @@
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Params, object, presented_key_hash, query, seconds_until, text_response, within};
+use super::{Params, object, presented_key_hash, query, requests_used_up, text_response, within};
 use crate::app::App;
 use crate::billing::quota::{self, Increment};
 use crate::config::{Config, ConfigError};
@@ -84,11 +84,7 @@ where
     };
     let requests = match outcome.admission {
         Admission::Admitted(q) => q,
-        Admission::OverQuota(q) => {
-            let error =
-                Error::QuotaExceeded { what: "API requests", limit: q.limit, retry_after_secs: seconds_until(&q, now) };
-            return (Err(error), Some(q));
-        }
+        Admission::OverQuota(q) => return (Err(requests_used_up(&q, now)), Some(q)),
         Admission::UnknownKey | Admission::Public => return (Err(Error::InvalidApiKey), None),
     };
     let answer = match outcome.read {
@@ -132,7 +128,7 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
         Increment::Granted(status) => status,
         Increment::Exceeded(status) => {
             return Err(Error::QuotaExceeded {
-                what: "on-demand ingests",
+                quota: INGESTS,
                 limit: status.limit,
                 retry_after_secs: (status.period_end - now.naive_utc()).num_seconds().max(0),
             });

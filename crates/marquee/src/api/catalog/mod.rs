@@ -274,14 +274,7 @@ async fn customer<S: Settings, D: Database, C: Clock>(
     };
     let quota = match &outcome.admission {
         Admission::UnknownKey => return (Err(Error::InvalidApiKey), None),
-        Admission::OverQuota(q) => {
-            let error = Error::QuotaExceeded {
-                what: "API requests",
-                limit: q.limit,
-                retry_after_secs: seconds_until(q, clock.now()),
-            };
-            return (Err(error), Some(q.clone()));
-        }
+        Admission::OverQuota(q) => return (Err(requests_used_up(q, clock.now())), Some(q.clone())),
         Admission::Admitted(q) => Some(q.clone()),
         Admission::Public => None,
     };
@@ -417,6 +410,15 @@ pub(super) fn object(fields: &[(&str, &str)]) -> String {
 
 fn json_text(text: &str) -> String {
     serde_json::to_string(text).expect("a string serialises")
+}
+
+/// The answer to a request over its customer's `api_requests` quota.
+fn requests_used_up(quota: &QuotaState, now: chrono::DateTime<chrono::Utc>) -> Error {
+    Error::QuotaExceeded {
+        quota: api_access::API_REQUESTS,
+        limit: quota.limit,
+        retry_after_secs: seconds_until(quota, now),
+    }
 }
 
 /// Seconds until the quota's period ends (when `Retry-After` and `RateLimit-Reset` point).
