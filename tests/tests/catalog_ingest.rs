@@ -1,7 +1,8 @@
-//! `POST /api/works/{tmdb_id}/ingest`, end to end (real PostgreSQL, real HTTP, the fake TMDB): a
-//! customer's key fetches a movie the catalog lacks, once, charged to its `ingests` quota; a
-//! movie already served costs no TMDB request and no ingest; a failed ingest is given back; the
-//! quota is never passed, also by concurrent requests; bad requests are refused before anything.
+//! `POST /api/works/{tmdb_id}/ingest`, end to end (real PostgreSQL, real HTTP, the fake TMDB):
+//! a customer's key fetches a movie the catalog lacks, once, charged to its `ingests` quota; a
+//! movie already served costs no TMDB request and no ingest; an ingest that fetched nothing new
+//! (TMDB lacks the movie or fails, or the catalog's policy refuses it) is given back; the quota
+//! is never passed, also by concurrent requests; bad requests are refused before anything.
 
 mod catalog_support;
 
@@ -97,10 +98,17 @@ async fn a_customer_fetches_a_missing_movie_once_and_pays_one_ingest() {
     assert_eq!(app.movie_requests(), asked + 1);
     assert_eq!(ingests_used(&app, "cus_demand").await, 1);
 
+    // TMDB failing: 503, given back.
+    app.fake.faults().fail_next(100, 503, None);
+    let failing = post_ingest(&app, "605", Some(&key)).await;
+    assert_eq!((failing.status, error_code(&failing)), (503, "tmdb_unavailable"), "{}", failing.text);
+    assert_eq!(ingests_used(&app, "cus_demand").await, 1, "a failed fetch costs nothing");
+    app.fake.faults().clear();
+
     // The key's usage says so; every one of these requests but the refused ones was an API request.
     let usage = get(&app, "/api/usage", &key).await;
     assert_eq!(usage.body["quotas"]["ingests"]["used"], 1, "{}", usage.text);
-    assert_eq!(usage.body["quotas"]["api_requests"]["used"], 8, "{}", usage.text);
+    assert_eq!(usage.body["quotas"]["api_requests"]["used"], 9, "{}", usage.text);
 }
 
 #[tokio::test]

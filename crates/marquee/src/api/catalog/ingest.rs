@@ -47,6 +47,7 @@ where
     H: HttpClient,
     C: Clock,
 {
+    let started = clock.now();
     let checked = async {
         query::parameters(request.uri().query(), &[])?;
         let tmdb_id = super::super::handlers::parse_tmdb_id(
@@ -70,9 +71,8 @@ where
         return (Err(missing.into()), None);
     };
     let app = App::new(open_db(url.expose()), http, clock, config, FUNCTION);
-    let now = clock.now();
     let (sql, bound) =
-        api_access::statement(&Caller::Key(hash), Metering::Charge, now.naive_utc(), |p| lookup_sql(p, tmdb_id));
+        api_access::statement(&Caller::Key(hash), Metering::Charge, started.naive_utc(), |p| lookup_sql(p, tmdb_id));
     let admitted = within(clock, app.config.time_budget, async {
         let conn = app.db.connect().await?;
         Ok(api_access::run(&conn, &sql, &bound, api_access::Planning::Prepared).await?)
@@ -84,11 +84,11 @@ where
     };
     let requests = match outcome.admission {
         Admission::Admitted(q) => q,
-        Admission::OverQuota(q) => return (Err(requests_used_up(&q, now)), Some(q)),
+        Admission::OverQuota(q) => return (Err(requests_used_up(&q, clock.now())), Some(q)),
         Admission::UnknownKey | Admission::Public => return (Err(Error::InvalidApiKey), None),
     };
     let answer = match outcome.read {
-        Some(row) => ingest_unless_served(&app, tmdb_id, &row).await,
+        Some(row) => ingest_unless_served(&app, started, tmdb_id, &row).await,
         None => Err(Error::Db(crate::ports::DbError::MissingColumn("customer_id".into()))),
     };
     (answer, Some(requests))
@@ -106,6 +106,7 @@ fn lookup_sql(params: &mut api_access::Params, tmdb_id: i64) -> String {
 /// The movie as the catalog serves it, or ingested now and charged to the `ingests` quota.
 async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
     app: &App<D, H, C>,
+    started: chrono::DateTime<chrono::Utc>,
     tmdb_id: i64,
     row: &Row,
 ) -> Result<HttpResponse> {
@@ -134,12 +135,25 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
             });
         }
     };
-    let tmdb = app.tmdb(app.deadline(now));
+    // The request's budget runs from its arrival, as every invocation's does.
+    let tmdb = app.tmdb(app.deadline(started));
     let ingested = ingest::ingest_movie(app, &tmdb, tmdb_id, false, None).await;
     tmdb.share_learned_rate().await;
+    // Whatever the ingest's outcome, its answer stands: a charge that cannot be given back is
+    // logged, not answered.
     let give_back = async {
-        let conn = app.db.connect().await?;
-        quota::refund_quota(&conn, &customer, INGESTS, 1, now).await.map_err(Error::from)
+        let refunded = async {
+            let conn = app.db.connect().await?;
+            quota::refund_quota(&conn, &customer, INGESTS, 1, now).await.map_err(Error::from)
+        };
+        if let Err(e) = refunded.await {
+            crate::log::event(
+                "error",
+                FUNCTION,
+                "an on-demand ingest that fetched nothing new could not be given back",
+                json!({"tmdb_id": tmdb_id, "error": e.to_string()}),
+            );
+        }
     };
     match ingested {
         Ok(Outcome::Ingested { card, .. }) => {
@@ -148,18 +162,11 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
             Ok(answer(StatusCode::CREATED, "ingested", tmdb_id, &body, &card.etag, Some(&usage)))
         }
         Ok(Outcome::Cached { card, etag, .. }) => {
-            give_back.await?;
+            give_back.await;
             Ok(answer(StatusCode::OK, "cached", tmdb_id, &card.to_string(), &etag, None))
         }
         Err(e) => {
-            if let Err(refund) = give_back.await {
-                crate::log::event(
-                    "error",
-                    FUNCTION,
-                    "an on-demand ingest failed and its charge could not be given back",
-                    json!({"tmdb_id": tmdb_id, "error": refund.to_string()}),
-                );
-            }
+            give_back.await;
             Err(e)
         }
     }
