@@ -139,3 +139,20 @@ async fn concurrent_ingests_never_pass_the_ingests_quota_and_a_public_catalog_st
     assert_eq!(ingests_used(&app, "cus_eager").await, 3);
     assert_eq!(app.count("SELECT count(*) FROM works WHERE ingestion_status = 'complete'").await, 3);
 }
+
+#[tokio::test]
+async fn a_failed_ingest_at_the_limit_is_given_back_so_the_next_one_fits() {
+    let app = keyed_app().await;
+    set_quota_limit(&app, "free", "ingests", 1).await;
+    let key = new_key(&app, "cus_last").await;
+    app.fake.faults().not_found(777);
+    let unknown = post_ingest(&app, "777", Some(&key)).await;
+    assert_eq!((unknown.status, error_code(&unknown)), (404, "gone"), "{}", unknown.text);
+    // Had the failed one kept its charge, this one would be over the limit.
+    let created = post_ingest(&app, "603", Some(&key)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["ingests"], json!({"limit": 1, "used": 1, "remaining": 0}));
+    let over = post_ingest(&app, "604", Some(&key)).await;
+    assert_eq!((over.status, error_code(&over)), (429, "quota_exceeded"), "{}", over.text);
+    assert_eq!(app.movie_requests(), 2, "777 asked once, 603 once, 604 never");
+}

@@ -34,7 +34,7 @@ pub enum Error {
     #[error("invalid or revoked API key")]
     InvalidApiKey,
     /// The key's customer used up this period's `quota` (`api_requests`, or `ingests` for an
-    /// on-demand ingest); nothing was counted.
+    /// on-demand ingest); nothing more was counted against it.
     #[error("the monthly quota `{quota}` of {limit} is used up; it starts again in {retry_after_secs} s")]
     QuotaExceeded { quota: &'static str, limit: i64, retry_after_secs: i64 },
     /// A browse cursor that was not made by this catalog for this query, or is too old.

@@ -72,7 +72,7 @@ async fn stripe_webhook<D: Database, H: HttpClient, C: Clock>(
 
 /// A stored ETag as a header; one that is not a valid header value is a database error (the
 /// card row is damaged), never a panic.
-fn etag_header(etag: &str) -> Result<http::HeaderValue> {
+pub(super) fn etag_header(etag: &str) -> Result<http::HeaderValue> {
     etag.parse().map_err(|_| {
         Error::Db(crate::ports::DbError::Decode {
             column: "etag".into(),
@@ -117,9 +117,7 @@ async fn ingest_movie<D: Database, H: HttpClient, C: Clock>(
     let body = json_body(&request)?;
     let tmdb_id = parse_tmdb_id(body.get("tmdb_id"), "tmdb_id")?;
     let force = super::requests::boolean(&body, "force_refresh")?;
-    let tmdb = app.tmdb(app.deadline(app.clock.now()));
-    let ingested = ingest::ingest_movie(app, &tmdb, tmdb_id, force, None).await;
-    tmdb.share_learned_rate().await;
+    let ingested = ingest::ingest_requested(app, app.clock.now(), tmdb_id, force).await;
     let (status, work_id, card, etag, changes) = match ingested? {
         Outcome::Cached { work_id, card, etag } => ("cached", work_id, card, etag, Json::Object(Default::default())),
         Outcome::Ingested { work_id, card, changes, .. } => {

@@ -159,15 +159,21 @@ fn operation(route: &Route) -> Json {
             "201".into(),
             json!({"description": "Fetched from TMDB and ingested now", "headers": created, "content": {"application/json": {"schema": ok}}}),
         );
-        responses.insert("409".into(), error("Another request is ingesting this movie right now (`Retry-After`)"));
+        responses.insert(
+            "409".into(),
+            error("Another request is ingesting this movie right now (`ingest_in_progress`, with `Retry-After`) or took it over (`lease_lost`)"),
+        );
         responses.insert("422".into(), error("The catalog's policy refuses this movie (adult, untitled)"));
-        responses.insert("502".into(), error("TMDB answered with something unusable"));
+        responses.insert(
+            "502".into(),
+            error("TMDB refused Marquee's credentials or the request, or answered with something unusable"),
+        );
     }
     if keyed(route.id) {
         responses.insert("401".into(), error("Missing, unknown or revoked API key"));
         responses.insert(
             "429".into(),
-            json!({"description": "The monthly quota is used up (`api_requests`, or `ingests` for an on-demand ingest); nothing was counted",
+            json!({"description": "The monthly quota named in the message is used up (`api_requests`, or `ingests` for an on-demand ingest, which still counts as an API request); nothing more was counted against it",
                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds until the quota's period ends"}},
                    "content": {"application/json": {"schema": schema_ref("Error")}}}),
         );

@@ -11,6 +11,10 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::BillingError;
+
+/// The quota a movie fetched on a customer's request is charged to (`subscription_tier_quota`);
+/// reads are charged to `db::api_access::API_REQUESTS`.
+pub const INGESTS: &str = "ingests";
 use crate::db::billing::{self as sql, Entitlement};
 use crate::ports::Connection;
 
@@ -91,17 +95,12 @@ pub async fn increment_quota(
     }
 }
 
-/// Gives back `amount` (> 0) counted against the quota at `now` (the same period): for work that
-/// was charged up front and then not done. Never takes usage below zero.
-pub async fn refund_quota(
-    conn: &impl Connection,
-    customer_id: &str,
-    quota: &str,
-    amount: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, BillingError> {
+/// Gives back `amount` (> 0) of `charged`, a granted [`increment_quota`], in that charge's own
+/// period: for work that was charged up front and then not done. Never takes usage below zero;
+/// `false` when there was nothing to give back.
+pub async fn refund_quota(conn: &impl Connection, charged: &QuotaStatus, amount: i64) -> Result<bool, BillingError> {
     if amount <= 0 {
         return Err(BillingError::InvalidAmount(amount));
     }
-    Ok(sql::refund(conn, customer_id, quota, amount, now.naive_utc()).await?)
+    Ok(sql::refund(conn, &charged.customer_id, &charged.quota, amount, charged.period_start).await?)
 }

@@ -303,22 +303,22 @@ pub async fn charge(
     rows.first().map(Charge::from_row).transpose().map(Option::flatten)
 }
 
-/// Gives back `amount` of a charge made at `at` (the same period): an on-demand ingest that
-/// fetched nothing is not counted. Never below zero; `false` when there was nothing to give
-/// back. One round trip.
+/// Gives back `amount` of a charge counted in the period starting at `period_start` (UTC): an
+/// on-demand ingest that fetched nothing is not counted. The period is the charge's own, not
+/// the one the clock is in now (a Stripe event in between may have moved it). Never below zero;
+/// `false` when there was nothing to give back. One round trip.
 pub async fn refund(
     conn: &impl Connection,
     customer_id: &str,
     quota: &str,
     amount: i64,
-    at: NaiveDateTime,
+    period_start: NaiveDateTime,
 ) -> Result<bool, DbError> {
     let changed = conn
         .execute(
-            "UPDATE quota_usage u SET used = u.used - $4, updated_at = now()
-               FROM marquee_entitlement($1, $2, $3::timestamp AT TIME ZONE 'UTC') e
-              WHERE u.customer_id = $1 AND u.quota = $2 AND u.period_start = e.period_start AND u.used >= $4",
-            &[customer_id.into(), quota.into(), at.into(), amount.into()],
+            "UPDATE quota_usage SET used = used - $4, updated_at = now()
+              WHERE customer_id = $1 AND quota = $2 AND period_start = $3::timestamp AT TIME ZONE 'UTC' AND used >= $4",
+            &[customer_id.into(), quota.into(), period_start.into(), amount.into()],
         )
         .await?;
     Ok(changed > 0)

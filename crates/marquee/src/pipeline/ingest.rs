@@ -41,6 +41,21 @@ pub enum Outcome {
     Ingested { work_id: i64, card: Card, changes: serde_json::Map<String, Json>, queue_completed: bool },
 }
 
+/// Ingests one movie asked for on its own (the `ingest-movie` route, a customer's on-demand
+/// ingest): with a TMDB client of its own for the invocation's budget from `started`, whose
+/// learned rate is then shared with the other invocations.
+pub async fn ingest_requested<D: Database, H: HttpClient, C: Clock>(
+    app: &App<D, H, C>,
+    started: chrono::DateTime<chrono::Utc>,
+    tmdb_id: i64,
+    force: bool,
+) -> Result<Outcome> {
+    let tmdb = app.tmdb(app.deadline(started));
+    let ingested = ingest_movie(app, &tmdb, tmdb_id, force, None).await;
+    tmdb.share_learned_rate().await;
+    ingested
+}
+
 /// Ingests one movie with `tmdb`, the invocation's TMDB client (one rate limiter for every
 /// movie of the invocation). The movie's write also records the client's pending call log and
 /// completes `queue_row` when given (a drain's claimed row); whatever is left of the call log is

@@ -9,24 +9,25 @@
 //! fetched), the movie is ingested as `ingest-movie` ingests it (one TMDB request, one
 //! transaction, the shared rate limit), and answered 201 with its card. An ingest that fetched
 //! nothing new (it failed, TMDB does not have the movie, or another request finished it first)
-//! is given back. Gone and refused movies are answered as such, without a charge.
+//! is given back, in the charge's own period. Gone and refused movies are answered as such,
+//! without a charge. A request cut off between the charge and the answer (the client hung up, the
+//! process died) keeps its charge: charging after the fetch instead would let concurrent
+//! requests pass the limit.
 
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Params, object, presented_key_hash, query, requests_used_up, text_response, within};
+use super::{Params, database_url_missing, object, path_tmdb_id, presented_key_hash, query, requests_used_up};
+use super::{text_response, used_up, within};
 use crate::app::App;
-use crate::billing::quota::{self, Increment};
-use crate::config::{Config, ConfigError};
+use crate::billing::quota::{self, INGESTS, Increment, QuotaStatus};
+use crate::config::Config;
 use crate::db::api_access::{self, Admission, Caller, Metering, QuotaState};
 use crate::db::api_reads::{self, Found};
 use crate::domain::states::WorkStatus;
 use crate::error::{Error, Result};
 use crate::pipeline::ingest::{self, Outcome};
 use crate::ports::{Clock, Database, HttpClient, HttpRequest, HttpResponse, Row};
-
-/// The quota an on-demand ingest is charged to (`subscription_tier_quota`).
-pub const INGESTS: &str = "ingests";
 
 /// The component that serves the route, for logs and `tmdb_api_logs`.
 const FUNCTION: &str = "catalog-api";
@@ -50,31 +51,28 @@ where
     let started = clock.now();
     let checked = async {
         query::parameters(request.uri().query(), &[])?;
-        let tmdb_id = super::super::handlers::parse_tmdb_id(
-            params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| serde_json::Value::String(v.clone())).as_ref(),
-            "tmdb_id",
-        )?;
+        let tmdb_id = path_tmdb_id(params)?;
         if !super::super::handlers::json_body_or_empty(request)?.is_empty() {
             return Err(Error::BadRequest("this route takes no body (the movie is in the path)".into()));
         }
         // A public catalog opens reads; an ingest spends TMDB's capacity, so it needs a key.
         let hash = presented_key_hash(request)?.ok_or(Error::MissingApiKey)?;
         let config = Config::load(settings).await?;
-        Ok((tmdb_id, hash, config))
+        let url = config.database_url.clone().ok_or_else(database_url_missing)?;
+        Ok((tmdb_id, hash, config, url))
     };
-    let (tmdb_id, hash, config) = match checked.await {
+    let (tmdb_id, hash, config, url) = match checked.await {
         Ok(checked) => checked,
         Err(e) => return (Err(e), None),
-    };
-    let Some(url) = config.database_url.clone() else {
-        let missing = ConfigError::Missing { setting: "database_url", consequence: "no database to serve from" };
-        return (Err(missing.into()), None);
     };
     let app = App::new(open_db(url.expose()), http, clock, config, FUNCTION);
     let (sql, bound) =
         api_access::statement(&Caller::Key(hash), Metering::Charge, started.naive_utc(), |p| lookup_sql(p, tmdb_id));
+    // The request's own statements run on sessions of their own, let go of at once: the
+    // invocation's pool keeps what it opens until the request ends, and nothing of this
+    // request's should be held while TMDB answers.
     let admitted = within(clock, app.config.time_budget, async {
-        let conn = app.db.connect().await?;
+        let conn = app.db.inner().connect().await?;
         Ok(api_access::run(&conn, &sql, &bound, api_access::Planning::Prepared).await?)
     })
     .await;
@@ -113,7 +111,7 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
     let customer: String = row.get("customer_id")?;
     let found = if row.get::<bool>("in_catalog")? { api_reads::card_of(Some(row))? } else { Found::Unknown };
     match found {
-        Found::Servable(card) => return Ok(answer(StatusCode::OK, "cached", tmdb_id, &card.body, &card.etag, None)),
+        Found::Servable(card) => return answer(StatusCode::OK, "cached", tmdb_id, &card.body, &card.etag, None),
         Found::NotServable(WorkStatus::Gone) => return Err(Error::Gone { tmdb_id }),
         Found::NotServable(WorkStatus::Rejected) => {
             return Err(Error::Rejected { tmdb_id, reason: "the catalog policy refused it" });
@@ -121,55 +119,44 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
         Found::NotServable(_) | Found::Unknown => {}
     }
     let now = app.clock.now();
-    let charged = {
-        let conn = app.db.connect().await?;
-        quota::increment_quota(&conn, &customer, INGESTS, 1, now).await?
-    };
+    let charged = quota::increment_quota(&app.db.inner().connect().await?, &customer, INGESTS, 1, now).await?;
     let ingests = match charged {
         Increment::Granted(status) => status,
-        Increment::Exceeded(status) => {
-            return Err(Error::QuotaExceeded {
-                quota: INGESTS,
-                limit: status.limit,
-                retry_after_secs: (status.period_end - now.naive_utc()).num_seconds().max(0),
-            });
-        }
+        Increment::Exceeded(status) => return Err(used_up(INGESTS, status.limit, status.period_end, now)),
     };
-    // The request's budget runs from its arrival, as every invocation's does.
-    let tmdb = app.tmdb(app.deadline(started));
-    let ingested = ingest::ingest_movie(app, &tmdb, tmdb_id, false, None).await;
-    tmdb.share_learned_rate().await;
-    // Whatever the ingest's outcome, its answer stands: a charge that cannot be given back is
-    // logged, not answered.
-    let give_back = async {
-        let refunded = async {
-            let conn = app.db.connect().await?;
-            quota::refund_quota(&conn, &customer, INGESTS, 1, now).await.map_err(Error::from)
-        };
-        if let Err(e) = refunded.await {
-            crate::log::event(
-                "error",
-                FUNCTION,
-                "an on-demand ingest that fetched nothing new could not be given back",
-                json!({"tmdb_id": tmdb_id, "error": e.to_string()}),
-            );
-        }
-    };
+    let ingested = ingest::ingest_requested(app, started, tmdb_id, false).await;
     match ingested {
         Ok(Outcome::Ingested { card, .. }) => {
             let usage = json!({"limit": ingests.limit, "used": ingests.used, "remaining": ingests.remaining()});
-            let body = card.payload.to_string();
-            Ok(answer(StatusCode::CREATED, "ingested", tmdb_id, &body, &card.etag, Some(&usage)))
+            answer(StatusCode::CREATED, "ingested", tmdb_id, &card.payload.to_string(), &card.etag, Some(&usage))
         }
         Ok(Outcome::Cached { card, etag, .. }) => {
-            give_back.await;
-            Ok(answer(StatusCode::OK, "cached", tmdb_id, &card.to_string(), &etag, None))
+            give_back(app, &ingests, tmdb_id).await;
+            answer(StatusCode::OK, "cached", tmdb_id, &card.to_string(), &etag, None)
         }
         Err(e) => {
-            give_back.await;
+            give_back(app, &ingests, tmdb_id).await;
             Err(e)
         }
     }
+}
+
+/// Gives back the ingest charged for a movie that was not fetched after all. Whatever the
+/// ingest's outcome, its answer stands: a charge that cannot be given back is logged, not
+/// answered.
+async fn give_back<D: Database, H, C>(app: &App<D, H, C>, charged: &QuotaStatus, tmdb_id: i64) {
+    let refunded = async { Ok::<_, Error>(quota::refund_quota(&app.db.inner().connect().await?, charged, 1).await?) };
+    let problem = match refunded.await {
+        Ok(true) => return,
+        Ok(false) => "nothing to give back in the charge's period".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    crate::log::event(
+        "error",
+        FUNCTION,
+        "an on-demand ingest that fetched nothing new was not given back",
+        json!({"tmdb_id": tmdb_id, "customer_id": charged.customer_id, "error": problem}),
+    );
 }
 
 /// `{"status", "tmdb_id", "card"[, "ingests"]}` with the card's ETag; a new movie also says
@@ -181,7 +168,7 @@ fn answer(
     card: &str,
     etag: &str,
     ingests: Option<&serde_json::Value>,
-) -> HttpResponse {
+) -> Result<HttpResponse> {
     let what = format!("\"{what}\"");
     let id = tmdb_id.to_string();
     let usage = ingests.map(serde_json::Value::to_string);
@@ -191,14 +178,10 @@ fn answer(
     }
     let mut response = text_response(status, object(&fields));
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, etag);
-    }
+    headers.insert(header::ETAG, super::super::handlers::etag_header(etag)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("/api/works/{tmdb_id}"))
-    {
-        headers.insert(header::LOCATION, location);
+    if status == StatusCode::CREATED {
+        headers.insert(header::LOCATION, HeaderValue::from_str(&format!("/api/works/{tmdb_id}")).expect("digits"));
     }
-    response
+    Ok(response)
 }

@@ -11,7 +11,7 @@
 //! and every `GET` an `ETag` (`If-None-Match` → 304, charged like a 200: the request was made)
 //! and a `Cache-Control` (`private` for keyed reads, so no shared cache hands them to others).
 //! Settings are read once per request, only those the route needs. The whole request is cut
-//! by `time_budget_ms`.
+//! by `time_budget_ms` (an on-demand ingest, `ingest`, as every ingest is: its TMDB calls).
 
 pub(crate) mod admin;
 pub mod cursor;
@@ -89,12 +89,7 @@ impl Read {
         now: i64,
     ) -> Result<Read> {
         let path = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str());
-        let tmdb_id = || {
-            super::handlers::parse_tmdb_id(
-                path("tmdb_id").map(|v| serde_json::Value::String(v.to_owned())).as_ref(),
-                "tmdb_id",
-            )
-        };
+        let tmdb_id = || path_tmdb_id(params);
         let raw = request.uri().query();
         Ok(match id {
             RouteId::WorkCard => {
@@ -232,6 +227,12 @@ impl Read {
             Read::Usage => (api_reads::body(row.ok_or_else(|| missing_row("body"))?)?, None),
         })
     }
+}
+
+/// The `{tmdb_id}` of a route's path, checked as every TMDB id is.
+fn path_tmdb_id(params: &Params) -> Result<i64> {
+    let value = params.iter().find(|(k, _)| *k == "tmdb_id").map(|(_, v)| serde_json::Value::String(v.clone()));
+    super::handlers::parse_tmdb_id(value.as_ref(), "tmdb_id")
 }
 
 fn missing_row(column: &str) -> Error {
@@ -414,16 +415,22 @@ fn json_text(text: &str) -> String {
 
 /// The answer to a request over its customer's `api_requests` quota.
 fn requests_used_up(quota: &QuotaState, now: chrono::DateTime<chrono::Utc>) -> Error {
-    Error::QuotaExceeded {
-        quota: api_access::API_REQUESTS,
-        limit: quota.limit,
-        retry_after_secs: seconds_until(quota, now),
-    }
+    used_up(api_access::API_REQUESTS, quota.limit, quota.period_end, now)
 }
 
-/// Seconds until the quota's period ends (when `Retry-After` and `RateLimit-Reset` point).
-fn seconds_until(quota: &QuotaState, now: chrono::DateTime<chrono::Utc>) -> i64 {
-    (quota.period_end - now.naive_utc()).num_seconds().max(0)
+/// The answer to a request over the customer's `quota`, whose period ends at `period_end`.
+fn used_up(
+    quota: &'static str,
+    limit: i64,
+    period_end: chrono::NaiveDateTime,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Error {
+    Error::QuotaExceeded { quota, limit, retry_after_secs: seconds_until(period_end, now) }
+}
+
+/// Seconds until a quota's period ends (when `Retry-After` and `RateLimit-Reset` point).
+fn seconds_until(period_end: chrono::NaiveDateTime, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    (period_end - now.naive_utc()).num_seconds().max(0)
 }
 
 /// The rate-limit headers, as the IETF draft (`draft-ietf-httpapi-ratelimit-headers`) names
@@ -432,7 +439,7 @@ fn rate_limit_headers(response: &mut HttpResponse, quota: &QuotaState, now: chro
     let headers = response.headers_mut();
     headers.insert("ratelimit-limit", HeaderValue::from(quota.limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(quota.remaining()));
-    headers.insert("ratelimit-reset", HeaderValue::from(seconds_until(quota, now)));
+    headers.insert("ratelimit-reset", HeaderValue::from(seconds_until(quota.period_end, now)));
 }
 
 /// Parameters as a map, for the admin routes.
