@@ -22,8 +22,17 @@ async fn the_card_has_an_etag_and_if_none_match_gives_304() {
     assert!(not_modified.text.is_empty());
     assert_eq!(not_modified.headers["etag"].to_str().unwrap(), etag);
 
-    let other = app.request(Method::GET, "/api/works/550", None, None, &[("if-none-match", "\"0000\"")]).await;
+    // The database leaves the body out by the same rule the 304 is decided by: lists, weak
+    // tags and `*` are 304s; a list without the card's tag is the whole card.
+    let weak_in_a_list = format!("\"0000\", W/{etag}");
+    for header in [weak_in_a_list.as_str(), "*"] {
+        let r = app.request(Method::GET, "/api/works/550", None, None, &[("if-none-match", header)]).await;
+        assert_eq!((r.status, r.text.as_str()), (304, ""), "{header}");
+    }
+    let other =
+        app.request(Method::GET, "/api/works/550", None, None, &[("if-none-match", "\"0000\", W/\"1111\"")]).await;
     assert_eq!(other.status, 200);
+    assert_eq!(other.body, card.body, "the whole card");
     assert_eq!(app.fake.counters().by_endpoint.get("/movie/{id}"), Some(&1), "reading cards never calls TMDB");
 }
 

@@ -26,24 +26,32 @@ pub enum Found<T> {
     Unknown,
 }
 
-/// The card: `body` (its JSON) and `etag`.
-pub fn card(params: &mut Params, tmdb_id: i64) -> String {
+/// The card: `body` (its JSON) and `etag`. The body is left out (NULL) when the caller has
+/// this version already: `cached` are the tags of its `If-None-Match`
+/// (`domain::card::if_none_match_tags`), and a `304` needs no body: its text (about 7 KB, made
+/// from jsonb) is most of what a card costs the database.
+pub fn card(params: &mut Params, tmdb_id: i64, cached: &[&str]) -> String {
+    let lookup = cards::lookup_sql(&params.bind(tmdb_id));
+    let cached = params.bind(crate::ports::Value::ArrayText(cached.iter().map(|t| Some((*t).to_owned())).collect()));
     format!(
-        "SELECT l.ingestion_status, l.servable, l.payload::text AS body, l.etag FROM ({}) l",
-        cards::lookup_sql(&params.bind(tmdb_id))
+        "SELECT l.ingestion_status, l.servable, l.etag,
+                CASE WHEN l.etag = ANY({cached}::text[]) OR '*' = ANY({cached}::text[]) THEN NULL
+                     ELSE l.payload::text END AS body
+           FROM ({lookup}) l"
     )
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardText {
-    pub body: String,
+    /// `None` when the caller has this version (see [`card`]).
+    pub body: Option<String>,
     pub etag: String,
 }
 
 pub fn card_of(row: Option<&Row>) -> Result<Found<CardText>, DbError> {
     let Some(r) = row else { return Ok(Found::Unknown) };
-    match (r.get::<bool>("servable")?, r.get::<Option<String>>("body")?, r.get::<Option<String>>("etag")?) {
-        (true, Some(body), Some(etag)) => Ok(Found::Servable(CardText { body, etag })),
+    match (r.get::<bool>("servable")?, r.get::<Option<String>>("etag")?) {
+        (true, Some(etag)) => Ok(Found::Servable(CardText { body: r.get("body")?, etag })),
         _ => Ok(Found::NotServable(r.get("ingestion_status")?)),
     }
 }

@@ -140,9 +140,16 @@ pub fn etag_of_bytes(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
 }
 
-/// Whether an `If-None-Match` header value matches `etag` (a list, weak tags, or `*`).
+/// The entity tags an `If-None-Match` header value names (a list; weak tags as their strong
+/// form; `*` as itself).
+pub fn if_none_match_tags(header: &str) -> impl Iterator<Item = &str> {
+    header.split(',').map(|t| t.trim().trim_start_matches("W/")).filter(|t| !t.is_empty())
+}
+
+/// Whether an `If-None-Match` header value matches `etag`: it names it, or is `*`. (The card
+/// route asks the database the same question, with [`if_none_match_tags`]: `db::api_reads::card`.)
 pub fn if_none_match(header: &str, etag: &str) -> bool {
-    header.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+    if_none_match_tags(header).any(|t| t == "*" || t == etag)
 }
 
 #[cfg(test)]
@@ -156,6 +163,7 @@ mod tests {
         assert!(if_none_match("\"x\", W/\"abc\"", e));
         assert!(if_none_match("*", e));
         assert!(!if_none_match("\"abd\"", e));
+        assert_eq!(if_none_match_tags(" \"x\" , W/\"abc\",, *").collect::<Vec<_>>(), ["\"x\"", "\"abc\"", "*"]);
     }
 
     #[test]

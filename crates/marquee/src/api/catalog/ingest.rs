@@ -97,7 +97,7 @@ fn lookup_sql(params: &mut api_access::Params, tmdb_id: i64) -> String {
     format!(
         "SELECT k.customer_id, l.ingestion_status IS NOT NULL AS in_catalog, l.*
            FROM caller k LEFT JOIN LATERAL ({}) l ON true",
-        api_reads::card(params, tmdb_id)
+        api_reads::card(params, tmdb_id, &[])
     )
 }
 
@@ -111,7 +111,11 @@ async fn ingest_unless_served<D: Database, H: HttpClient, C: Clock>(
     let customer: String = row.get("customer_id")?;
     let found = if row.get::<bool>("in_catalog")? { api_reads::card_of(Some(row))? } else { Found::Unknown };
     match found {
-        Found::Servable(card) => return answer(StatusCode::OK, "cached", tmdb_id, &card.body, &card.etag, None),
+        Found::Servable(card) => {
+            // Asked with no `If-None-Match`, the lookup always has the body.
+            let body = card.body.ok_or_else(|| super::missing_row("body"))?;
+            return answer(StatusCode::OK, "cached", tmdb_id, &body, &card.etag, None);
+        }
         Found::NotServable(WorkStatus::Gone) => return Err(Error::Gone { tmdb_id }),
         Found::NotServable(WorkStatus::Rejected) => {
             return Err(Error::Rejected { tmdb_id, reason: "the catalog policy refused it" });
