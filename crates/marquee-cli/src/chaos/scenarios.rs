@@ -681,6 +681,13 @@ impl<'a> Stage<'a> {
                 }
             }
         }
+        if self.bad_answers.get() > 0 {
+            // What the server logged of its errors says why (a 500's answer never does).
+            let logged = self.launcher.transcript.lines();
+            for line in logged.iter().filter(|l| l.contains(r#""level":"error""#)).take(3) {
+                self.problem(format!("the server logged: {}", line.chars().take(300).collect::<String>()));
+            }
+        }
         let ended = Instant::now();
         let rows = self.queue_rows().await?;
         let mut expectation = self.expect(accepted.into_iter().collect(), rows);
