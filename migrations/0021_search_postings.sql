@@ -74,9 +74,10 @@ CREATE TRIGGER work_sort_keys_keep_search_postings
 DROP INDEX idx_work_sort_keys_words;
 
 -- The words a query may stand for, per word of it (`n`, in order; `key` is the query as
--- `marquee_search_key` makes it): the word itself, the last one also as a prefix ("the godf" finds "The Godfather"); when `corrected`, a word no title
--- uses also stands for the three closest words titles do use (trigram similarity at pg_trgm's
--- default threshold: "godfathr" → "godfather"), the last again as prefixes.
+-- `marquee_search_key` makes it): the word itself, the last one also as a prefix ("the godf"
+-- finds "The Godfather"); when `corrected`, a word no title uses also stands for the three
+-- closest words titles do use (trigram similarity at pg_trgm's default threshold: "godfathr" →
+-- "godfather"), the last again as prefixes.
 CREATE FUNCTION marquee_search_alternatives(key TEXT, corrected BOOLEAN)
 RETURNS TABLE (n INT, word TEXT, prefix BOOLEAN)
 LANGUAGE sql STABLE AS $$

@@ -152,9 +152,8 @@ fn operation(route: &Route) -> Json {
             .insert("400".into(), error("Invalid or unknown parameters (also a tampered, foreign or expired cursor)"));
     }
     if route.id == RouteId::WorkIngest {
-        let created = json!({"ETag": {"schema": {"type": "string"}}, "Location": {"schema": {"type": "string"}}});
-        let mut created = created.as_object().unwrap().clone();
-        created.extend(rate_headers.as_object().unwrap().clone());
+        let mut created = ok_headers.clone();
+        created["Location"] = json!({"schema": {"type": "string"}});
         responses.insert(
             "201".into(),
             json!({"description": "Fetched from TMDB and ingested now", "headers": created, "content": {"application/json": {"schema": ok}}}),

@@ -11,12 +11,12 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::BillingError;
+use crate::db::billing::{self as sql, Entitlement};
+use crate::ports::Connection;
 
 /// The quota a movie fetched on a customer's request is charged to (`subscription_tier_quota`);
 /// reads are charged to `db::api_access::API_REQUESTS`.
 pub const INGESTS: &str = "ingests";
-use crate::db::billing::{self as sql, Entitlement};
-use crate::ports::Connection;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuotaStatus {

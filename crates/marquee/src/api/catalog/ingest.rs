@@ -173,7 +173,7 @@ fn answer(
     etag: &str,
     ingests: Option<&serde_json::Value>,
 ) -> Result<HttpResponse> {
-    let what = format!("\"{what}\"");
+    let what = super::json_text(what);
     let id = tmdb_id.to_string();
     let usage = ingests.map(serde_json::Value::to_string);
     let mut fields = vec![("status", what.as_str()), ("tmdb_id", id.as_str()), ("card", card)];

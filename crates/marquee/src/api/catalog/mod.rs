@@ -70,8 +70,8 @@ pub async fn serve<S: Settings, D: Database, H: HttpClient, C: Clock>(
 
 /// What a customer route reads, checked from its path and query.
 enum Read {
-    /// A card, and the ETags the caller has (`If-None-Match`).
-    Card(i64, Vec<String>),
+    /// A card, and the caller's `If-None-Match` (empty without one).
+    Card(i64, String),
     Similar(i64),
     /// The listing, and when its first page was read (unix seconds).
     Browse(Browse, i64),
@@ -96,7 +96,7 @@ impl Read {
             RouteId::WorkCard => {
                 query::parameters(raw, &[])?;
                 let cached = request.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).unwrap_or("");
-                Read::Card(tmdb_id()?, if_none_match_tags(cached).map(str::to_owned).collect())
+                Read::Card(tmdb_id()?, cached.to_owned())
             }
             RouteId::WorkSimilar => {
                 query::parameters(raw, &[])?;
@@ -158,9 +158,7 @@ impl Read {
 
     fn sql(&self, params: &mut api_access::Params, now: chrono::NaiveDateTime) -> String {
         match self {
-            Read::Card(id, cached) => {
-                api_reads::card(params, *id, &cached.iter().map(String::as_str).collect::<Vec<_>>())
-            }
+            Read::Card(id, cached) => api_reads::card(params, *id, &if_none_match_tags(cached).collect::<Vec<_>>()),
             Read::Similar(id) => api_reads::similar(params, *id),
             Read::Browse(browse, _) => browse::page(params, browse),
             Read::Search(q, limit) => search::search(params, q, *limit),
@@ -192,7 +190,7 @@ impl Read {
                     Some(body) => (body, Some(card.etag)),
                     // Left out because the caller has this version: `respond_get` answers 304
                     // by the same rule (`domain::card::if_none_match`).
-                    None if cached.iter().any(|t| t == "*" || *t == card.etag) => (String::new(), Some(card.etag)),
+                    None if if_none_match(&cached, &card.etag) => (String::new(), Some(card.etag)),
                     None => return Err(missing_row("body")),
                 },
                 Found::NotServable(status) => (movie(Found::NotServable(status), tmdb_id)?, None),
